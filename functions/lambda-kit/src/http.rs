@@ -1,0 +1,252 @@
+//! What every HTTP handler of the kit does before its own logic.
+//!
+//! Handlers route on the raw path and method themselves (see [`route_path`]), so they behave the
+//! same behind API Gateway (REST or HTTP API, any stage) and behind cargo-lambda's local emulator,
+//! which fills in no path parameters.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::problem::Problem;
+
+/// The media type of every JSON answer.
+pub const APPLICATION_JSON: &str = "application/json";
+
+/// The path the API's routes are matched against: the raw request path with the API Gateway
+/// stage removed when the stage is part of it (HTTP APIs with a named stage put it there, REST
+/// APIs do not).
+pub fn route_path(request: &Request) -> &str {
+    let raw = request.raw_http_path();
+    let raw = if raw.is_empty() { request.uri().path() } else { raw };
+    match stage(request) {
+        Some(stage) => strip_stage(raw, stage),
+        None => raw,
+    }
+}
+
+fn stage(request: &Request) -> Option<&str> {
+    let stage = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.stage.as_deref(),
+        RequestContext::ApiGatewayV1(context) => context.stage.as_deref(),
+        #[allow(unreachable_patterns)] // other variants exist only with other lambda_http features
+        _ => None,
+    }?;
+    (stage != "$default" && !stage.is_empty()).then_some(stage)
+}
+
+fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
+    match path.strip_prefix('/').and_then(|rest| rest.strip_prefix(stage)) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+/// The Lambda request id of this invocation: the key to its log lines.
+pub fn request_id(request: &Request) -> &str {
+    request
+        .lambda_context_ref()
+        .map_or("", |context| context.request_id.as_str())
+}
+
+/// Why a request body could not be read as JSON. Each maps to a precise 4xx.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BodyError {
+    #[error("request body of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("content type {0:?} is not JSON")]
+    UnsupportedMediaType(Option<String>),
+    #[error("request body is empty")]
+    Empty,
+    #[error("malformed JSON at line {line}, column {column}: {reason}")]
+    Malformed { line: usize, column: usize, reason: String },
+}
+
+impl From<BodyError> for Problem {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::TooLarge { limit, .. } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("The request body must not exceed {limit} bytes."))
+                .with_extension("max_body_bytes", limit),
+            BodyError::UnsupportedMediaType(received) => {
+                let detail = match received {
+                    Some(received) => format!("Send the body as application/json, not {}.", truncate(&received, 100)),
+                    None => "Send the body as application/json with a Content-Type header.".to_owned(),
+                };
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .with_detail(detail)
+                    .with_header(
+                        header::HeaderName::from_static("accept-post"),
+                        HeaderValue::from_static(APPLICATION_JSON),
+                    )
+            }
+            BodyError::Empty => Problem::typed(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
+                .with_detail("The request body is empty; a JSON object is expected."),
+            BodyError::Malformed { line, column, reason } => {
+                Problem::typed(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
+                    .with_detail(format!(
+                        "The body is not valid JSON: {reason} at line {line}, column {column}."
+                    ))
+                    .with_extension("line", line)
+                    .with_extension("column", column)
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+/// Reads the body as a JSON document: refused when it is larger than `limit` bytes (checked first,
+/// before any parsing work), when the content type is not JSON, when it is empty or malformed.
+pub fn json_body(request: &Request, limit: usize) -> Result<Value, BodyError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > limit {
+        return Err(BodyError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    if !content_type.as_deref().is_some_and(is_json_media_type) {
+        return Err(BodyError::UnsupportedMediaType(content_type));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(BodyError::Empty);
+    }
+    serde_json::from_slice(bytes).map_err(|error| BodyError::Malformed {
+        line: error.line(),
+        column: error.column(),
+        reason: json_error_reason(&error),
+    })
+}
+
+/// serde_json's message without its own " at line L column C" suffix (we report those as numbers).
+fn json_error_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// `application/json` or a structured `+json` type (RFC 6839), parameters such as charset allowed.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// A JSON answer with the given status.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => {
+            let mut response = Response::new(Body::Text(text));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "response body could not be serialized");
+            Problem::internal("").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/orders");
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::Text(body.to_owned())).expect("valid request")
+    }
+
+    #[test]
+    fn json_media_types_are_recognised_with_parameters_and_suffixes() {
+        for accepted in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+        ] {
+            assert!(is_json_media_type(accepted), "{accepted}");
+        }
+        for refused in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+        ] {
+            assert!(!is_json_media_type(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused_before_it_is_parsed() {
+        let error = json_body(&request(Some("text/plain"), "{not json at all}"), 4).unwrap_err();
+        assert_eq!(error, BodyError::TooLarge { size: 17, limit: 4 });
+    }
+
+    #[test]
+    fn a_missing_or_foreign_content_type_is_refused() {
+        assert_eq!(
+            json_body(&request(None, "{}"), 100),
+            Err(BodyError::UnsupportedMediaType(None))
+        );
+        assert_eq!(
+            json_body(&request(Some("text/csv"), "{}"), 100),
+            Err(BodyError::UnsupportedMediaType(Some("text/csv".into())))
+        );
+    }
+
+    #[test]
+    fn malformed_json_says_where_it_broke() {
+        let error = json_body(&request(Some("application/json"), "{\n  \"a\" 1\n}"), 100).unwrap_err();
+        let BodyError::Malformed { line, column, reason } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!((line, column, reason.as_str()), (2, 7, "expected `:`"));
+        assert!(!reason.contains("line"), "{reason}");
+    }
+
+    #[test]
+    fn an_empty_body_is_a_bad_request() {
+        assert_eq!(
+            json_body(&request(Some("application/json"), "  "), 100),
+            Err(BodyError::Empty)
+        );
+        assert_eq!(Problem::from(BodyError::Empty).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn the_stage_is_removed_only_when_it_leads_the_path() {
+        assert_eq!(strip_stage("/prod/orders", "prod"), "/orders");
+        assert_eq!(strip_stage("/prod", "prod"), "/");
+        assert_eq!(strip_stage("/orders", "prod"), "/orders");
+        assert_eq!(strip_stage("/production/orders", "prod"), "/production/orders");
+    }
+}

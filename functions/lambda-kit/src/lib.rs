@@ -1,0 +1,16 @@
+//! What the kit's Lambda functions share.
+//!
+//! - [`config`]: typed configuration read from the environment once, at start-up, failing fast.
+//! - [`telemetry`]: the tracing subscriber, honouring Lambda's advanced logging controls.
+//! - [`aws`]: one `SdkConfig` for every client, honouring the standard endpoint settings
+//!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
+//! - [`problem`]: RFC 9457 `application/problem+json` answers, the one place where an error
+//!   becomes an HTTP status.
+//! - [`http`]: what every HTTP handler does before its own logic: find the route path behind any
+//!   API Gateway stage, read a JSON body within a size limit, and build JSON answers.
+
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod problem;
+pub mod telemetry;

@@ -1,0 +1,50 @@
+//! The function's settings, read once from the environment at init.
+
+use std::time::Duration;
+
+use lambda_kit::config::{self, ConfigError};
+
+use crate::order::TaxRate;
+
+/// Everything the orders API reads from its environment (set by `template.yaml`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub orders_table: String,
+    pub idempotency_table: String,
+    pub settings: Settings,
+}
+
+/// The behaviour settings of the API, apart from where data lives.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// `TAX_RATE_BASIS_POINTS`, default 2000 (20 %).
+    pub tax_rate: TaxRate,
+    /// `IDEMPOTENCY_TTL_SECONDS`, default one day: how long a key protects against duplicates.
+    pub idempotency_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            tax_rate: TaxRate::DEFAULT,
+            idempotency_ttl: Duration::from_secs(86_400),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Settings::default();
+        Ok(Self {
+            orders_table: config::required("ORDERS_TABLE")?,
+            idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
+            settings: Settings {
+                tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
+                idempotency_ttl: Duration::from_secs(config::parsed_or(
+                    "IDEMPOTENCY_TTL_SECONDS",
+                    defaults.idempotency_ttl.as_secs(),
+                )?),
+            },
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! The HTTP face of the orders API: routing, the shape of every answer, and the one place where
+//! an error becomes a status code.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_kit::http::{self as kit_http, BodyError, json_body, json_response};
+use lambda_kit::problem::{FieldError, Problem};
+use lambda_kit::telemetry::ErrorChain;
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
+use crate::order::{self, Order, PricingError};
+use crate::ports::{OrderStore, StoreError};
+
+/// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
+/// about 12 KiB; the limit keeps the stored item and its replayable answer far below DynamoDB's
+/// 400 KB item size, and the API Gateway limit (10 MB) far above it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The operation an idempotency key is scoped to.
+const CREATE_ORDER: &str = "POST /orders";
+/// Header that marks an answer given again for a repeated idempotency key.
+const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+/// How long a claim is held when the invocation's deadline is unknown (outside Lambda).
+const DEFAULT_CLAIM_MILLIS: i64 = 30_000;
+
+/// The routes of the API, matched on the raw path so no path parameters are needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Orders,
+    Order(&'a str),
+    Unknown,
+}
+
+impl<'a> Route<'a> {
+    fn parse(path: &'a str) -> Self {
+        match path.strip_prefix("/orders") {
+            Some("") => Route::Orders,
+            Some(rest) => match rest.strip_prefix('/') {
+                Some(id) if !id.is_empty() && !id.contains('/') => Route::Order(id),
+                _ => Route::Unknown,
+            },
+            None => Route::Unknown,
+        }
+    }
+
+    /// The route as the template writes it: a log field that does not grow with ids.
+    fn template(self) -> &'static str {
+        match self {
+            Route::Orders => "/orders",
+            Route::Order(_) => "/orders/{id}",
+            Route::Unknown => "unknown",
+        }
+    }
+
+    fn allowed_methods(self) -> &'static str {
+        match self {
+            Route::Orders => "POST",
+            Route::Order(_) => "GET",
+            Route::Unknown => "",
+        }
+    }
+}
+
+/// Everything that can go wrong in a request, mapped to a status in [`ApiError::into_problem`].
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    #[error("no such route")]
+    UnknownRoute,
+    #[error("method not allowed; allowed: {0}")]
+    MethodNotAllowed(&'static str),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("invalid fields")]
+    InvalidFields(Vec<FieldError>),
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    #[error(transparent)]
+    InvalidKey(#[from] InvalidKey),
+    #[error("the idempotency key was used with another request body")]
+    KeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    KeyInProgress,
+    #[error("no such order")]
+    OrderNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn into_problem(self, request_id: &str) -> Problem {
+        match self {
+            ApiError::UnknownRoute => {
+                Problem::new(StatusCode::NOT_FOUND).with_detail("No resource lives at this path.")
+            }
+            ApiError::MethodNotAllowed(allow) => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                .with_detail(format!("This resource accepts {allow}."))
+                .with_header(header::ALLOW, HeaderValue::from_static(allow)),
+            ApiError::Body(error) => error.into(),
+            ApiError::InvalidFields(errors) => {
+                Problem::typed(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Invalid order")
+                    .with_detail("Some fields are missing or invalid; see errors.")
+                    .with_errors(errors)
+            }
+            ApiError::Pricing(error) => {
+                let pointer = match error {
+                    PricingError::LineTooLarge { line } => format!("/items/{line}"),
+                    PricingError::TotalTooLarge => "/items".to_owned(),
+                };
+                Problem::typed(StatusCode::UNPROCESSABLE_ENTITY, "amount-too-large", "Amount too large")
+                    .with_detail(format!(
+                        "An amount exceeds {}, the largest this API accepts.",
+                        order::MAX_AMOUNT
+                    ))
+                    .with_errors(vec![FieldError::new(pointer, error.to_string())])
+            }
+            ApiError::InvalidKey(error) => Problem::typed(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+            )
+            .with_detail(format!("{error}.")),
+            ApiError::KeyReused => Problem::typed(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+            )
+            .with_detail("This Idempotency-Key was used with another request body. Use a new key for a new order."),
+            ApiError::KeyInProgress | ApiError::Store(StoreError::ClaimLost) => Problem::typed(
+                StatusCode::CONFLICT,
+                "idempotency-key-in-progress",
+                "Request in progress",
+            )
+            .with_detail("A request with this Idempotency-Key is still being processed. Retry shortly.")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            ApiError::OrderNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No order has this id."),
+            ApiError::Store(StoreError::Unavailable(source)) => {
+                warn!(request_id, error = %ErrorChain(source.as_ref()), "store unavailable");
+                Problem::unavailable(request_id, 1)
+            }
+            ApiError::Store(error) => {
+                error!(request_id, error = %ErrorChain(&error), "store failed");
+                Problem::internal(request_id)
+            }
+        }
+    }
+}
+
+/// The orders API over any [`OrderStore`].
+pub struct OrdersApi<S> {
+    store: S,
+    settings: Settings,
+}
+
+impl<S: OrderStore> OrdersApi<S> {
+    pub fn new(store: S, settings: Settings) -> Self {
+        Self { store, settings }
+    }
+
+    /// Answers one request. Never fails: every error is an answer, and every request is logged in
+    /// one line (request id, method, route, status, latency), without its body.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = kit_http::request_id(&request).to_owned();
+        let route = Route::parse(kit_http::route_path(&request));
+        let outcome = match (route, request.method()) {
+            (Route::Orders, &Method::POST) => self.create_order(&request).await,
+            (Route::Order(id), &Method::GET) => self.get_order(id).await,
+            (Route::Unknown, _) => Err(ApiError::UnknownRoute),
+            (route, _) => Err(ApiError::MethodNotAllowed(route.allowed_methods())),
+        };
+        let response = outcome.unwrap_or_else(|error| error.into_problem(&request_id).into_response());
+        info!(
+            request_id,
+            method = %request.method(),
+            route = route.template(),
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    }
+
+    async fn get_order(&self, id: &str) -> Result<Response<Body>, ApiError> {
+        // Ids are UUIDs: anything else cannot exist, and is not worth a read.
+        if Uuid::try_parse(id).is_err() {
+            return Err(ApiError::OrderNotFound);
+        }
+        let order = self.store.get_order(id).await?.ok_or(ApiError::OrderNotFound)?;
+        Ok(json_response(StatusCode::OK, &order))
+    }
+
+    async fn create_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let key = match request.headers().get("idempotency-key") {
+            Some(value) => Some(IdempotencyKey::parse(CREATE_ORDER, value.as_bytes())?),
+            None => None,
+        };
+        let body = json_body(request, MAX_BODY_BYTES)?;
+        let order_request = order::validate(&body).map_err(ApiError::InvalidFields)?;
+        let fingerprint = idempotency::fingerprint(&order_request);
+        let now = Utc::now();
+        // UUIDv7: unique without coordination, and sorted by creation time.
+        let order = Order::new(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
+        let answer = created(&order);
+
+        let Some(key) = key else {
+            self.store.create_order(&order, None).await?;
+            return Ok(answer.into_response(false));
+        };
+
+        let claim = NewClaim {
+            key,
+            fingerprint,
+            now_millis: now.timestamp_millis(),
+            in_progress_until_millis: claim_deadline(request, now),
+            expires_at_seconds: (now + Duration::from_std(self.settings.idempotency_ttl).unwrap_or(Duration::days(1)))
+                .timestamp(),
+        };
+        match self.store.claim_key(&claim).await? {
+            Claim::Acquired => {}
+            Claim::Existing(existing) => {
+                return match idempotency::replay(existing, &claim.fingerprint) {
+                    Replay::Response(stored) => Ok(stored.into_response(true)),
+                    Replay::InProgress => Err(ApiError::KeyInProgress),
+                    Replay::Mismatch => Err(ApiError::KeyReused),
+                };
+            }
+        }
+        match self.store.create_order(&order, Some((&claim, &answer))).await {
+            Ok(()) => Ok(answer.into_response(false)),
+            // Another request holds the key now; it is not ours to release.
+            Err(StoreError::ClaimLost) => Err(StoreError::ClaimLost.into()),
+            Err(error) => {
+                if let Err(release_error) = self.store.release_key(&claim.key).await {
+                    // The claim expires at the invocation's deadline anyway.
+                    warn!(error = %ErrorChain(&release_error), "idempotency claim not released");
+                }
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// The 201 answer for a new order, in the form it is kept for replays.
+fn created(order: &Order) -> StoredResponse {
+    StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        location: Some(format!("/orders/{}", order.id)),
+        body: serde_json::to_string(order).unwrap_or_default(),
+    }
+}
+
+impl StoredResponse {
+    fn into_response(self, replayed: bool) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.body));
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(kit_http::APPLICATION_JSON),
+        );
+        if let Some(location) = self.location.and_then(|location| HeaderValue::from_str(&location).ok()) {
+            headers.insert(header::LOCATION, location);
+        }
+        if replayed {
+            headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+        }
+        response
+    }
+}
+
+/// A claim is held until the invocation's deadline: past it, the invocation is dead and a retry
+/// may take the key over.
+fn claim_deadline(request: &Request, now: DateTime<Utc>) -> i64 {
+    let now_millis = now.timestamp_millis();
+    let deadline = request
+        .lambda_context_ref()
+        .map_or(0, |context| i64::try_from(context.deadline).unwrap_or(0));
+    if deadline > now_millis {
+        deadline
+    } else {
+        now_millis + DEFAULT_CLAIM_MILLIS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_matched_on_whole_segments() {
+        assert_eq!(Route::parse("/orders"), Route::Orders);
+        assert_eq!(Route::parse("/orders/abc"), Route::Order("abc"));
+        for unknown in ["/", "/orders/", "/orders/a/b", "/ordersx", "/order", ""] {
+            assert_eq!(Route::parse(unknown), Route::Unknown, "{unknown}");
+        }
+    }
+}

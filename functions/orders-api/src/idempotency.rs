@@ -1,0 +1,201 @@
+//! Idempotent creates: the rules, apart from where records are kept.
+//!
+//! A client sends an `Idempotency-Key` header with a create. The first request with a key claims
+//! it (an `IN_PROGRESS` record), creates the order and completes the record with its answer in
+//! one transaction. A retry with the same key and the same body gets the stored answer and creates
+//! nothing; the same key with another body is refused. A claim whose invocation died is taken over
+//! once its in-progress expiry (the invocation's deadline) has passed. Records expire by TTL.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Longest accepted key. UUIDs (36) and most client schemes fit easily.
+pub const MAX_KEY_CHARS: usize = 255;
+
+/// A client's idempotency key, scoped to the operation it was sent with so the same table can
+/// serve other operations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Accepts 1 to [`MAX_KEY_CHARS`] visible ASCII characters.
+    pub fn parse(operation: &str, raw: &[u8]) -> Result<Self, InvalidKey> {
+        let valid = (1..=MAX_KEY_CHARS).contains(&raw.len()) && raw.iter().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(InvalidKey);
+        }
+        let key = std::str::from_utf8(raw).map_err(|_| InvalidKey)?;
+        Ok(Self(format!("{operation}#{key}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters")]
+pub struct InvalidKey;
+
+/// A digest of the validated request. Computed from the typed request rather than the raw bytes,
+/// so the same order sent with other whitespace or key order is the same request.
+pub fn fingerprint(request: &impl Serialize) -> String {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
+}
+
+/// The answer a completed request gave, kept to be given again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// What the store holds for a key that was already claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingClaim {
+    pub fingerprint: String,
+    /// `None` while the first request is still in progress.
+    pub response: Option<StoredResponse>,
+}
+
+/// The outcome of trying to claim a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours: go on and create.
+    Acquired,
+    /// Someone claimed it before.
+    Existing(ExistingClaim),
+}
+
+/// A claim to write: who, for which request, and until when.
+#[derive(Debug, Clone)]
+pub struct NewClaim {
+    pub key: IdempotencyKey,
+    pub fingerprint: String,
+    /// Milliseconds since the epoch now; a claim in progress past its expiry may be taken over.
+    pub now_millis: i64,
+    pub in_progress_until_millis: i64,
+    /// Seconds since the epoch after which the record is gone (the table's TTL attribute).
+    pub expires_at_seconds: i64,
+}
+
+/// What to do with a request whose key was claimed before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// Same key, same body, finished: give the stored answer again.
+    Response(StoredResponse),
+    /// Same key, same body, still running: the client should retry shortly.
+    InProgress,
+    /// Same key, another body: a client error.
+    Mismatch,
+}
+
+/// Decides how to answer a request whose key is already claimed.
+pub fn replay(existing: ExistingClaim, fingerprint: &str) -> Replay {
+    if existing.fingerprint != fingerprint {
+        return Replay::Mismatch;
+    }
+    match existing.response {
+        Some(response) => Replay::Response(response),
+        None => Replay::InProgress,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_key_is_scoped_to_its_operation() {
+        let key = IdempotencyKey::parse("POST /orders", b"7c0a-11").expect("valid");
+        assert_eq!(key.as_str(), "POST /orders#7c0a-11");
+    }
+
+    #[test]
+    fn empty_long_or_invisible_keys_are_refused() {
+        assert_eq!(IdempotencyKey::parse("op", b""), Err(InvalidKey));
+        assert_eq!(IdempotencyKey::parse("op", &[b'k'; MAX_KEY_CHARS + 1]), Err(InvalidKey));
+        assert_eq!(IdempotencyKey::parse("op", b"has space"), Err(InvalidKey));
+        assert_eq!(IdempotencyKey::parse("op", "ключ".as_bytes()), Err(InvalidKey));
+        assert!(IdempotencyKey::parse("op", &[b'k'; MAX_KEY_CHARS]).is_ok());
+    }
+
+    #[test]
+    fn the_fingerprint_depends_on_content_not_on_layout() {
+        #[derive(Serialize)]
+        struct Request {
+            a: u32,
+            b: &'static str,
+        }
+        assert_eq!(
+            fingerprint(&Request { a: 1, b: "x" }),
+            fingerprint(&json!({"a": 1, "b": "x"}))
+        );
+        assert_ne!(
+            fingerprint(&Request { a: 1, b: "x" }),
+            fingerprint(&Request { a: 2, b: "x" })
+        );
+    }
+
+    #[test]
+    fn a_finished_request_with_the_same_body_is_replayed() {
+        let response = StoredResponse {
+            status: 201,
+            location: Some("/orders/1".into()),
+            body: "{}".into(),
+        };
+        let existing = ExistingClaim {
+            fingerprint: "f".into(),
+            response: Some(response.clone()),
+        };
+
+        assert_eq!(replay(existing, "f"), Replay::Response(response));
+    }
+
+    #[test]
+    fn a_running_request_with_the_same_body_is_in_progress() {
+        assert_eq!(
+            replay(
+                ExistingClaim {
+                    fingerprint: "f".into(),
+                    response: None
+                },
+                "f"
+            ),
+            Replay::InProgress
+        );
+    }
+
+    #[test]
+    fn another_body_under_the_same_key_is_a_mismatch_even_when_finished() {
+        let response = StoredResponse {
+            status: 201,
+            location: None,
+            body: "{}".into(),
+        };
+        assert_eq!(
+            replay(
+                ExistingClaim {
+                    fingerprint: "f".into(),
+                    response: Some(response)
+                },
+                "g"
+            ),
+            Replay::Mismatch
+        );
+        assert_eq!(
+            replay(
+                ExistingClaim {
+                    fingerprint: "f".into(),
+                    response: None
+                },
+                "g"
+            ),
+            Replay::Mismatch
+        );
+    }
+}

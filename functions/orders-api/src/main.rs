@@ -1,0 +1,25 @@
+//! orders-api: wiring only. Config, tracing and clients are set up once per execution
+//! environment (init); every request then goes to [`OrdersApi::handle`].
+
+use lambda_http::{Error, Request, service_fn};
+use orders_api::config::Config;
+use orders_api::handler::OrdersApi;
+use orders_api::store::DynamoDbStore;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_kit::telemetry::init();
+    let config = Config::from_env()?;
+    let aws = lambda_kit::aws::load().await;
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.orders_table,
+        config.idempotency_table,
+    );
+    let api = OrdersApi::new(store, config.settings);
+
+    lambda_http::run(service_fn(|request: Request| async {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
+}
