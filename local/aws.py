@@ -1,0 +1,123 @@
+"""A local AWS: a moto server on a free loopback port, and the template's resources created in it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from .cfn import REGION, Template
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(url: str, process: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer at {url} within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Stops a child process group: politely, then for sure."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, 9)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+class Moto:
+    """moto's server mode: the real AWS SDKs talk to it over HTTP like to AWS."""
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Moto":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until_listening(f"{self.endpoint}/moto-api/", self.process, 30, "moto server")
+        return self
+
+    def stop(self) -> None:
+        stop(self.process)
+
+    def client_environment(self) -> dict[str, str]:
+        """What any AWS SDK needs to use this server: the standard endpoint setting, a region,
+        throwaway credentials, and no metadata-endpoint lookups."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification")
+
+
+def create_resources(template: Template, moto: Moto) -> list[str]:
+    """Creates the template's data resources in moto, named by logical id. Returns what it made."""
+    created = []
+    dynamodb = moto.client("dynamodb")
+    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+        properties = template.resolve(resource.get("Properties", {}))
+        spec = {key: properties[key] for key in _TABLE_KEYS if key in properties}
+        if "StreamSpecification" in spec:
+            spec["StreamSpecification"] = {"StreamEnabled": True, **spec["StreamSpecification"]}
+        dynamodb.create_table(TableName=logical_id, **spec)
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=logical_id,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        created.append(f"DynamoDB table {logical_id}")
+    return created

@@ -1,0 +1,227 @@
+"""Reading template.yaml: CloudFormation tags, parameters, and references resolved to local names.
+
+Locally every resource is named after its logical id (the OrdersTable resource is the DynamoDB
+table "OrdersTable"), so `!Ref OrdersTable` in a function's environment resolves to the table
+that local/stack.py created from the same template.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "local"
+
+_TAGS = {
+    "!Ref": "Ref",
+    "!GetAtt": "Fn::GetAtt",
+    "!Sub": "Fn::Sub",
+    "!Join": "Fn::Join",
+    "!If": "Fn::If",
+    "!Equals": "Fn::Equals",
+    "!Not": "Fn::Not",
+    "!And": "Fn::And",
+    "!Or": "Fn::Or",
+    "!Select": "Fn::Select",
+    "!Split": "Fn::Split",
+    "!FindInMap": "Fn::FindInMap",
+    "!Condition": "Condition",
+    "!Base64": "Fn::Base64",
+    "!GetAZs": "Fn::GetAZs",
+    "!ImportValue": "Fn::ImportValue",
+}
+
+
+class _Loader(yaml.SafeLoader):
+    """A YAML loader that reads CloudFormation's short-form tags as their long form."""
+
+
+def _construct(tag: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {tag: value}
+
+    return construct
+
+
+for _short, _long in _TAGS.items():
+    _Loader.add_constructor(_short, _construct(_long))
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass
+class Template:
+    """The parts of the template the local loop needs, with references resolved locally."""
+
+    body: dict[str, Any]
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path = TEMPLATE) -> "Template":
+        return cls(load(path))
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.body.get("Resources", {})
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r.get("Type") == resource_type}
+
+    def parameter(self, name: str) -> str:
+        if name in self.overrides:
+            return self.overrides[name]
+        spec = self.body.get("Parameters", {}).get(name)
+        if spec is None or "Default" not in spec:
+            raise KeyError(f"parameter {name} has no default and no local value")
+        return str(spec["Default"])
+
+    def arn(self, logical_id: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        service = {
+            "AWS::DynamoDB::Table": f"dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}",
+            "AWS::SQS::Queue": f"sqs:{REGION}:{ACCOUNT_ID}:{logical_id}",
+            "AWS::SNS::Topic": f"sns:{REGION}:{ACCOUNT_ID}:{logical_id}",
+            "AWS::KMS::Key": f"kms:{REGION}:{ACCOUNT_ID}:key/{logical_id}",
+            "AWS::Logs::LogGroup": f"logs:{REGION}:{ACCOUNT_ID}:log-group:{logical_id}",
+        }.get(kind, f"local:{REGION}:{ACCOUNT_ID}:{logical_id}")
+        return f"arn:aws:{service}"
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::StackName": STACK_NAME,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.body.get("Parameters", {}):
+            return self.parameter(name)
+        if name in self.resources:
+            if self.resources[name]["Type"] == "AWS::SQS::Queue":
+                return f"http://sqs.{REGION}.localhost/{ACCOUNT_ID}/{name}"
+            return name
+        raise KeyError(f"unknown reference {name}")
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute == "QueueName":
+            return logical_id
+        if attribute == "QueueUrl":
+            return self.ref(logical_id)
+        raise KeyError(f"attribute {logical_id}.{attribute} is not resolved locally")
+
+    def resolve(self, value: Any) -> Any:
+        """Resolves Ref, GetAtt, Sub and Join to local values; plain values pass through."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return self.ref(value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self.get_att(logical_id, attribute)
+        if set(value) == {"Fn::Sub"}:
+            return self._sub(value["Fn::Sub"])
+        if set(value) == {"Fn::Join"}:
+            separator, items = value["Fn::Join"]
+            return separator.join(str(self.resolve(item)) for item in items)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub(self, spec: Any) -> str:
+        text, variables = (spec, {}) if isinstance(spec, str) else (spec[0], spec[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name:
+                logical_id, attribute = name.split(".", 1)
+                return self.get_att(logical_id, attribute)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    # Functions ----------------------------------------------------------------------------
+
+    def functions(self) -> dict[str, dict[str, Any]]:
+        return self.of_type("AWS::Serverless::Function")
+
+    def binary(self, logical_id: str) -> str:
+        """The cargo binary that builds a function (Metadata.BuildProperties.Binary)."""
+        return self.functions()[logical_id]["Metadata"]["BuildProperties"]["Binary"]
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        globals_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        own = self.functions()[logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
+        return {name: str(self.resolve(value)) for name, value in {**globals_env, **own}.items()}
+
+    def log_format(self) -> str | None:
+        return self.body.get("Globals", {}).get("Function", {}).get("LoggingConfig", {}).get("LogFormat")
+
+    def http_routes(self) -> list["HttpRoute"]:
+        """Every HttpApi event of every function: (method, path) -> binary; no path = $default."""
+        routes = []
+        for logical_id, function in self.functions().items():
+            for event in function.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") != "HttpApi":
+                    continue
+                properties = event.get("Properties", {}) or {}
+                method = str(properties.get("Method", "ANY")).upper()
+                path = properties.get("Path")
+                routes.append(HttpRoute(method=method if path else "ANY", path=path, function=logical_id, binary=self.binary(logical_id)))
+        return routes
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str | None  # None: the $default route
+    function: str
+    binary: str
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path is None else f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when this route matches the request, else None."""
+        if self.path is None:
+            return {}
+        if self.method not in ("ANY", method):
+            return None
+        pattern = "^"
+        for segment in self.path.strip("/").split("/"):
+            greedy = re.fullmatch(r"\{(\w+)\+\}", segment)
+            named = re.fullmatch(r"\{(\w+)\}", segment)
+            if greedy:
+                pattern += f"/(?P<{greedy.group(1)}>.+)"
+            elif named:
+                pattern += f"/(?P<{named.group(1)}>[^/]+)"
+            elif segment:
+                pattern += "/" + re.escape(segment)
+        found = re.match(pattern + "$", path if self.path != "/" else path.rstrip("/") or "")
+        return found.groupdict() if found else None

@@ -1,0 +1,177 @@
+"""A local HTTP API gateway: the template's HttpApi routes, served on loopback.
+
+Each request becomes an API Gateway HTTP API (payload format 2.0) event with the route key and
+path parameters API Gateway would set, and is invoked through cargo-lambda's Lambda Invoke API;
+the function's proxy answer becomes the HTTP answer. Differences from API Gateway: no
+authorizers, no throttling, no CORS, one stage ($default).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .cfn import ACCOUNT_ID, HttpRoute
+
+# API Gateway's own payload limit.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+def select_route(routes: list[HttpRoute], method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+    """API Gateway's choice: an exact method before ANY, a plain path before a greedy one, and
+    the $default route last."""
+
+    def rank(route: HttpRoute) -> tuple[int, int, int]:
+        if route.path is None:
+            return (3, 0, 0)
+        greedy = "+}" in route.path
+        return (1 if greedy else 0, 0 if route.method == method else 1, -len(route.path))
+
+    for route in sorted(routes, key=rank):
+        parameters = route.match(method, path)
+        if parameters is not None:
+            return route, parameters
+    return None
+
+
+def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
+    parts = urlsplit(target)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    now = time.time()
+    event = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": "local",
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": headers.get("host", "127.0.0.1").split(".")[0],
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = {name: ",".join(v for n, v in query if n == name) for name, _ in query}
+    if parameters:
+        event["pathParameters"] = parameters
+    if "cookie" in headers:
+        event["cookies"] = [cookie.strip() for cookie in headers["cookie"].split(";")]
+    if body:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(body).decode("ascii")
+            event["isBase64Encoded"] = True
+    return event
+
+
+class Gateway:
+    def __init__(self, routes: list[HttpRoute], invoke_endpoint: str, port: int, log=print):
+        self.routes = routes
+        self.invoke_endpoint = invoke_endpoint
+        self.log = log
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Gateway":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def invoke(self, binary: str, event: dict) -> dict | None:
+        request = urllib.request.Request(
+            f"{self.invoke_endpoint}/2015-03-31/functions/{binary}/invocations",
+            data=json.dumps(event).encode(),
+            headers={"content-type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                payload = json.loads(answer.read() or b"null")
+        except (urllib.error.URLError, json.JSONDecodeError, TimeoutError) as error:
+            self.log(f"gateway: invoking {binary} failed: {error}")
+            return None
+        return payload if isinstance(payload, dict) and "statusCode" in payload else None
+
+    def _handler(self):
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_PAYLOAD_BYTES:
+                    self._answer(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                    return
+                body = self.rfile.read(length) if length else b""
+                method = self.command
+                path = urlsplit(self.path).path
+                selected = select_route(gateway.routes, method, path)
+                if selected is None:
+                    self._answer(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+                    return
+                route, parameters = selected
+                headers: dict[str, str] = {}
+                for name, value in self.headers.items():
+                    name = name.lower()
+                    headers[name] = f"{headers[name]},{value}" if name in headers else value
+                event = http_api_event(route, parameters, method, self.path, headers, body, self.client_address[0])
+                answer = gateway.invoke(route.binary, event)
+                if answer is None:
+                    self._answer(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+                    return
+                data = answer.get("body") or ""
+                data = base64.b64decode(data) if answer.get("isBase64Encoded") else data.encode("utf-8")
+                out_headers = dict(answer.get("headers") or {})
+                for name, values in (answer.get("multiValueHeaders") or {}).items():
+                    out_headers[name] = ",".join(values)
+                cookies = answer.get("cookies") or []
+                self._answer(int(answer["statusCode"]), out_headers, data, cookies)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes, cookies: list[str] = ()) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                for cookie in cookies:
+                    self.send_header("set-cookie", cookie)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+                gateway.log(f"gateway: {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}")
+
+        return Handler

@@ -1,0 +1,232 @@
+"""Start, use and stop the local stack, all derived from template.yaml.
+
+    python -m local.stack up [--detach]        moto + tables + functions + HTTP API gateway
+    python -m local.stack down                 stop a detached stack
+    python -m local.stack run [--functions] -- COMMAND...
+                                               the same for the length of COMMAND (tests, demo),
+                                               stopped afterwards whatever COMMAND's outcome
+
+COMMAND gets the SDK settings for moto (AWS_ENDPOINT_URL, AWS_REGION, ...), every function's
+environment from the template (ORDERS_TABLE, ...), and with --functions LOCAL_API_URL (the
+gateway) and LOCAL_INVOKE_URL (cargo-lambda's Lambda Invoke API).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from .aws import BIN, Moto, create_resources, free_port, stop
+from .cfn import ROOT, Template
+from .gateway import Gateway
+
+STATE_DIR = ROOT / ".local"
+STATE_FILE = STATE_DIR / "stack.json"
+LOG_FILE = STATE_DIR / "stack.log"
+
+
+def function_environment(template: Template) -> dict[str, str]:
+    """Every function's environment, merged. cargo-lambda serves all functions with one
+    environment, so two functions may not give one variable different values."""
+    merged: dict[str, str] = {}
+    for logical_id in template.functions():
+        for name, value in template.function_environment(logical_id).items():
+            if merged.get(name, value) != value:
+                raise SystemExit(f"{name} differs between functions; give them distinct names in template.yaml")
+            merged[name] = value
+    if template.log_format():
+        merged["AWS_LAMBDA_LOG_FORMAT"] = template.log_format()
+    return merged
+
+
+class Functions:
+    """Every workspace function under `cargo lambda watch`, with the template's environment."""
+
+    def __init__(self, environment: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.environment = environment
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def invoke_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Functions":
+        env_file = STATE_DIR / "functions.env"
+        env_file.write_text("".join(f"{name}={value}\n" for name, value in self.environment.items()))
+        self.process = subprocess.Popen(
+            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet",
+             "--invoke-address", "127.0.0.1", "--invoke-port", str(self.port), "--env-file", str(env_file)],
+            cwd=ROOT,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def warm_up(self, binary: str, timeout: float = 900) -> None:
+        """Waits until `binary` is built and answers, so the first real request is not the build."""
+        event = {"version": "2.0", "routeKey": "$default", "rawPath": "/__warm-up", "headers": {},
+                 "requestContext": {"http": {"method": "GET", "path": "/__warm-up"}, "stage": "$default"},
+                 "isBase64Encoded": False}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch exited; see {self.log_path}")
+            request = urllib.request.Request(
+                f"{self.invoke_endpoint}/2015-03-31/functions/{binary}/invocations",
+                data=json.dumps(event).encode(), method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as answer:
+                    if "statusCode" in json.loads(answer.read() or b"{}"):
+                        return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{binary} did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+class Stack:
+    def __init__(self, with_functions: bool, gateway_port: int | None = None, quiet: bool = False):
+        self.template = Template.read()
+        self.with_functions = with_functions
+        self.gateway_port = gateway_port
+        self.quiet = quiet
+        self.moto: Moto | None = None
+        self.functions: Functions | None = None
+        self.gateway: Gateway | None = None
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, flush=True)
+
+    def start(self) -> dict[str, str]:
+        STATE_DIR.mkdir(exist_ok=True)
+        self.moto = Moto(LOG_FILE).start()
+        self.say(f"local AWS (moto) at {self.moto.endpoint}")
+        for made in create_resources(self.template, self.moto):
+            self.say(f"  created {made}")
+        environment = {**self.moto.client_environment(), **function_environment(self.template)}
+        if self.with_functions:
+            self.functions = Functions(environment, LOG_FILE).start()
+            routes = self.template.http_routes()
+            for binary in sorted({route.binary for route in routes} or {self.template.binary(f) for f in self.template.functions()}):
+                self.say(f"building and starting {binary} under cargo lambda watch (first build takes minutes) ...")
+                self.functions.warm_up(binary)
+            self.gateway = Gateway(routes, self.functions.invoke_endpoint, self.gateway_port or free_port(), log=self._log).start()
+            environment["LOCAL_INVOKE_URL"] = self.functions.invoke_endpoint
+            environment["LOCAL_API_URL"] = self.gateway.url
+            self.say(f"functions (Lambda Invoke API) at {self.functions.invoke_endpoint}")
+            self.say(f"HTTP API at {self.gateway.url}")
+            for route in routes:
+                self.say(f"  {route.route_key:<24} -> {route.function} ({route.binary})")
+        return environment
+
+    def _log(self, message: str) -> None:
+        with open(LOG_FILE, "a", encoding="utf-8") as log:
+            log.write(message + "\n")
+
+    def stop(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self.functions:
+            self.functions.stop()
+        if self.moto:
+            self.moto.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack(with_functions=args.functions, quiet=True)
+    try:
+        environment = stack.start()
+        return subprocess.call(args.command, env={**os.environ, **environment}, cwd=ROOT)
+    finally:
+        stack.stop()
+
+
+def up(args: argparse.Namespace) -> int:
+    if args.detach:
+        return detach()
+    stack = Stack(with_functions=True, gateway_port=args.port)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    try:
+        environment = stack.start()
+        STATE_FILE.write_text(json.dumps({"pid": os.getpid(), **environment}, indent=2))
+        stack.say(f"ready; logs in {LOG_FILE.relative_to(ROOT)}; stop with Ctrl-C or `make down`")
+        stopped.wait()
+    finally:
+        stack.stop()
+        STATE_FILE.unlink(missing_ok=True)
+    return 0
+
+
+def detach() -> int:
+    """Starts `up` in its own session and returns once it is ready."""
+    STATE_DIR.mkdir(exist_ok=True)
+    STATE_FILE.unlink(missing_ok=True)
+    out = open(STATE_DIR / "up.out", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "local.stack", "up"], cwd=ROOT, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    while not STATE_FILE.exists():
+        if process.poll() is not None:
+            sys.stdout.write((STATE_DIR / "up.out").read_text())
+            return 1
+        time.sleep(0.5)
+    sys.stdout.write((STATE_DIR / "up.out").read_text())
+    return 0
+
+
+def down(_: argparse.Namespace) -> int:
+    if not STATE_FILE.exists():
+        print("no local stack is running")
+        return 0
+    pid = json.loads(STATE_FILE.read_text())["pid"]
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        STATE_FILE.unlink(missing_ok=True)
+        return 0
+    for _ in range(100):
+        if not STATE_FILE.exists():
+            break
+        time.sleep(0.1)
+    print("local stack stopped")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="action", required=True)
+    up_parser = commands.add_parser("up", help="start everything and keep it running")
+    up_parser.add_argument("--detach", action="store_true", help="run in the background; stop with `down`")
+    up_parser.add_argument("--port", type=int, default=None, help="port of the HTTP API (default: a free one)")
+    up_parser.set_defaults(handler=up)
+    commands.add_parser("down", help="stop a detached stack").set_defaults(handler=down)
+    run_parser = commands.add_parser("run", help="run a command against the local stack")
+    run_parser.add_argument("--functions", action="store_true", help="also serve the functions and the HTTP API")
+    run_parser.add_argument("command", nargs=argparse.REMAINDER)
+    run_parser.set_defaults(handler=run)
+    args = parser.parse_args()
+    if args.action == "run":
+        args.command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        if not args.command:
+            parser.error("run needs a command after --")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
