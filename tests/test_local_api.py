@@ -1,0 +1,74 @@
+"""End to end on the laptop: HTTP -> local gateway -> orders-api under cargo-lambda -> moto.
+
+The same path a request takes in AWS (API Gateway -> Lambda -> DynamoDB), with the emulators in
+place of the services. `make test` starts the stack and sets LOCAL_API_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+API = os.environ.get("LOCAL_API_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def local_stack():
+    if not API:
+        pytest.fail("LOCAL_API_URL is not set: these tests need the local stack; run them with `make test`")
+
+
+def call(method, path, body=None, headers=None):
+    request = urllib.request.Request(API + path, data=body.encode() if body else None, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+ORDER = json.dumps({"customer_id": "c-e2e", "currency": "JPY", "items": [{"sku": "TEA-1", "quantity": 3, "unit_price": 480}]})
+
+
+def test_an_order_created_over_http_is_read_back_over_http():
+    status, headers, body = call("POST", "/orders", ORDER, {"content-type": "application/json"})
+    assert status == 201, body
+    created = json.loads(body)
+    assert headers["location"] == f"/orders/{created['id']}"
+    assert (created["subtotal"], created["tax"], created["total"]) == (1440, 288, 1728)
+
+    status, headers, body = call("GET", headers["location"])
+    assert status == 200 and json.loads(body) == created
+
+
+def test_an_idempotent_retry_over_http_is_replayed():
+    key = str(uuid.uuid4())
+    headers = {"content-type": "application/json", "idempotency-key": key}
+    first = call("POST", "/orders", ORDER, headers)
+    again = call("POST", "/orders", ORDER, headers)
+    assert first[0] == again[0] == 201
+    assert json.loads(first[2]) == json.loads(again[2])
+    assert again[1].get("idempotent-replayed") == "true"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status"),
+    [
+        ("POST", "/orders", '{"customer_id": ', "application/json", 400),
+        ("POST", "/orders", '{"customer_id": "c"}', "application/json", 422),
+        ("POST", "/orders", ORDER, "text/plain", 415),
+        ("GET", f"/orders/{uuid.uuid4()}", None, None, 404),
+        ("GET", "/customers", None, None, 404),
+        ("PATCH", "/orders", None, None, 405),
+    ],
+)
+def test_client_errors_come_back_as_problem_details(method, path, body, content_type, status):
+    answer_status, headers, answer = call(method, path, body, {"content-type": content_type} if content_type else {})
+    assert answer_status == status, answer
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(answer)["status"] == status

@@ -1,0 +1,52 @@
+"""The local loop's own logic: reading the template and routing like API Gateway."""
+
+from __future__ import annotations
+
+from local.cfn import HttpRoute, Template
+from local.gateway import http_api_event, select_route
+from local.stack import function_environment
+
+TEMPLATE = Template.read()
+
+
+def route(method, path):
+    return HttpRoute(method=method, path=path, function="F", binary="f")
+
+
+def test_function_environment_resolves_references_to_the_local_resources():
+    environment = function_environment(TEMPLATE)
+    assert environment["ORDERS_TABLE"] == "OrdersTable"
+    assert environment["IDEMPOTENCY_TABLE"] == "IdempotencyTable"
+    assert environment["TAX_RATE_BASIS_POINTS"] == TEMPLATE.parameter("TaxRateBasisPoints")
+    assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+
+
+def test_the_routes_are_the_template_http_api_events():
+    keys = {r.route_key for r in TEMPLATE.http_routes()}
+    assert keys == {"POST /orders", "GET /orders/{id}", "$default"}
+
+
+def test_an_exact_route_wins_over_the_default_route():
+    routes = [route("ANY", None), route("GET", "/orders/{id}"), route("POST", "/orders")]
+    chosen, parameters = select_route(routes, "GET", "/orders/abc")
+    assert (chosen.route_key, parameters) == ("GET /orders/{id}", {"id": "abc"})
+    assert select_route(routes, "DELETE", "/orders/abc")[0].route_key == "$default"
+    assert select_route(routes, "GET", "/orders/a/b")[0].route_key == "$default"
+
+
+def test_without_a_default_route_an_unknown_path_matches_nothing():
+    assert select_route([route("POST", "/orders")], "GET", "/elsewhere") is None
+
+
+def test_a_greedy_parameter_takes_the_rest_of_the_path():
+    chosen, parameters = select_route([route("ANY", "/files/{proxy+}")], "GET", "/files/a/b.txt")
+    assert parameters == {"proxy": "a/b.txt"}
+
+
+def test_the_event_has_the_http_api_shape():
+    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders?x=1&x=2", {"content-type": "application/json"}, b'{"a":1}', "127.0.0.1")
+    assert event["version"] == "2.0" and event["routeKey"] == "POST /orders"
+    assert event["rawQueryString"] == "x=1&x=2" and event["queryStringParameters"] == {"x": "1,2"}
+    assert event["body"] == '{"a":1}' and event["isBase64Encoded"] is False
+    binary = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"\xff\x00", "127.0.0.1")
+    assert binary["isBase64Encoded"] is True and binary["body"] == "/wA="

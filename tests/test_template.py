@@ -1,0 +1,124 @@
+"""template.yaml: the linters at zero findings, and the invariants no linter checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from local.cfn import ROOT, Template
+
+BIN = Path(sys.executable).parent
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+TEMPLATE = Template.read()
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_sam_validate_lint_passes():
+    result = run(str(BIN / "sam"), "validate", "--lint", "--template", "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cfn_lint_with_the_serverless_rules_reports_nothing():
+    result = run(str(BIN / "cfn-lint"), "-a", "cfn_lint_serverless.rules", "--", "template.yaml")
+    assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
+
+
+def test_checkov_reports_no_failed_check():
+    result = run(str(CHECKOV), "--framework", "cloudformation", "--skip-download", "--quiet", "--output", "json", "-f", "template.yaml")
+    report = json.loads(result.stdout)
+    summary = report["summary"]
+    failed = [f'{c["check_id"]} {c["resource"]}' for c in report["results"]["failed_checks"]]
+    assert summary["failed"] == 0, failed
+    assert summary["passed"] > 0
+
+
+def test_every_checkov_skip_gives_its_reason():
+    for name, resource in TEMPLATE.resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 20, f"{name}: skip of {skip.get('id')} needs a reason"
+
+
+# Invariants ---------------------------------------------------------------------------------
+
+FUNCTIONS = TEMPLATE.functions()
+
+
+def function_property(function: dict, name: str):
+    own = function.get("Properties", {})
+    return own[name] if name in own else TEMPLATE.body.get("Globals", {}).get("Function", {}).get(name)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_every_function_is_a_workspace_binary_built_by_cargo_lambda(logical_id):
+    function = FUNCTIONS[logical_id]
+    assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    binary = TEMPLATE.binary(logical_id)
+    assert (ROOT / "functions" / binary / "Cargo.toml").exists(), f"no crate functions/{binary}"
+    assert function_property(function, "Runtime") == "provided.al2023"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_every_function_traces_logs_json_to_a_retained_encrypted_group_and_has_bounded_concurrency(logical_id):
+    function = FUNCTIONS[logical_id]
+    assert function_property(function, "Tracing") == "Active"
+    assert TEMPLATE.body["Globals"]["Function"]["LoggingConfig"]["LogFormat"] == "JSON"
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    group = TEMPLATE.resources[log_group]["Properties"]
+    assert "RetentionInDays" in group and "KmsKeyId" in group
+    assert "ReservedConcurrentExecutions" in function["Properties"]
+
+
+def iam_statements():
+    for logical_id, function in FUNCTIONS.items():
+        for policy in function["Properties"].get("Policies", []):
+            if isinstance(policy, str):
+                yield logical_id, policy
+            elif "Statement" in policy:
+                for statement in policy["Statement"]:
+                    yield logical_id, statement
+
+
+def test_function_policies_name_their_actions_and_resources():
+    for logical_id, statement in iam_statements():
+        assert not isinstance(statement, str) or not statement.endswith("FullAccess"), f"{logical_id}: {statement}"
+        if isinstance(statement, str):
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), f"{logical_id}: wildcard action in {actions}"
+        assert statement["Resource"] != "*", f"{logical_id}: {statement.get('Sid')} has Resource *"
+
+
+def test_tables_are_encrypted_with_the_stack_key_and_recoverable():
+    for name, table in TEMPLATE.of_type("AWS::DynamoDB::Table").items():
+        properties = table["Properties"]
+        assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}, name
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+
+
+def test_the_http_api_is_throttled_and_access_logged():
+    for name, api in TEMPLATE.of_type("AWS::Serverless::HttpApi").items():
+        properties = api["Properties"]
+        assert properties["DefaultRouteSettings"]["ThrottlingRateLimit"], name
+        assert properties["DefaultRouteSettings"]["ThrottlingBurstLimit"], name
+        json.loads(properties["AccessLogSettings"]["Format"].replace("\n", ""))
+
+
+def test_release_builds_keep_unwinding_so_a_panic_stays_one_invocation_error():
+    # cargo-lambda sets panic = "abort" unless the profile says otherwise.
+    profile = tomllib.loads((ROOT / "Cargo.toml").read_text())["profile"]["release"]
+    assert profile["panic"] == "unwind"
+
+
+def test_the_idempotency_table_expires_records_through_the_attribute_the_code_writes():
+    ttl = TEMPLATE.resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]
+    store = (ROOT / "functions" / "orders-api" / "src" / "store.rs").read_text()
+    assert ttl["Enabled"] is True
+    assert f'"{ttl["AttributeName"]}"' in store
