@@ -11,6 +11,9 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 STACK := $(VENV)/bin/python -m local.stack
+# Where `make up` serves the HTTP API and cargo-lambda's Lambda Invoke API.
+API_PORT ?= 3000
+INVOKE_PORT ?= 9000
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
@@ -35,7 +38,7 @@ lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 up: venv
-	$(STACK) up --detach
+	$(STACK) up --detach --port $(API_PORT) --invoke-port $(INVOKE_PORT)
 
 down:
 	$(STACK) down

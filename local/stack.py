@@ -50,8 +50,8 @@ def function_environment(template: Template) -> dict[str, str]:
 class Functions:
     """Every workspace function under `cargo lambda watch`, with the template's environment."""
 
-    def __init__(self, environment: dict[str, str], log_path: Path):
-        self.port = free_port()
+    def __init__(self, environment: dict[str, str], log_path: Path, port: int | None = None):
+        self.port = port or free_port()
         self.environment = environment
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -99,10 +99,11 @@ class Functions:
 
 
 class Stack:
-    def __init__(self, with_functions: bool, gateway_port: int | None = None, quiet: bool = False):
+    def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False):
         self.template = Template.read()
         self.with_functions = with_functions
         self.gateway_port = gateway_port
+        self.invoke_port = invoke_port
         self.quiet = quiet
         self.moto: Moto | None = None
         self.functions: Functions | None = None
@@ -120,7 +121,7 @@ class Stack:
             self.say(f"  created {made}")
         environment = {**self.moto.client_environment(), **function_environment(self.template)}
         if self.with_functions:
-            self.functions = Functions(environment, LOG_FILE).start()
+            self.functions = Functions(environment, LOG_FILE, self.invoke_port).start()
             routes = self.template.http_routes()
             for binary in sorted({route.binary for route in routes} or {self.template.binary(f) for f in self.template.functions()}):
                 self.say(f"building and starting {binary} under cargo lambda watch (first build takes minutes) ...")
@@ -158,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
 
 def up(args: argparse.Namespace) -> int:
     if args.detach:
-        return detach()
-    stack = Stack(with_functions=True, gateway_port=args.port)
+        return detach(args)
+    stack = Stack(with_functions=True, gateway_port=args.port, invoke_port=args.invoke_port)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -174,12 +175,15 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
-def detach() -> int:
+def detach(args: argparse.Namespace) -> int:
     """Starts `up` in its own session and returns once it is ready."""
     STATE_DIR.mkdir(exist_ok=True)
     STATE_FILE.unlink(missing_ok=True)
     out = open(STATE_DIR / "up.out", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "local.stack", "up"], cwd=ROOT, stdout=out,
+    command = [sys.executable, "-m", "local.stack", "up"]
+    command += ["--port", str(args.port)] if args.port else []
+    command += ["--invoke-port", str(args.invoke_port)] if args.invoke_port else []
+    process = subprocess.Popen(command, cwd=ROOT, stdout=out,
                                stderr=subprocess.STDOUT, start_new_session=True)
     while not STATE_FILE.exists():
         if process.poll() is not None:
@@ -214,6 +218,7 @@ def main() -> int:
     up_parser = commands.add_parser("up", help="start everything and keep it running")
     up_parser.add_argument("--detach", action="store_true", help="run in the background; stop with `down`")
     up_parser.add_argument("--port", type=int, default=None, help="port of the HTTP API (default: a free one)")
+    up_parser.add_argument("--invoke-port", type=int, default=None, help="port of the Lambda Invoke API (default: a free one)")
     up_parser.set_defaults(handler=up)
     commands.add_parser("down", help="stop a detached stack").set_defaults(handler=down)
     run_parser = commands.add_parser("run", help="run a command against the local stack")

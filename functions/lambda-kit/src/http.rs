@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::idempotency::StoredResponse;
 use crate::problem::Problem;
 
 /// The media type of every JSON answer.
@@ -170,6 +171,26 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
             tracing::error!(%error, "response body could not be serialized");
             Problem::internal("").into_response()
         }
+    }
+}
+
+/// Header that marks an answer given again for a repeated idempotency key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+impl StoredResponse {
+    /// The kept answer as HTTP; a replay is marked with `Idempotent-Replayed: true`.
+    pub fn into_response(self, replayed: bool) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.body));
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(APPLICATION_JSON));
+        if let Some(location) = self.location.and_then(|location| HeaderValue::from_str(&location).ok()) {
+            headers.insert(header::LOCATION, location);
+        }
+        if replayed {
+            headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+        }
+        response
     }
 }
 

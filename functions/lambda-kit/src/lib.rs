@@ -8,9 +8,15 @@
 //!   becomes an HTTP status.
 //! - [`http`]: what every HTTP handler does before its own logic: find the route path behind any
 //!   API Gateway stage, read a JSON body within a size limit, and build JSON answers.
+//! - [`idempotency`]: idempotent creates with an `Idempotency-Key`, and their DynamoDB table.
+//! - [`sqs`]: SQS batches with per-record failures, for every SQS consumer.
+//! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
 
 pub mod aws;
 pub mod config;
+pub mod dynamodb;
 pub mod http;
+pub mod idempotency;
 pub mod problem;
+pub mod sqs;
 pub mod telemetry;

@@ -13,9 +13,9 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
 use crate::order::{self, Order, PricingError};
 use crate::ports::{OrderStore, StoreError};
+use lambda_kit::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
 
 /// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
 /// about 12 KiB; the limit keeps the stored item and its replayable answer far below DynamoDB's
@@ -24,8 +24,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The operation an idempotency key is scoped to.
 const CREATE_ORDER: &str = "POST /orders";
-/// Header that marks an answer given again for a repeated idempotency key.
-const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// How long a claim is held when the invocation's deadline is unknown (outside Lambda).
 const DEFAULT_CLAIM_MILLIS: i64 = 30_000;
 
@@ -251,26 +249,8 @@ fn created(order: &Order) -> StoredResponse {
     StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         location: Some(format!("/orders/{}", order.id)),
+        // An order is strings and integers: serializing it cannot fail.
         body: serde_json::to_string(order).unwrap_or_default(),
-    }
-}
-
-impl StoredResponse {
-    fn into_response(self, replayed: bool) -> Response<Body> {
-        let mut response = Response::new(Body::Text(self.body));
-        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(kit_http::APPLICATION_JSON),
-        );
-        if let Some(location) = self.location.and_then(|location| HeaderValue::from_str(&location).ok()) {
-            headers.insert(header::LOCATION, location);
-        }
-        if replayed {
-            headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-        }
-        response
     }
 }
 

@@ -5,14 +5,12 @@
 //! `GET /orders/{id}` reads it back. Errors are RFC 9457 problem details.
 //!
 //! - [`order`]: the domain: validation and pricing, plain Rust.
-//! - [`idempotency`]: the rules of idempotent creates.
 //! - [`ports`]: what the handler needs from storage; [`store`]: the DynamoDB adapter.
 //! - [`handler`]: routing, the HTTP shape of each answer, and the one error → status mapping.
 
 pub mod config;
 pub mod currency;
 pub mod handler;
-pub mod idempotency;
 pub mod order;
 pub mod ports;
 pub mod store;

@@ -3,11 +3,11 @@
 
 use std::future::Future;
 
-use crate::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
-use crate::order::Order;
+use lambda_kit::dynamodb::{BoxError, MalformedItem};
+use lambda_kit::idempotency::dynamodb::IdempotencyError;
+use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
 
-/// Any error an SDK or driver reports, kept as the source of a [`StoreError`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::order::Order;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,8 +21,19 @@ pub enum StoreError {
     Unavailable(#[source] BoxError),
     #[error("the store request failed")]
     Failed(#[source] BoxError),
-    #[error("a stored item is malformed: {0}")]
-    Corrupt(String),
+    #[error(transparent)]
+    Corrupt(#[from] MalformedItem),
+}
+
+impl From<IdempotencyError> for StoreError {
+    fn from(error: IdempotencyError) -> Self {
+        match error {
+            IdempotencyError::Unavailable(source) => Self::Unavailable(source),
+            IdempotencyError::Failed(source) => Self::Failed(source),
+            IdempotencyError::Malformed(malformed) => Self::Corrupt(malformed),
+            IdempotencyError::ClaimLost => Self::ClaimLost,
+        }
+    }
 }
 
 /// Where orders and idempotency records are kept.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use http::StatusCode;
-use orders_api::idempotency::{self, IdempotencyKey, NewClaim};
+use lambda_kit::idempotency::{self, IdempotencyKey, NewClaim};
 use orders_api::order;
 use orders_api::ports::OrderStore;
 use orders_api::store::DynamoDbStore;

@@ -5,6 +5,10 @@
 //! one transaction. A retry with the same key and the same body gets the stored answer and creates
 //! nothing; the same key with another body is refused. A claim whose invocation died is taken over
 //! once its in-progress expiry (the invocation's deadline) has passed. Records expire by TTL.
+//!
+//! The rules here are plain Rust; [`dynamodb::IdempotencyTable`] keeps the records.
+
+pub mod dynamodb;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

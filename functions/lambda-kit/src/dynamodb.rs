@@ -1,0 +1,67 @@
+//! Small helpers every DynamoDB adapter of the kit needs.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Any error an SDK reports, kept as the source of an adapter's own error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Throttling, timeouts and outages: worth retrying later. Anything else is a failure to report.
+pub fn is_retryable<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+            )
+        ),
+        _ => false,
+    }
+}
+
+/// A stored item that does not have the shape the code writes.
+#[derive(Debug, thiserror::Error)]
+#[error("a stored item is malformed: {0}")]
+pub struct MalformedItem(pub String);
+
+pub fn string(item: &Item, name: &str) -> Result<String, MalformedItem> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(MalformedItem(format!("{name} is not a string"))),
+    }
+}
+
+pub fn optional_string(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+pub fn number<T: FromStr>(item: &Item, name: &str) -> Result<T, MalformedItem> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| MalformedItem(format!("{name} is out of range"))),
+        _ => Err(MalformedItem(format!("{name} is not a number"))),
+    }
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}

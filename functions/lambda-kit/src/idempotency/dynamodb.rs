@@ -1,0 +1,202 @@
+//! Idempotency records in a DynamoDB table keyed by `key`, expiring through the TTL attribute
+//! `expires_at` (epoch seconds).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::Update;
+
+use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
+use crate::dynamodb::{BoxError, Item, MalformedItem, is_retryable, n, number, optional_string, s, string};
+
+const IN_PROGRESS: &str = "IN_PROGRESS";
+const COMPLETED: &str = "COMPLETED";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// Throttling, a timeout or an outage: retrying later may succeed.
+    #[error("the idempotency table is unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("the idempotency table request failed")]
+    Failed(#[source] BoxError),
+    #[error(transparent)]
+    Malformed(#[from] MalformedItem),
+    /// The claim this request held was taken over (its invocation outlived the claim).
+    #[error("the idempotency claim was lost")]
+    ClaimLost,
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for IdempotencyError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        if is_retryable(&error) {
+            Self::Unavailable(Box::new(error))
+        } else {
+            Self::Failed(Box::new(error))
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyTable {
+    client: Client,
+    table: String,
+}
+
+impl IdempotencyTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Claims the key, or reports who holds it.
+    pub async fn claim(&self, claim: &NewClaim) -> Result<Claim, IdempotencyError> {
+        let item = Item::from([
+            ("key".to_owned(), s(claim.key.as_str())),
+            ("status".to_owned(), s(IN_PROGRESS)),
+            ("fingerprint".to_owned(), s(&claim.fingerprint)),
+            ("in_progress_until".to_owned(), n(claim.in_progress_until_millis)),
+            ("expires_at".to_owned(), n(claim.expires_at_seconds)),
+        ]);
+        // Free: never claimed; past its TTL but not yet swept (DynamoDB deletes expired items
+        // within days, not at once); or claimed by an invocation that ran out of time.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(#key) OR expires_at < :now_seconds \
+                 OR (#status = :in_progress AND in_progress_until < :now_millis)",
+            )
+            .expression_attribute_names("#key", "key")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now_seconds", n(claim.now_millis / 1000))
+            .expression_attribute_values(":now_millis", n(claim.now_millis))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let existing = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("key", s(claim.key.as_str()))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                match existing.item {
+                    Some(item) => Ok(Claim::Existing(existing_claim(&item)?)),
+                    // Released between our write and our read: report it as in progress; the
+                    // client's retry will find the key free.
+                    None => Ok(Claim::Existing(ExistingClaim {
+                        fingerprint: claim.fingerprint.clone(),
+                        response: None,
+                    })),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The update that completes a claim with its answer, to run in the same transaction as the
+    /// write it protects. It fails if the claim is no longer this request's.
+    pub fn completion(&self, claim: &NewClaim, response: &StoredResponse) -> Result<Update, IdempotencyError> {
+        let mut update_expression =
+            "SET #status = :completed, response_status = :status, response_body = :body".to_owned();
+        let mut builder = Update::builder()
+            .table_name(&self.table)
+            .key("key", s(claim.key.as_str()))
+            .condition_expression("#status = :in_progress AND fingerprint = :fingerprint")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":fingerprint", s(&claim.fingerprint))
+            .expression_attribute_values(":status", n(response.status))
+            .expression_attribute_values(":body", s(&response.body));
+        if let Some(location) = &response.location {
+            update_expression.push_str(", response_location = :location");
+            builder = builder.expression_attribute_values(":location", s(location));
+        }
+        builder
+            .update_expression(update_expression)
+            .build()
+            .map_err(|error| IdempotencyError::Failed(error.into()))
+    }
+
+    /// Completes a claim on its own, when what it protects is not a single DynamoDB transaction.
+    pub async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), IdempotencyError> {
+        let update = self.completion(claim, response)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await;
+        match result {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(IdempotencyError::ClaimLost)
+            }
+            other => other.map(drop).map_err(Into::into),
+        }
+    }
+
+    /// Gives up a claim still in progress (the protected write failed), so a retry need not wait
+    /// for it to expire. A completed claim is left alone.
+    pub async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("key", s(key.as_str()))
+            .condition_expression("#status = :in_progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .send()
+            .await;
+        match result {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            other => other.map(drop).map_err(Into::into),
+        }
+    }
+}
+
+fn existing_claim(item: &Item) -> Result<ExistingClaim, MalformedItem> {
+    let response = if string(item, "status")? == COMPLETED {
+        Some(StoredResponse {
+            status: number(item, "response_status")?,
+            location: optional_string(item, "response_location"),
+            body: string(item, "response_body")?,
+        })
+    } else {
+        None
+    };
+    Ok(ExistingClaim {
+        fingerprint: string(item, "fingerprint")?,
+        response,
+    })
+}
