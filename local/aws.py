@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -120,4 +121,21 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
         created.append(f"DynamoDB table {logical_id}")
+
+    # Queues: dead-letter queues (those others redrive to) first, so redrive policies can name them.
+    sqs = moto.client("sqs")
+    queues = template.of_type("AWS::SQS::Queue")
+    ordered = sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {}))
+    for logical_id in ordered:
+        properties = template.resolve(queues[logical_id].get("Properties", {}))
+        attributes = {}
+        for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds"):
+            if name in properties:
+                attributes[name] = str(properties[name])
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        if properties.get("FifoQueue"):
+            attributes["FifoQueue"] = "true"
+        sqs.create_queue(QueueName=logical_id, Attributes=attributes)
+        created.append(f"SQS queue {logical_id}")
     return created

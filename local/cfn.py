@@ -75,6 +75,8 @@ class Template:
 
     body: dict[str, Any]
     overrides: dict[str, str] = field(default_factory=dict)
+    # Where queue URLs point locally (moto's endpoint); set once moto runs.
+    sqs_endpoint: str = f"http://sqs.{REGION}.localhost"
 
     @classmethod
     def read(cls, path: Path = TEMPLATE) -> "Template":
@@ -120,7 +122,7 @@ class Template:
             return self.parameter(name)
         if name in self.resources:
             if self.resources[name]["Type"] == "AWS::SQS::Queue":
-                return f"http://sqs.{REGION}.localhost/{ACCOUNT_ID}/{name}"
+                return f"{self.sqs_endpoint}/{ACCOUNT_ID}/{name}"
             return name
         raise KeyError(f"unknown reference {name}")
 
@@ -182,6 +184,24 @@ class Template:
     def log_format(self) -> str | None:
         return self.body.get("Globals", {}).get("Function", {}).get("LoggingConfig", {}).get("LogFormat")
 
+    def sqs_mappings(self) -> list["SqsMapping"]:
+        """Every SQS event source of every function, as Lambda's poller would run it."""
+        mappings = []
+        for logical_id, function in self.functions().items():
+            for event in function.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") != "SQS":
+                    continue
+                properties = event["Properties"]
+                queue = properties["Queue"]["Fn::GetAtt"][0]
+                mappings.append(SqsMapping(
+                    function=logical_id,
+                    binary=self.binary(logical_id),
+                    queue=queue,
+                    batch_size=int(properties.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+                ))
+        return mappings
+
     def http_routes(self) -> list["HttpRoute"]:
         """Every HttpApi event of every function: (method, path) -> binary; no path = $default."""
         routes = []
@@ -194,6 +214,15 @@ class Template:
                 path = properties.get("Path")
                 routes.append(HttpRoute(method=method if path else "ANY", path=path, function=logical_id, binary=self.binary(logical_id)))
         return routes
+
+
+@dataclass(frozen=True)
+class SqsMapping:
+    function: str
+    binary: str
+    queue: str  # logical id, which is also the local queue name
+    batch_size: int
+    report_batch_item_failures: bool
 
 
 @dataclass(frozen=True)

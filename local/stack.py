@@ -27,6 +27,7 @@ from pathlib import Path
 from .aws import BIN, Moto, create_resources, free_port, stop
 from .cfn import ROOT, Template
 from .gateway import Gateway
+from .poller import SqsPoller
 
 STATE_DIR = ROOT / ".local"
 STATE_FILE = STATE_DIR / "stack.json"
@@ -73,11 +74,13 @@ class Functions:
         )
         return self
 
-    def warm_up(self, binary: str, timeout: float = 900) -> None:
+    HTTP_WARM_UP = {"version": "2.0", "routeKey": "$default", "rawPath": "/__warm-up", "headers": {},
+                    "requestContext": {"http": {"method": "GET", "path": "/__warm-up"}, "stage": "$default"},
+                    "isBase64Encoded": False}
+    SQS_WARM_UP = {"Records": []}
+
+    def warm_up(self, binary: str, event: dict, timeout: float = 900) -> None:
         """Waits until `binary` is built and answers, so the first real request is not the build."""
-        event = {"version": "2.0", "routeKey": "$default", "rawPath": "/__warm-up", "headers": {},
-                 "requestContext": {"http": {"method": "GET", "path": "/__warm-up"}, "stage": "$default"},
-                 "isBase64Encoded": False}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
@@ -87,7 +90,7 @@ class Functions:
                 data=json.dumps(event).encode(), method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as answer:
-                    if "statusCode" in json.loads(answer.read() or b"{}"):
+                    if isinstance(json.loads(answer.read() or b"null"), dict):
                         return
             except (OSError, ValueError):
                 pass
@@ -108,6 +111,7 @@ class Stack:
         self.moto: Moto | None = None
         self.functions: Functions | None = None
         self.gateway: Gateway | None = None
+        self.pollers: list[SqsPoller] = []
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -115,7 +119,9 @@ class Stack:
 
     def start(self) -> dict[str, str]:
         STATE_DIR.mkdir(exist_ok=True)
+        LOG_FILE.write_bytes(b"")  # one stack, one log
         self.moto = Moto(LOG_FILE).start()
+        self.template.sqs_endpoint = self.moto.endpoint
         self.say(f"local AWS (moto) at {self.moto.endpoint}")
         for made in create_resources(self.template, self.moto):
             self.say(f"  created {made}")
@@ -123,9 +129,11 @@ class Stack:
         if self.with_functions:
             self.functions = Functions(environment, LOG_FILE, self.invoke_port).start()
             routes = self.template.http_routes()
-            for binary in sorted({route.binary for route in routes} or {self.template.binary(f) for f in self.template.functions()}):
-                self.say(f"building and starting {binary} under cargo lambda watch (first build takes minutes) ...")
-                self.functions.warm_up(binary)
+            warm_ups = {route.binary: Functions.HTTP_WARM_UP for route in routes}
+            warm_ups.update({mapping.binary: Functions.SQS_WARM_UP for mapping in self.template.sqs_mappings()})
+            for binary, event in sorted(warm_ups.items()):
+                self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")
+                self.functions.warm_up(binary, event)
             self.gateway = Gateway(routes, self.functions.invoke_endpoint, self.gateway_port or free_port(), log=self._log).start()
             environment["LOCAL_INVOKE_URL"] = self.functions.invoke_endpoint
             environment["LOCAL_API_URL"] = self.gateway.url
@@ -133,6 +141,10 @@ class Stack:
             self.say(f"HTTP API at {self.gateway.url}")
             for route in routes:
                 self.say(f"  {route.route_key:<24} -> {route.function} ({route.binary})")
+            for mapping in self.template.sqs_mappings():
+                poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
+                self.pollers.append(poller)
+                self.say(f"  SQS {mapping.queue} (batches of {mapping.batch_size}) -> {mapping.function} ({mapping.binary})")
         return environment
 
     def _log(self, message: str) -> None:
@@ -140,6 +152,8 @@ class Stack:
             log.write(message + "\n")
 
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
         if self.gateway:
             self.gateway.stop()
         if self.functions:

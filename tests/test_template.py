@@ -117,8 +117,11 @@ def test_release_builds_keep_unwinding_so_a_panic_stays_one_invocation_error():
     assert profile["panic"] == "unwind"
 
 
-def test_the_idempotency_table_expires_records_through_the_attribute_the_code_writes():
-    ttl = TEMPLATE.resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]
-    store = (ROOT / "functions" / "orders-api" / "src" / "store.rs").read_text()
-    assert ttl["Enabled"] is True
-    assert f'"{ttl["AttributeName"]}"' in store
+def test_every_ttl_attribute_is_one_the_code_writes():
+    sources = "".join(path.read_text() for path in (ROOT / "functions").glob("*/src/**/*.rs"))
+    tables = {name: t["Properties"] for name, t in TEMPLATE.of_type("AWS::DynamoDB::Table").items()}
+    with_ttl = {name: p["TimeToLiveSpecification"] for name, p in tables.items() if "TimeToLiveSpecification" in p}
+    assert with_ttl, "the idempotency table at least expires its records"
+    for name, ttl in with_ttl.items():
+        assert ttl["Enabled"] is True, name
+        assert f'"{ttl["AttributeName"]}"' in sources, f"{name}: no code writes {ttl['AttributeName']}"

@@ -46,6 +46,49 @@ fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
     }
 }
 
+/// Where a path lands under a collection such as `/orders`: the collection itself, one item of
+/// it (`/orders/{id}`), or neither (`None`). Whole segments only: `/ordersx` and `/orders/a/b` miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcePath<'a> {
+    Collection,
+    Item(&'a str),
+}
+
+pub fn resource_path<'a>(path: &'a str, collection: &str) -> Option<ResourcePath<'a>> {
+    match path.strip_prefix(collection)? {
+        "" => Some(ResourcePath::Collection),
+        rest => match rest.strip_prefix('/') {
+            Some(id) if !id.is_empty() && !id.contains('/') => Some(ResourcePath::Item(id)),
+            _ => None,
+        },
+    }
+}
+
+/// The one log line of a request: id, method, route (as templated, so it does not grow with
+/// ids), status and latency. Never the body.
+pub fn log_request(request: &Request, route: &str, response: &Response<Body>, started: std::time::Instant) {
+    tracing::info!(
+        request_id = request_id(request),
+        method = %request.method(),
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+}
+
+/// The invocation's deadline in milliseconds since the epoch (0 outside Lambda).
+pub fn deadline_millis(request: &Request) -> u64 {
+    request.lambda_context_ref().map_or(0, |context| context.deadline)
+}
+
+/// The invocation's X-Ray trace header, to pass on to what the request triggers.
+pub fn trace_header(request: &Request) -> Option<&str> {
+    request
+        .lambda_context_ref()
+        .and_then(|context| context.xray_trace_id.as_deref())
+}
+
 /// The Lambda request id of this invocation: the key to its log lines.
 pub fn request_id(request: &Request) -> &str {
     request
@@ -261,6 +304,15 @@ mod tests {
             Err(BodyError::Empty)
         );
         assert_eq!(Problem::from(BodyError::Empty).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn resources_are_matched_on_whole_segments() {
+        assert_eq!(resource_path("/orders", "/orders"), Some(ResourcePath::Collection));
+        assert_eq!(resource_path("/orders/abc", "/orders"), Some(ResourcePath::Item("abc")));
+        for miss in ["/", "/orders/", "/orders/a/b", "/ordersx", "/order", ""] {
+            assert_eq!(resource_path(miss, "/orders"), None, "{miss}");
+        }
     }
 
     #[test]

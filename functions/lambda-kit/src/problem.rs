@@ -90,6 +90,25 @@ impl Problem {
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))
     }
 
+    /// 404 for a path the API does not serve.
+    pub fn unknown_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND).with_detail("No resource lives at this path.")
+    }
+
+    /// 405 for a method the resource does not accept, with the `Allow` header.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED)
+            .with_detail(format!("This resource accepts {allow}."))
+            .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    }
+
+    /// 422 naming every invalid field of a request body.
+    pub fn invalid_fields(title: &'static str, errors: Vec<FieldError>) -> Self {
+        Self::typed(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", title)
+            .with_detail("Some fields are missing or invalid; see errors.")
+            .with_errors(errors)
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

@@ -14,7 +14,6 @@
 //!   not be reported alone), fails the whole invocation.
 
 use std::any::Any;
-use std::fmt::Display;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
@@ -22,6 +21,8 @@ pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsM
 use futures_util::{FutureExt, StreamExt, stream};
 use serde_json::Value;
 use tracing::{Instrument, error, info_span, warn};
+
+use crate::telemetry::ErrorChain;
 
 /// Why a whole batch fails (and comes back whole).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub async fn process_batch<F, Fut, E>(
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Display,
+    E: std::error::Error + 'static,
 {
     let Value::Object(mut event) = event else {
         return Err(BatchError::NotABatch);
@@ -106,7 +107,7 @@ async fn run_record<F, Fut, E>(id: &str, record: Value, process_record: &F) -> b
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: Display,
+    E: std::error::Error + 'static,
 {
     let span = info_span!("record", message_id = %id);
     let message: SqsMessage = match serde_json::from_value(record) {
@@ -125,7 +126,7 @@ where
     match outcome {
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
-            warn!(%error, "record failed; reported for redelivery");
+            warn!(error = %ErrorChain(&error), "record failed; reported for redelivery");
             false
         }
         Err(panic) => {
@@ -173,11 +174,11 @@ mod tests {
             .collect()
     }
 
-    async fn by_body(message: SqsMessage) -> Result<(), String> {
+    async fn by_body(message: SqsMessage) -> Result<(), std::io::Error> {
         match message.body.as_deref() {
             Some("ok") => Ok(()),
             Some("panic") => panic!("boom"),
-            other => Err(format!("cannot handle {other:?}")),
+            other => Err(std::io::Error::other(format!("cannot handle {other:?}"))),
         }
     }
 
@@ -232,7 +233,7 @@ mod tests {
             peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
             tokio::task::yield_now().await;
             running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            Ok::<_, String>(())
+            Ok::<_, std::io::Error>(())
         })
         .await
         .expect("batch");

@@ -3,19 +3,19 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
-use http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
-use lambda_kit::http::{self as kit_http, BodyError, json_body, json_response};
+use chrono::{Duration, Utc};
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::order::{self, Order, PricingError};
 use crate::ports::{OrderStore, StoreError};
-use lambda_kit::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
+use lambda_kit::idempotency::{self, Claim, InvalidKey, NewClaim, Replay, StoredResponse};
 
 /// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
 /// about 12 KiB; the limit keeps the stored item and its replayable answer far below DynamoDB's
@@ -24,8 +24,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The operation an idempotency key is scoped to.
 const CREATE_ORDER: &str = "POST /orders";
-/// How long a claim is held when the invocation's deadline is unknown (outside Lambda).
-const DEFAULT_CLAIM_MILLIS: i64 = 30_000;
 
 /// The routes of the API, matched on the raw path so no path parameters are needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +35,9 @@ enum Route<'a> {
 
 impl<'a> Route<'a> {
     fn parse(path: &'a str) -> Self {
-        match path.strip_prefix("/orders") {
-            Some("") => Route::Orders,
-            Some(rest) => match rest.strip_prefix('/') {
-                Some(id) if !id.is_empty() && !id.contains('/') => Route::Order(id),
-                _ => Route::Unknown,
-            },
+        match resource_path(path, "/orders") {
+            Some(ResourcePath::Collection) => Route::Orders,
+            Some(ResourcePath::Item(id)) => Route::Order(id),
             None => Route::Unknown,
         }
     }
@@ -93,18 +88,10 @@ enum ApiError {
 impl ApiError {
     fn into_problem(self, request_id: &str) -> Problem {
         match self {
-            ApiError::UnknownRoute => {
-                Problem::new(StatusCode::NOT_FOUND).with_detail("No resource lives at this path.")
-            }
-            ApiError::MethodNotAllowed(allow) => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
-                .with_detail(format!("This resource accepts {allow}."))
-                .with_header(header::ALLOW, HeaderValue::from_static(allow)),
+            ApiError::UnknownRoute => Problem::unknown_route(),
+            ApiError::MethodNotAllowed(allow) => Problem::method_not_allowed(allow),
             ApiError::Body(error) => error.into(),
-            ApiError::InvalidFields(errors) => {
-                Problem::typed(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "Invalid order")
-                    .with_detail("Some fields are missing or invalid; see errors.")
-                    .with_errors(errors)
-            }
+            ApiError::InvalidFields(errors) => Problem::invalid_fields("Invalid order", errors),
             ApiError::Pricing(error) => {
                 let pointer = match error {
                     PricingError::LineTooLarge { line } => format!("/items/{line}"),
@@ -117,25 +104,9 @@ impl ApiError {
                     ))
                     .with_errors(vec![FieldError::new(pointer, error.to_string())])
             }
-            ApiError::InvalidKey(error) => Problem::typed(
-                StatusCode::BAD_REQUEST,
-                "invalid-idempotency-key",
-                "Invalid Idempotency-Key",
-            )
-            .with_detail(format!("{error}.")),
-            ApiError::KeyReused => Problem::typed(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-            )
-            .with_detail("This Idempotency-Key was used with another request body. Use a new key for a new order."),
-            ApiError::KeyInProgress | ApiError::Store(StoreError::ClaimLost) => Problem::typed(
-                StatusCode::CONFLICT,
-                "idempotency-key-in-progress",
-                "Request in progress",
-            )
-            .with_detail("A request with this Idempotency-Key is still being processed. Retry shortly.")
-            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            ApiError::InvalidKey(error) => error.into(),
+            ApiError::KeyReused => idempotency::key_reused_problem(),
+            ApiError::KeyInProgress | ApiError::Store(StoreError::ClaimLost) => idempotency::key_in_progress_problem(),
             ApiError::OrderNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No order has this id."),
             ApiError::Store(StoreError::Unavailable(source)) => {
                 warn!(request_id, error = %ErrorChain(source.as_ref()), "store unavailable");
@@ -164,7 +135,7 @@ impl<S: OrderStore> OrdersApi<S> {
     /// one line (request id, method, route, status, latency), without its body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
-        let request_id = kit_http::request_id(&request).to_owned();
+        let request_id = kit_http::request_id(&request);
         let route = Route::parse(kit_http::route_path(&request));
         let outcome = match (route, request.method()) {
             (Route::Orders, &Method::POST) => self.create_order(&request).await,
@@ -172,15 +143,8 @@ impl<S: OrderStore> OrdersApi<S> {
             (Route::Unknown, _) => Err(ApiError::UnknownRoute),
             (route, _) => Err(ApiError::MethodNotAllowed(route.allowed_methods())),
         };
-        let response = outcome.unwrap_or_else(|error| error.into_problem(&request_id).into_response());
-        info!(
-            request_id,
-            method = %request.method(),
-            route = route.template(),
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
+        let response = outcome.unwrap_or_else(|error| error.into_problem(request_id).into_response());
+        kit_http::log_request(&request, route.template(), &response, started);
         response
     }
 
@@ -194,10 +158,7 @@ impl<S: OrderStore> OrdersApi<S> {
     }
 
     async fn create_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let key = match request.headers().get("idempotency-key") {
-            Some(value) => Some(IdempotencyKey::parse(CREATE_ORDER, value.as_bytes())?),
-            None => None,
-        };
+        let key = idempotency::key_of(request, CREATE_ORDER)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
         let order_request = order::validate(&body).map_err(ApiError::InvalidFields)?;
         let fingerprint = idempotency::fingerprint(&order_request);
@@ -215,7 +176,10 @@ impl<S: OrderStore> OrdersApi<S> {
             key,
             fingerprint,
             now_millis: now.timestamp_millis(),
-            in_progress_until_millis: claim_deadline(request, now),
+            in_progress_until_millis: idempotency::claim_until(
+                kit_http::deadline_millis(request),
+                now.timestamp_millis(),
+            ),
             expires_at_seconds: (now + Duration::from_std(self.settings.idempotency_ttl).unwrap_or(Duration::days(1)))
                 .timestamp(),
         };
@@ -251,33 +215,5 @@ fn created(order: &Order) -> StoredResponse {
         location: Some(format!("/orders/{}", order.id)),
         // An order is strings and integers: serializing it cannot fail.
         body: serde_json::to_string(order).unwrap_or_default(),
-    }
-}
-
-/// A claim is held until the invocation's deadline: past it, the invocation is dead and a retry
-/// may take the key over.
-fn claim_deadline(request: &Request, now: DateTime<Utc>) -> i64 {
-    let now_millis = now.timestamp_millis();
-    let deadline = request
-        .lambda_context_ref()
-        .map_or(0, |context| i64::try_from(context.deadline).unwrap_or(0));
-    if deadline > now_millis {
-        deadline
-    } else {
-        now_millis + DEFAULT_CLAIM_MILLIS
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_are_matched_on_whole_segments() {
-        assert_eq!(Route::parse("/orders"), Route::Orders);
-        assert_eq!(Route::parse("/orders/abc"), Route::Order("abc"));
-        for unknown in ["/", "/orders/", "/orders/a/b", "/ordersx", "/order", ""] {
-            assert_eq!(Route::parse(unknown), Route::Unknown, "{unknown}");
-        }
     }
 }

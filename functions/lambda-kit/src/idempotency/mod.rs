@@ -107,6 +107,60 @@ pub fn replay(existing: ExistingClaim, fingerprint: &str) -> Replay {
     }
 }
 
+// HTTP answers ---------------------------------------------------------------------------------
+
+impl From<InvalidKey> for crate::problem::Problem {
+    fn from(error: InvalidKey) -> Self {
+        Self::typed(
+            http::StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+        )
+        .with_detail(format!("{error}."))
+    }
+}
+
+/// 422: the key was used with another request body.
+pub fn key_reused_problem() -> crate::problem::Problem {
+    crate::problem::Problem::typed(
+        http::StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+    )
+    .with_detail("This Idempotency-Key was used with another request body. Use a new key for a new request.")
+}
+
+/// 409: the first request with this key is still running; retry shortly.
+pub fn key_in_progress_problem() -> crate::problem::Problem {
+    crate::problem::Problem::typed(
+        http::StatusCode::CONFLICT,
+        "idempotency-key-in-progress",
+        "Request in progress",
+    )
+    .with_detail("A request with this Idempotency-Key is still being processed. Retry shortly.")
+    .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
+}
+
+/// The `Idempotency-Key` header of a request, scoped to `operation`; `None` when absent.
+pub fn key_of(request: &lambda_http::Request, operation: &str) -> Result<Option<IdempotencyKey>, InvalidKey> {
+    request
+        .headers()
+        .get("idempotency-key")
+        .map(|value| IdempotencyKey::parse(operation, value.as_bytes()))
+        .transpose()
+}
+
+/// A claim is held until the invocation's deadline (milliseconds since the epoch): past it, the
+/// invocation is dead and a retry may take the key over. Outside Lambda (no deadline), 30 s.
+pub fn claim_until(deadline_millis: u64, now_millis: i64) -> i64 {
+    let deadline = i64::try_from(deadline_millis).unwrap_or(0);
+    if deadline > now_millis {
+        deadline
+    } else {
+        now_millis + 30_000
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

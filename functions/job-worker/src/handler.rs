@@ -1,0 +1,113 @@
+//! One record's life, and the batch answer.
+//!
+//! | what the record is                       | what happens                          | answer      |
+//! |------------------------------------------|---------------------------------------|-------------|
+//! | not a job message (poison)               | nothing                               | failure: redelivered, then DLQ |
+//! | a job that does not exist                | nothing                               | failure: redelivered, then DLQ |
+//! | a finished job (repeated delivery)       | nothing: no side effect repeats       | success     |
+//! | a job another run holds (lease valid)    | nothing                               | failure: comes back later |
+//! | a job that succeeds                      | `SUCCEEDED` with its result           | success     |
+//! | a job that fails permanently             | `FAILED` with the reason              | success: not retried |
+//! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
+
+use chrono::Utc;
+use jobs::model::JobMessage;
+use jobs::table::{Finish, JobStoreError, Start};
+use lambda_kit::sqs::{BatchError, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::ports::{JobLedger, OrderReader};
+use crate::work::{self, JobError};
+
+/// How long a run holds its job when the invocation's deadline is unknown (outside Lambda).
+const DEFAULT_LEASE_MILLIS: i64 = 60_000;
+
+/// Why a record is reported as failed (and so delivered again).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("poison message: {0}")]
+    Poison(String),
+    #[error("job {0} does not exist")]
+    UnknownJob(String),
+    #[error("job {0} is running in another invocation")]
+    Busy(String),
+    #[error("job {job_id} failed transiently: {reason}")]
+    Transient { job_id: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] JobStoreError),
+}
+
+pub struct Worker<L, O> {
+    ledger: L,
+    orders: O,
+    concurrency: usize,
+}
+
+impl<L: JobLedger, O: OrderReader> Worker<L, O> {
+    pub fn new(ledger: L, orders: O, concurrency: usize) -> Self {
+        Self {
+            ledger,
+            orders,
+            concurrency,
+        }
+    }
+
+    /// Runs a batch and reports the failed records by `messageId`.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SqsBatchResponse, BatchError> {
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(0);
+        let response = process_batch(event.payload, self.concurrency, |message| {
+            self.process(message, deadline)
+        })
+        .await?;
+        info!(failed = response.batch_item_failures.len(), "batch done");
+        Ok(response)
+    }
+
+    async fn process(&self, message: SqsMessage, deadline_millis: i64) -> Result<(), RecordError> {
+        let body = message
+            .body
+            .as_deref()
+            .ok_or_else(|| RecordError::Poison("no body".into()))?;
+        let job_message: JobMessage =
+            serde_json::from_str(body).map_err(|error| RecordError::Poison(format!("not a job message: {error}")))?;
+        let now = Utc::now();
+        let lease_until = if deadline_millis > now.timestamp_millis() {
+            deadline_millis
+        } else {
+            now.timestamp_millis() + DEFAULT_LEASE_MILLIS
+        };
+        let job = match self.ledger.start(&job_message.job_id, now, lease_until).await? {
+            Start::Started(job) => job,
+            Start::AlreadyFinished(job) => {
+                info!(job_id = %job.id, status = job.status.as_str(), "job already finished; repeated delivery ignored");
+                return Ok(());
+            }
+            Start::Busy => return Err(RecordError::Busy(job_message.job_id)),
+            Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
+        };
+
+        let finish = match work::run(&job, &self.orders).await {
+            Ok(result) => Finish::Succeeded(result),
+            Err(JobError::Permanent(reason)) => Finish::Failed(reason),
+            Err(JobError::Transient(reason)) => Finish::Requeue(reason),
+        };
+        if !self.ledger.finish(&job.id, job.attempts, &finish, Utc::now()).await? {
+            // Our lease ran out and another run took the job over: its outcome stands.
+            warn!(job_id = %job.id, attempt = job.attempts, "job taken over by another run; this outcome is dropped");
+            return Ok(());
+        }
+        match finish {
+            Finish::Requeue(reason) => Err(RecordError::Transient { job_id: job.id, reason }),
+            Finish::Succeeded(_) => {
+                info!(job_id = %job.id, attempt = job.attempts, "job succeeded");
+                Ok(())
+            }
+            Finish::Failed(reason) => {
+                info!(job_id = %job.id, attempt = job.attempts, %reason, "job failed permanently");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! job-worker: wiring only. Config, tracing and clients are set up once per execution
+//! environment; every SQS batch then goes to [`Worker::handle`].
+
+use job_worker::adapters::OrdersTable;
+use job_worker::config::Config;
+use job_worker::handler::Worker;
+use jobs::table::JobsTable;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_kit::telemetry::init();
+    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
+    let aws = lambda_kit::aws::load().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let worker = Worker::new(
+        JobsTable::new(dynamodb.clone(), config.jobs_table),
+        OrdersTable::new(dynamodb, config.orders_table),
+        config.concurrency,
+    );
+
+    // Boxed: the batch future is deep enough to overflow rustc's layout query depth unboxed.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        Box::pin(worker.handle(event)).await.map_err(Error::from)
+    }))
+    .await
+}

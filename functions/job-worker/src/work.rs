@@ -1,0 +1,165 @@
+//! What each job type does. A job either succeeds with a result, fails permanently (its input
+//! cannot be processed: retrying would not help), or fails transiently (a dependency failed:
+//! the queue delivers it again).
+
+use std::time::Duration;
+
+use jobs::model::{Job, JobType};
+use orders_api::order::Order;
+use serde_json::{Value, json};
+
+use crate::ports::OrderReader;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Permanent(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// Runs a job and returns its result.
+pub async fn run(job: &Job, orders: &impl OrderReader) -> Result<Value, JobError> {
+    match job.job_type {
+        JobType::Invoice => {
+            let order_id = job
+                .input
+                .get("order_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| JobError::Permanent("the job input has no order_id".into()))?;
+            let order = orders
+                .order(order_id)
+                .await
+                .map_err(|error| JobError::Transient(format!("{error}")))?
+                .ok_or_else(|| JobError::Permanent(format!("order {order_id} does not exist")))?;
+            Ok(invoice(&order))
+        }
+        JobType::Report => {
+            let seconds = job
+                .input
+                .get("seconds")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| JobError::Permanent("the job input has no seconds".into()))?;
+            // Stands in for slow work (a large query, a render): what no API caller should wait for.
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            Ok(json!({"seconds": seconds, "rows": seconds * 1_000}))
+        }
+    }
+}
+
+/// The invoice of an order: numbered after the order, amounts in minor units and as text.
+pub fn invoice(order: &Order) -> Value {
+    let number = format!("INV-{}", order.id.replace('-', "")[..12].to_ascii_uppercase());
+    let amount = |minor: u64| format_amount(minor, &order.currency);
+    let mut text = format!(
+        "Invoice {number}\nCustomer {}\nDate {}\n\n",
+        order.customer_id,
+        order.created_at.format("%Y-%m-%d")
+    );
+    for line in &order.items {
+        text.push_str(&format!(
+            "{:<24} {:>6} x {:>12} = {:>14}\n",
+            line.sku,
+            line.quantity,
+            amount(line.unit_price),
+            amount(line.line_total)
+        ));
+    }
+    text.push_str(&format!("\n{:<44} {:>14}\n", "Subtotal", amount(order.subtotal)));
+    text.push_str(&format!(
+        "{:<44} {:>14}\n",
+        format!("Tax ({:.2} %)", f64::from(order.tax_rate_basis_points) / 100.0),
+        amount(order.tax)
+    ));
+    text.push_str(&format!("{:<44} {:>14}\n", "Total", amount(order.total)));
+    json!({
+        "invoice_number": number,
+        "order_id": order.id,
+        "customer_id": order.customer_id,
+        "currency": order.currency,
+        "lines": order.items.iter().map(|line| json!({
+            "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price, "amount": line.line_total,
+        })).collect::<Vec<_>>(),
+        "subtotal": order.subtotal,
+        "tax": order.tax,
+        "total": order.total,
+        "text": text,
+    })
+}
+
+/// `1234` EUR → `"12.34 EUR"`, `1234` JPY → `"1234 JPY"`: ISO 4217 minor units.
+pub fn format_amount(minor: u64, currency: &str) -> String {
+    let decimals = match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "VND" | "VUV"
+        | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    };
+    if decimals == 0 {
+        return format!("{minor} {currency}");
+    }
+    let scale = 10u64.pow(decimals);
+    format!(
+        "{}.{:0width$} {currency}",
+        minor / scale,
+        minor % scale,
+        width = decimals as usize
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use orders_api::order::{OrderLine, OrderRequest, TaxRate};
+
+    use super::*;
+
+    fn order() -> Order {
+        let request = OrderRequest {
+            customer_id: "c-42".into(),
+            currency: "EUR".into(),
+            items: vec![OrderLine {
+                sku: "BOOK-1".into(),
+                quantity: 2,
+                unit_price: 1250,
+            }],
+        };
+        let at = DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        Order::new(
+            "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01".into(),
+            request,
+            TaxRate::DEFAULT,
+            at,
+        )
+        .expect("priced")
+    }
+
+    #[test]
+    fn amounts_follow_the_currency_minor_unit() {
+        assert_eq!(format_amount(1234, "EUR"), "12.34 EUR");
+        assert_eq!(format_amount(5, "USD"), "0.05 USD");
+        assert_eq!(format_amount(1234, "JPY"), "1234 JPY");
+        assert_eq!(format_amount(1234, "KWD"), "1.234 KWD");
+    }
+
+    #[test]
+    fn an_invoice_carries_the_order_amounts_and_a_readable_text() {
+        let invoice = invoice(&order());
+        assert_eq!(invoice["invoice_number"], "INV-0195F3A47C1E");
+        assert_eq!(
+            (
+                invoice["subtotal"].as_u64(),
+                invoice["tax"].as_u64(),
+                invoice["total"].as_u64()
+            ),
+            (Some(2500), Some(500), Some(3000))
+        );
+        let text = invoice["text"].as_str().expect("text");
+        assert!(
+            text.contains("Total") && text.contains("30.00 EUR") && text.contains("Tax (20.00 %)"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! job-worker against the local DynamoDB (moto) through the real SDK: the sample batches, and
+//! each way a record can end.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::Client as DynamoDb;
+use chrono::Utc;
+use job_worker::adapters::OrdersTable;
+use job_worker::handler::Worker;
+use job_worker::ports::{OrderReadError, OrderReader};
+use jobs::model::{Job, JobRequest, JobStatus, JobType};
+use jobs::table::{JobStoreError, JobsTable, Start};
+use lambda_kit::sqs::SqsBatchResponse;
+use lambda_runtime::{Context, LambdaEvent};
+use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
+use serde_json::{Value, json};
+
+struct Local {
+    dynamodb: DynamoDb,
+    jobs_table: String,
+    orders_table: String,
+}
+
+async fn local() -> Local {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests need the local AWS (moto): run them with `make test` (AWS_ENDPOINT_URL is {endpoint:?})"
+    );
+    let config = job_worker::config::Config::from_env().expect("the function's environment");
+    Local {
+        dynamodb: DynamoDb::new(&lambda_kit::aws::load().await),
+        jobs_table: config.jobs_table,
+        orders_table: config.orders_table,
+    }
+}
+
+impl Local {
+    fn jobs(&self) -> JobsTable {
+        JobsTable::new(self.dynamodb.clone(), &self.jobs_table)
+    }
+
+    fn worker(&self) -> Worker<JobsTable, OrdersTable> {
+        Worker::new(
+            self.jobs(),
+            OrdersTable::new(self.dynamodb.clone(), &self.orders_table),
+            10,
+        )
+    }
+
+    async fn seed(&self, id: &str, job_type: JobType, input: Value) {
+        let job = Job::queued(id.into(), JobRequest { job_type, input }, Utc::now());
+        match self.jobs().insert(&job).await {
+            Ok(()) | Err(JobStoreError::AlreadyExists) => {}
+            Err(error) => panic!("seeding failed: {error}"),
+        }
+    }
+
+    async fn job(&self, id: &str) -> Job {
+        self.jobs().get(id).await.expect("read").expect("the job exists")
+    }
+}
+
+fn event(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/job-worker")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+fn batch(records: &[(&str, Value)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "receiptHandle": "r", "body": body.to_string(), "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobsQueue"}))
+        .collect();
+    json!({"Records": records})
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+async fn handle<L: job_worker::ports::JobLedger, O: OrderReader>(
+    worker: &Worker<L, O>,
+    payload: Value,
+) -> SqsBatchResponse {
+    worker
+        .handle(LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("a batch answer")
+}
+
+fn unique_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[tokio::test]
+async fn every_sample_batch_gets_the_documented_answer() {
+    let local = local().await;
+    let worker = local.worker();
+    let mut files: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/job-worker"))
+            .expect("events/job-worker")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+    files.sort();
+
+    for file in &files {
+        match file.as_str() {
+            "clean-batch.json" => {
+                let ids = [
+                    "0195f3a4-7c1e-7b2a-9d4e-0000000b0001",
+                    "0195f3a4-7c1e-7b2a-9d4e-0000000b0002",
+                    "0195f3a4-7c1e-7b2a-9d4e-0000000b0003",
+                ];
+                for id in ids {
+                    local.seed(id, JobType::Report, json!({"seconds": 0})).await;
+                }
+                let response = handle(&worker, event(file)).await;
+                assert!(failed(&response).is_empty(), "{response:?}");
+                for id in ids {
+                    assert_eq!(local.job(id).await.status, JobStatus::Succeeded);
+                }
+            }
+            "mixed-batch.json" => {
+                local
+                    .seed(
+                        "0195f3a4-7c1e-7b2a-9d4e-0000000c0001",
+                        JobType::Report,
+                        json!({"seconds": 0}),
+                    )
+                    .await;
+                // An invoice for an order that does not exist: fails permanently.
+                local
+                    .seed(
+                        "0195f3a4-7c1e-7b2a-9d4e-0000000c0002",
+                        JobType::Invoice,
+                        json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-0000000cdead"}),
+                    )
+                    .await;
+                let response = handle(&worker, event(file)).await;
+                // Not JSON, no job id, an unknown job: reported, so they reach the DLQ in the end.
+                assert_eq!(
+                    failed(&response),
+                    [
+                        "6a2d0000-0000-4000-8000-000000000002",
+                        "6a2d0000-0000-4000-8000-000000000003",
+                        "6a2d0000-0000-4000-8000-000000000004"
+                    ]
+                );
+                assert_eq!(
+                    local.job("0195f3a4-7c1e-7b2a-9d4e-0000000c0001").await.status,
+                    JobStatus::Succeeded
+                );
+                let invoice = local.job("0195f3a4-7c1e-7b2a-9d4e-0000000c0002").await;
+                assert_eq!(invoice.status, JobStatus::Failed);
+                assert!(
+                    invoice.error.as_deref().is_some_and(|e| e.contains("does not exist")),
+                    "{invoice:?}"
+                );
+            }
+            other => panic!("events/job-worker/{other} has no expected answer: add one to this test"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
+    let local = local().await;
+    let order_id = unique_id();
+    let order = Order::new(
+        order_id.clone(),
+        OrderRequest {
+            customer_id: "c-7".into(),
+            currency: "EUR".into(),
+            items: vec![OrderLine {
+                sku: "LAMP-2".into(),
+                quantity: 3,
+                unit_price: 2999,
+            }],
+        },
+        TaxRate::DEFAULT,
+        Utc::now(),
+    )
+    .expect("priced");
+    use orders_api::ports::OrderStore;
+    orders_api::store::DynamoDbStore::new(local.dynamodb.clone(), &local.orders_table, "unused")
+        .create_order(&order, None)
+        .await
+        .expect("order stored");
+    let job_id = unique_id();
+    local
+        .seed(&job_id, JobType::Invoice, json!({"order_id": order_id}))
+        .await;
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]),
+    )
+    .await;
+
+    assert!(failed(&response).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let result = job.result.expect("a result");
+    assert_eq!(
+        (
+            result["subtotal"].as_u64(),
+            result["tax"].as_u64(),
+            result["total"].as_u64()
+        ),
+        (Some(8997), Some(1799), Some(10796))
+    );
+    assert!(result["text"].as_str().is_some_and(|text| text.contains("107.96 EUR")));
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    let message = batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]);
+    handle(&local.worker(), message.clone()).await;
+    let finished = local.job(&job_id).await;
+
+    let again = handle(&local.worker(), message).await;
+
+    assert!(failed(&again).is_empty(), "acknowledged, not retried");
+    assert_eq!(local.job(&job_id).await, finished, "no state change, no second run");
+    assert_eq!(finished.attempts, 1);
+}
+
+/// Orders that are out of reach the first `failures` times they are read.
+struct FlakyOrders {
+    failures: usize,
+    reads: AtomicUsize,
+}
+
+impl OrderReader for FlakyOrders {
+    async fn order(&self, id: &str) -> Result<Option<Order>, OrderReadError> {
+        if self.reads.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(OrderReadError(std::io::Error::other("connection reset").into()));
+        }
+        let request = OrderRequest {
+            customer_id: "c-9".into(),
+            currency: "USD".into(),
+            items: vec![OrderLine {
+                sku: "CUP".into(),
+                quantity: 1,
+                unit_price: 500,
+            }],
+        };
+        Ok(Some(
+            Order::new(id.into(), request, TaxRate::DEFAULT, Utc::now()).expect("priced"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
+    let local = local().await;
+    let worker = Worker::new(
+        local.jobs(),
+        FlakyOrders {
+            failures: 1,
+            reads: AtomicUsize::new(0),
+        },
+        10,
+    );
+    let job_id = unique_id();
+    local
+        .seed(&job_id, JobType::Invoice, json!({"order_id": unique_id()}))
+        .await;
+    let message = batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]);
+
+    let first = handle(&worker, message.clone()).await;
+    let after_first = local.job(&job_id).await;
+    let second = handle(&worker, message).await;
+
+    assert_eq!(failed(&first), ["m1"]);
+    assert_eq!(after_first.status, JobStatus::Queued, "back in the queue's hands");
+    assert!(
+        after_first
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("reading the order failed")),
+        "{after_first:?}"
+    );
+    assert!(failed(&second).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
+}
+
+#[tokio::test]
+async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    // A run started and died: RUNNING, its lease (the invocation deadline) already past.
+    let started = local
+        .jobs()
+        .start(&job_id, Utc::now(), Utc::now().timestamp_millis() - 1)
+        .await
+        .expect("start");
+    assert!(matches!(started, Start::Started(_)));
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]),
+    )
+    .await;
+
+    assert!(failed(&response).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
+}
+
+#[tokio::test]
+async fn a_job_another_run_holds_is_not_run_twice_at_once() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    local
+        .jobs()
+        .start(&job_id, Utc::now(), Utc::now().timestamp_millis() + 60_000)
+        .await
+        .expect("start");
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]),
+    )
+    .await;
+
+    assert_eq!(failed(&response), ["m1"], "comes back after the visibility timeout");
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Running, 1));
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_sqs_batch_fails_the_invocation() {
+    let local = local().await;
+    let outcome = local
+        .worker()
+        .handle(LambdaEvent::new(json!({"hello": "world"}), Context::default()))
+        .await;
+    assert!(outcome.is_err());
+}

@@ -1,0 +1,25 @@
+//! The function's settings, read once from the environment at init.
+
+use std::time::Duration;
+
+use lambda_kit::config::{self, ConfigError};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jobs_table: String,
+    pub idempotency_table: String,
+    pub jobs_queue_url: String,
+    /// `IDEMPOTENCY_TTL_SECONDS`, default one day.
+    pub idempotency_ttl: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            jobs_table: config::required("JOBS_TABLE")?,
+            idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
+            jobs_queue_url: config::required("JOBS_QUEUE_URL")?,
+            idempotency_ttl: Duration::from_secs(config::parsed_or("IDEMPOTENCY_TTL_SECONDS", 86_400)?),
+        })
+    }
+}

@@ -1,0 +1,270 @@
+//! The HTTP face of the jobs API: routing, the shape of every answer, and the one place where an
+//! error becomes a status code.
+
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use http::{HeaderValue, Method, StatusCode, header};
+use jobs::model::{self, Job};
+use jobs::table::JobStoreError;
+use lambda_http::{Body, Request, Response};
+use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
+use lambda_kit::idempotency::dynamodb::IdempotencyError;
+use lambda_kit::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
+use lambda_kit::problem::{FieldError, Problem};
+use lambda_kit::telemetry::ErrorChain;
+use sha2::{Digest, Sha256};
+use tracing::{error, warn};
+use uuid::Uuid;
+
+use crate::ports::{JobQueue, JobStore, QueueError};
+
+/// Largest accepted request body: 16 KiB. A job's input is small (an order id, a number); the
+/// limit keeps the job item small and far below what SQS (1 MiB) or DynamoDB (400 KB) carry.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// How long a client should wait before it first polls a job.
+const POLL_AFTER_SECONDS: u32 = 1;
+/// The operation an idempotency key of a create is scoped to.
+pub const CREATE_JOB: &str = "POST /jobs";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Jobs,
+    Job(&'a str),
+    Unknown,
+}
+
+impl<'a> Route<'a> {
+    fn parse(path: &'a str) -> Self {
+        match resource_path(path, "/jobs") {
+            Some(ResourcePath::Collection) => Route::Jobs,
+            Some(ResourcePath::Item(id)) => Route::Job(id),
+            None => Route::Unknown,
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Route::Jobs => "/jobs",
+            Route::Job(_) => "/jobs/{id}",
+            Route::Unknown => "unknown",
+        }
+    }
+
+    fn allowed_methods(self) -> &'static str {
+        match self {
+            Route::Jobs => "POST",
+            Route::Job(_) => "GET",
+            Route::Unknown => "",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    #[error("no such route")]
+    UnknownRoute,
+    #[error("method not allowed; allowed: {0}")]
+    MethodNotAllowed(&'static str),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("invalid fields")]
+    InvalidFields(Vec<FieldError>),
+    #[error(transparent)]
+    InvalidKey(#[from] InvalidKey),
+    #[error("the idempotency key was used with another request body")]
+    KeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    KeyInProgress,
+    #[error("no such job")]
+    JobNotFound,
+    #[error(transparent)]
+    Store(#[from] JobStoreError),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl ApiError {
+    fn into_problem(self, request_id: &str) -> Problem {
+        match self {
+            ApiError::UnknownRoute => Problem::unknown_route(),
+            ApiError::MethodNotAllowed(allow) => Problem::method_not_allowed(allow),
+            ApiError::Body(error) => error.into(),
+            ApiError::InvalidFields(errors) => Problem::invalid_fields("Invalid job", errors),
+            ApiError::InvalidKey(error) => error.into(),
+            ApiError::KeyReused => idempotency::key_reused_problem(),
+            ApiError::KeyInProgress | ApiError::Idempotency(IdempotencyError::ClaimLost) => {
+                idempotency::key_in_progress_problem()
+            }
+            ApiError::JobNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No job has this id."),
+            // Throttling, an outage, or a queue that did not take the job: nothing was queued, and
+            // the same request (with the same Idempotency-Key) can be sent again.
+            ApiError::Store(JobStoreError::Unavailable(source))
+            | ApiError::Idempotency(IdempotencyError::Unavailable(source))
+            | ApiError::Queue(QueueError(source)) => {
+                warn!(request_id, error = %ErrorChain(source.as_ref()), "dependency unavailable");
+                Problem::unavailable(request_id, 1)
+            }
+            error => {
+                error!(request_id, error = %ErrorChain(&error), "request failed");
+                Problem::internal(request_id)
+            }
+        }
+    }
+}
+
+pub struct JobsApi<S, Q> {
+    store: S,
+    queue: Q,
+    idempotency_ttl: std::time::Duration,
+}
+
+impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
+    pub fn new(store: S, queue: Q, idempotency_ttl: std::time::Duration) -> Self {
+        Self {
+            store,
+            queue,
+            idempotency_ttl,
+        }
+    }
+
+    /// Answers one request. Never fails: every error is an answer, and every request is logged
+    /// in one line, without its body.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = kit_http::request_id(&request);
+        let route = Route::parse(kit_http::route_path(&request));
+        let outcome = match (route, request.method()) {
+            (Route::Jobs, &Method::POST) => self.create_job(&request).await,
+            (Route::Job(id), &Method::GET) => self.get_job(id).await,
+            (Route::Unknown, _) => Err(ApiError::UnknownRoute),
+            (route, _) => Err(ApiError::MethodNotAllowed(route.allowed_methods())),
+        };
+        let response = outcome.unwrap_or_else(|error| error.into_problem(request_id).into_response());
+        kit_http::log_request(&request, route.template(), &response, started);
+        response
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Response<Body>, ApiError> {
+        if Uuid::try_parse(id).is_err() {
+            return Err(ApiError::JobNotFound);
+        }
+        let job = self.store.get_job(id).await?.ok_or(ApiError::JobNotFound)?;
+        let mut response = json_response(StatusCode::OK, &job);
+        if !job.status.is_finished() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(POLL_AFTER_SECONDS));
+        }
+        Ok(response)
+    }
+
+    async fn create_job(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let key = idempotency::key_of(request, CREATE_JOB)?;
+        let body = json_body(request, MAX_BODY_BYTES)?;
+        let job_request = model::validate(&body).map_err(ApiError::InvalidFields)?;
+        let now = Utc::now();
+        let trace_header = kit_http::trace_header(request);
+
+        let Some(key) = key else {
+            let job = Job::queued(Uuid::now_v7().to_string(), job_request, now);
+            return Ok(self.enqueue(job, trace_header).await?.into_response(false));
+        };
+
+        let claim = NewClaim {
+            fingerprint: idempotency::fingerprint(&job_request),
+            now_millis: now.timestamp_millis(),
+            in_progress_until_millis: idempotency::claim_until(
+                kit_http::deadline_millis(request),
+                now.timestamp_millis(),
+            ),
+            expires_at_seconds: (now + Duration::from_std(self.idempotency_ttl).unwrap_or(Duration::days(1)))
+                .timestamp(),
+            key,
+        };
+        match self.store.claim_key(&claim).await? {
+            Claim::Acquired => {}
+            Claim::Existing(existing) => {
+                return match idempotency::replay(existing, &claim.fingerprint) {
+                    Replay::Response(stored) => Ok(stored.into_response(true)),
+                    Replay::InProgress => Err(ApiError::KeyInProgress),
+                    Replay::Mismatch => Err(ApiError::KeyReused),
+                };
+            }
+        }
+        // The id follows from the key, so a retry after a crash between queueing and completing
+        // the claim finds the job it already made instead of making a second one.
+        let job = Job::queued(job_id_for(&claim.key), job_request, now);
+        let answer = match self.enqueue(job, trace_header).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Err(release_error) = self.store.release_key(&claim.key).await {
+                    warn!(error = %ErrorChain(&release_error), "idempotency claim not released; it expires at the deadline");
+                }
+                return Err(error);
+            }
+        };
+        if let Err(error) = self.store.complete_key(&claim, &answer).await {
+            // The job is queued; a retry with this key finds it through its id.
+            warn!(error = %ErrorChain(&error), "idempotency claim not completed");
+        }
+        Ok(answer.into_response(false))
+    }
+
+    /// Records the job and sends it. If the send fails, the record is removed again so no job
+    /// shows `QUEUED` that no message will ever run.
+    async fn enqueue(&self, job: Job, trace_header: Option<&str>) -> Result<StoredResponse, ApiError> {
+        let job = match self.store.insert_job(&job).await {
+            Ok(()) => job,
+            // Only a deterministic id (from an idempotency key) can collide: the job of an
+            // earlier attempt. If it is still queued its message may never have left: send again
+            // (the worker runs a job once however often it is delivered).
+            Err(JobStoreError::AlreadyExists) => self.store.get_job(&job.id).await?.ok_or(ApiError::JobNotFound)?,
+            Err(error) => return Err(error.into()),
+        };
+        if job.status == model::JobStatus::Queued {
+            if let Err(error) = self.queue.send(&job.message(), trace_header).await {
+                if let Err(delete_error) = self.store.delete_queued_job(&job.id).await {
+                    error!(job_id = %job.id, error = %ErrorChain(&delete_error), "unsent job not removed");
+                }
+                return Err(error.into());
+            }
+        }
+        Ok(accepted(&job))
+    }
+}
+
+/// The 202 answer: the job as it is now, where to poll it, and when.
+fn accepted(job: &Job) -> StoredResponse {
+    StoredResponse {
+        status: StatusCode::ACCEPTED.as_u16(),
+        location: Some(format!("/jobs/{}", job.id)),
+        // A job is strings, numbers and JSON values: serializing it cannot fail.
+        body: serde_json::to_string(job).unwrap_or_default(),
+    }
+}
+
+/// The id of the job created under an idempotency key: a UUID (version 8, RFC 9562) derived
+/// from the key.
+pub fn job_id_for(key: &IdempotencyKey) -> String {
+    let digest = Sha256::digest(key.as_str().as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_id_of_a_key_is_a_stable_uuid() {
+        let key = IdempotencyKey::parse(CREATE_JOB, b"k-1").expect("key");
+        let id = job_id_for(&key);
+        assert_eq!(id, job_id_for(&key));
+        assert_eq!(Uuid::parse_str(&id).expect("uuid").get_version_num(), 8);
+        assert_ne!(id, job_id_for(&IdempotencyKey::parse(CREATE_JOB, b"k-2").expect("key")));
+    }
+}

@@ -1,0 +1,28 @@
+//! jobs-api: wiring only. Config, tracing and clients are set up once per execution environment;
+//! every request then goes to [`JobsApi::handle`].
+
+use jobs::table::JobsTable;
+use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
+use jobs_api::config::Config;
+use jobs_api::handler::JobsApi;
+use lambda_http::{Error, Request, service_fn};
+use lambda_kit::idempotency::dynamodb::IdempotencyTable;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_kit::telemetry::init();
+    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
+    let aws = lambda_kit::aws::load().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let store = DynamoDbJobStore::new(
+        JobsTable::new(dynamodb.clone(), config.jobs_table),
+        IdempotencyTable::new(dynamodb, config.idempotency_table),
+    );
+    let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
+    let api = JobsApi::new(store, queue, config.idempotency_ttl);
+
+    lambda_http::run(service_fn(|request: Request| async {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
+}

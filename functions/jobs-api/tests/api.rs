@@ -1,0 +1,319 @@
+//! jobs-api against the local DynamoDB and SQS (moto) through the real SDK: every sample event,
+//! what goes on the queue, and what a caller sees when the queue fails.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client as DynamoDb;
+use aws_sdk_sqs::Client as Sqs;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use chrono::Utc;
+use http::StatusCode;
+use jobs::model::{Job, JobRequest, JobType};
+use jobs::table::{JobStoreError, JobsTable};
+use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
+use jobs_api::config::Config;
+use jobs_api::handler::{CREATE_JOB, JobsApi, job_id_for};
+use lambda_http::{Body, Context, Request, RequestExt, Response};
+use lambda_kit::idempotency::IdempotencyKey;
+use lambda_kit::idempotency::dynamodb::IdempotencyTable;
+use serde_json::{Value, json};
+
+const REQUEST_ID: &str = "0c5e1c1e-jobs-test-request";
+const SEEDED_JOB_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-00000000a001";
+const TRACE: &str = "Root=1-6b083f25-c01aedb5b2900919015a4b32;Parent=1b76ea6c2f5bd407;Sampled=1";
+
+struct Local {
+    config: Config,
+    dynamodb: DynamoDb,
+    sqs: Sqs,
+}
+
+async fn local() -> Local {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests need the local AWS (moto): run them with `make test` (AWS_ENDPOINT_URL is {endpoint:?})"
+    );
+    let aws = lambda_kit::aws::load().await;
+    Local {
+        config: Config::from_env().expect("the function's environment"),
+        dynamodb: DynamoDb::new(&aws),
+        sqs: Sqs::new(&aws),
+    }
+}
+
+impl Local {
+    fn jobs(&self) -> JobsTable {
+        JobsTable::new(self.dynamodb.clone(), &self.config.jobs_table)
+    }
+
+    fn api_with_queue(&self, queue: SqsJobQueue) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
+        let store = DynamoDbJobStore::new(
+            self.jobs(),
+            IdempotencyTable::new(self.dynamodb.clone(), &self.config.idempotency_table),
+        );
+        JobsApi::new(store, queue, self.config.idempotency_ttl)
+    }
+
+    fn api(&self) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
+        self.api_with_queue(SqsJobQueue::new(self.sqs.clone(), &self.config.jobs_queue_url))
+    }
+
+    /// A queue of this test's own, so what it reads is not taken by the local poller first.
+    async fn private_queue(&self) -> String {
+        let name = format!("jobs-api-test-{}", uuid::Uuid::now_v7().simple());
+        self.sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("url")
+    }
+}
+
+fn with_context(request: Request) -> Request {
+    let mut context = Context::default();
+    context.request_id = REQUEST_ID.into();
+    context.xray_trace_id = Some(TRACE.into());
+    request.with_lambda_context(context)
+}
+
+fn event(name: &str) -> Request {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/jobs-api")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    with_context(lambda_http::request::from_str(&text).expect("an API Gateway event"))
+}
+
+fn post_job(body: &Value, key: Option<&str>) -> Request {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri("/jobs")
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        builder = builder.header("idempotency-key", key);
+    }
+    with_context(builder.body(Body::Text(body.to_string())).expect("request"))
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        _ => Value::Null,
+    }
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn assert_problem(response: &Response<Body>, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "{:?}", response.body());
+    assert_eq!(header(response, "content-type"), Some("application/problem+json"));
+    body_json(response)
+}
+
+fn assert_accepted(response: &Response<Body>) -> Value {
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{:?}", response.body());
+    let job = body_json(response);
+    assert_eq!(
+        header(response, "location"),
+        Some(format!("/jobs/{}", job["id"].as_str().expect("id")).as_str())
+    );
+    assert_eq!(job["status"], "QUEUED");
+    assert_eq!(job["attempts"], 0);
+    job
+}
+
+#[tokio::test]
+async fn every_sample_event_gets_the_documented_answer() {
+    let local = local().await;
+    let api = local.api();
+    let seeded = Job::queued(
+        SEEDED_JOB_ID.into(),
+        JobRequest {
+            job_type: JobType::Report,
+            input: json!({"seconds": 1}),
+        },
+        Utc::now(),
+    );
+    match local.jobs().insert(&seeded).await {
+        Ok(()) | Err(JobStoreError::AlreadyExists) => {}
+        Err(error) => panic!("seeding failed: {error}"),
+    }
+
+    let mut files: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/jobs-api"))
+            .expect("events/jobs-api")
+            .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+
+    for file in &files {
+        let response = api.handle(event(file)).await;
+        match file.as_str() {
+            "create-invoice-job.json" | "create-job-rest-api.json" => {
+                let job = assert_accepted(&response);
+                assert_eq!(job["type"], "invoice");
+            }
+            "create-report-job-idempotent.json" => {
+                assert_eq!(response.status(), StatusCode::ACCEPTED);
+                let again = api.handle(event(file)).await;
+                assert_eq!(again.status(), StatusCode::ACCEPTED);
+                assert_eq!(body_json(&again)["id"], body_json(&response)["id"]);
+                assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
+            }
+            "get-job.json" => {
+                assert_eq!(response.status(), StatusCode::OK);
+                let job = body_json(&response);
+                assert_eq!(job["id"], SEEDED_JOB_ID);
+                assert_eq!(job["type"], "report");
+            }
+            "get-job-unknown-id.json" => {
+                assert_problem(&response, StatusCode::NOT_FOUND);
+            }
+            "invalid-job.json" => {
+                let problem = assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY);
+                assert_eq!(problem["errors"][0]["pointer"], "/type");
+            }
+            "malformed-json.json" => {
+                assert_eq!(
+                    assert_problem(&response, StatusCode::BAD_REQUEST)["type"],
+                    "/problems/malformed-json"
+                );
+            }
+            "wrong-content-type.json" => {
+                assert_problem(&response, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            }
+            "oversized-body.json" => {
+                assert_eq!(
+                    assert_problem(&response, StatusCode::PAYLOAD_TOO_LARGE)["max_body_bytes"],
+                    16384
+                );
+            }
+            "wrong-method.json" => {
+                assert_problem(&response, StatusCode::METHOD_NOT_ALLOWED);
+                assert_eq!(header(&response, "allow"), Some("POST"));
+            }
+            other => panic!("events/jobs-api/{other} has no expected answer: add one to this test"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_accepted_job_is_recorded_queued_and_sent_with_its_id_type_and_trace() {
+    let local = local().await;
+    let queue_url = local.private_queue().await;
+    let api = local.api_with_queue(SqsJobQueue::new(local.sqs.clone(), &queue_url));
+
+    let response = api
+        .handle(post_job(&json!({"type": "report", "input": {"seconds": 0}}), None))
+        .await;
+
+    let job = assert_accepted(&response);
+    let id = job["id"].as_str().expect("id");
+    assert_eq!(
+        header(&response, "retry-after"),
+        None,
+        "202 carries Location; polling GET carries Retry-After"
+    );
+    let stored = local.jobs().get(id).await.expect("read").expect("the job is recorded");
+    assert_eq!(stored.status, jobs::model::JobStatus::Queued);
+
+    let received = local
+        .sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    let message = &received.messages()[0];
+    assert_eq!(
+        serde_json::from_str::<Value>(message.body().expect("body")).expect("JSON"),
+        json!({"job_id": id, "type": "report"})
+    );
+    let attributes = message.message_attributes().expect("attributes");
+    assert_eq!(attributes["job_id"].string_value(), Some(id));
+    assert_eq!(attributes["job_type"].string_value(), Some("report"));
+    assert_eq!(
+        message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader))
+            .map(String::as_str),
+        Some(TRACE)
+    );
+}
+
+#[tokio::test]
+async fn a_polled_job_that_is_not_finished_says_when_to_poll_again() {
+    let local = local().await;
+    let created = local
+        .api()
+        .handle(post_job(&json!({"type": "report", "input": {"seconds": 5}}), None))
+        .await;
+    let id = body_json(&created)["id"].as_str().expect("id").to_owned();
+
+    let polled = local
+        .api()
+        .handle(with_context(
+            http::Request::builder()
+                .uri(format!("/jobs/{id}"))
+                .body(Body::Empty)
+                .expect("request"),
+        ))
+        .await;
+
+    assert_eq!(polled.status(), StatusCode::OK);
+    assert_eq!(header(&polled, "retry-after"), Some("1"));
+}
+
+#[tokio::test]
+async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
+    let local = local().await;
+    // Nothing listens on port 9 on loopback: the send fails to connect.
+    let sqs_config = aws_sdk_sqs::config::Builder::from(&lambda_kit::aws::load().await)
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(2))
+                .build(),
+        )
+        .build();
+    let broken = local.api_with_queue(SqsJobQueue::new(
+        Sqs::from_conf(sqs_config),
+        "http://127.0.0.1:9/123456789012/JobsQueue",
+    ));
+    let key = format!("key-{}", uuid::Uuid::now_v7().simple());
+    let body = json!({"type": "report", "input": {"seconds": 0}});
+
+    let refused = broken.handle(post_job(&body, Some(&key))).await;
+
+    let problem = assert_problem(&refused, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(problem["request_id"], REQUEST_ID);
+    assert_eq!(header(&refused, "retry-after"), Some("1"));
+    let job_id = job_id_for(&IdempotencyKey::parse(CREATE_JOB, key.as_bytes()).expect("key"));
+    assert_eq!(
+        local.jobs().get(&job_id).await.expect("read"),
+        None,
+        "the unsent job is not left QUEUED"
+    );
+
+    // The retry with the same key, once the queue works, queues the job: the claim was released
+    // and the unsent job removed.
+    let queue_url = local.private_queue().await;
+    let retried = local
+        .api_with_queue(SqsJobQueue::new(local.sqs.clone(), &queue_url))
+        .handle(post_job(&body, Some(&key)))
+        .await;
+    let job = assert_accepted(&retried);
+    assert_eq!(header(&retried, "idempotent-replayed"), None);
+    assert_eq!(job["id"], job_id.as_str());
+}

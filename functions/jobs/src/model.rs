@@ -1,0 +1,304 @@
+//! Jobs: requests, records, states and the queue message. Plain Rust.
+
+use chrono::{DateTime, Utc};
+use lambda_kit::problem::FieldError;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// The longest a `report` job may be asked to take. The worker's timeout leaves room for it.
+pub const MAX_REPORT_SECONDS: u64 = 10;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobType {
+    /// Renders the invoice of an order from the orders table.
+    Invoice,
+    /// A deliberately slow job (it waits `seconds`): the kind of work no API caller should wait for.
+    Report,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Invoice => "invoice",
+            JobType::Report => "report",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "invoice" => Some(JobType::Invoice),
+            "report" => Some(JobType::Report),
+            _ => None,
+        }
+    }
+}
+
+/// Where a job is in its life: `QUEUED → RUNNING → SUCCEEDED | FAILED`, and back from `RUNNING` to
+/// `QUEUED` after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "QUEUED",
+            JobStatus::Running => "RUNNING",
+            JobStatus::Succeeded => "SUCCEEDED",
+            JobStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "QUEUED" => Some(JobStatus::Queued),
+            "RUNNING" => Some(JobStatus::Running),
+            "SUCCEEDED" => Some(JobStatus::Succeeded),
+            "FAILED" => Some(JobStatus::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+}
+
+/// A validated request for a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRequest {
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    pub input: Value,
+}
+
+/// Checks a request body, naming every invalid field by its JSON Pointer.
+///
+/// `{"type": "invoice", "input": {"order_id": "<uuid>"}}` or
+/// `{"type": "report", "input": {"seconds": 0..=10}}`.
+pub fn validate(body: &Value) -> Result<JobRequest, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "must be a JSON object")]);
+    };
+    unknown_fields(object, "", &["type", "input"], &mut errors);
+    let job_type = match object.get("type") {
+        None => {
+            errors.push(FieldError::new("/type", "is required"));
+            None
+        }
+        Some(Value::String(text)) if JobType::parse(text).is_some() => JobType::parse(text),
+        Some(_) => {
+            errors.push(FieldError::new("/type", "must be \"invoice\" or \"report\""));
+            None
+        }
+    };
+    let input = match object.get("input") {
+        None => {
+            errors.push(FieldError::new("/input", "is required"));
+            None
+        }
+        Some(Value::Object(input)) => Some(input),
+        Some(_) => {
+            errors.push(FieldError::new("/input", "must be an object"));
+            None
+        }
+    };
+    if let (Some(job_type), Some(input)) = (job_type, input) {
+        match job_type {
+            JobType::Invoice => {
+                unknown_fields(input, "/input", &["order_id"], &mut errors);
+                match input.get("order_id") {
+                    None => errors.push(FieldError::new("/input/order_id", "is required")),
+                    Some(Value::String(id)) if uuid::Uuid::try_parse(id).is_ok() => {}
+                    Some(_) => errors.push(FieldError::new("/input/order_id", "must be an order id (a UUID)")),
+                }
+            }
+            JobType::Report => {
+                unknown_fields(input, "/input", &["seconds"], &mut errors);
+                match input.get("seconds").map(Value::as_u64) {
+                    None => errors.push(FieldError::new("/input/seconds", "is required")),
+                    Some(Some(seconds)) if seconds <= MAX_REPORT_SECONDS => {}
+                    Some(_) => errors.push(FieldError::new(
+                        "/input/seconds",
+                        format!("must be a whole number from 0 to {MAX_REPORT_SECONDS}"),
+                    )),
+                }
+            }
+        }
+        if errors.is_empty() {
+            return Ok(JobRequest {
+                job_type,
+                input: Value::Object(input.clone()),
+            });
+        }
+    }
+    Err(errors)
+}
+
+fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], errors: &mut Vec<FieldError>) {
+    for name in object.keys().filter(|name| !known.contains(&name.as_str())) {
+        errors.push(FieldError::new(
+            format!("{at}/{}", name.replace('~', "~0").replace('/', "~1")),
+            "is not a known field",
+        ));
+    }
+}
+
+/// A job record, as the table keeps it and `GET /jobs/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    pub status: JobStatus,
+    pub input: Value,
+    /// Runs started so far (a redelivery after a transient failure or a crash adds one).
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(serialize_with = "timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_timestamp")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_timestamp")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// A new job, queued now.
+    pub fn queued(id: String, request: JobRequest, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            job_type: request.job_type,
+            status: JobStatus::Queued,
+            input: request.input,
+            attempts: 0,
+            result: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    pub fn message(&self) -> JobMessage {
+        JobMessage {
+            job_id: self.id.clone(),
+            job_type: self.job_type,
+        }
+    }
+}
+
+/// The body of a jobs-queue message: which job to run. The job's input stays in the table, so a
+/// message is small and never stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job_id: String,
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+}
+
+/// RFC 3339 in UTC with milliseconds, as every timestamp of the kit.
+pub fn format_timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn timestamp<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_timestamp(at))
+}
+
+fn optional_timestamp<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => timestamp(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pointers(body: Value) -> Vec<String> {
+        validate(&body).unwrap_err().into_iter().map(|e| e.pointer).collect()
+    }
+
+    #[test]
+    fn an_invoice_job_names_an_order() {
+        let request =
+            validate(&json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}));
+        assert_eq!(request.expect("valid").job_type, JobType::Invoice);
+        assert_eq!(
+            pointers(json!({"type": "invoice", "input": {"order_id": "o-1"}})),
+            ["/input/order_id"]
+        );
+    }
+
+    #[test]
+    fn a_report_job_takes_a_bounded_number_of_seconds() {
+        assert!(validate(&json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS}})).is_ok());
+        assert_eq!(
+            pointers(json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS + 1}})),
+            ["/input/seconds"]
+        );
+        assert_eq!(
+            pointers(json!({"type": "report", "input": {"seconds": -1}})),
+            ["/input/seconds"]
+        );
+    }
+
+    #[test]
+    fn every_invalid_field_is_named() {
+        assert_eq!(
+            pointers(json!({"type": "mine bitcoin", "priority": 1})),
+            ["/priority", "/type", "/input"]
+        );
+        assert_eq!(
+            pointers(json!({"type": "report", "input": {"seconds": 1, "rows": 5}})),
+            ["/input/rows"]
+        );
+        assert_eq!(pointers(json!("report")), [""]);
+    }
+
+    #[test]
+    fn states_and_types_read_back_what_they_write() {
+        for status in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ] {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+        }
+        for job_type in [JobType::Invoice, JobType::Report] {
+            assert_eq!(JobType::parse(job_type.as_str()), Some(job_type));
+        }
+        assert!(JobStatus::Failed.is_finished() && !JobStatus::Running.is_finished());
+    }
+
+    #[test]
+    fn the_queue_message_carries_the_job_id_and_type_only() {
+        let message = JobMessage {
+            job_id: "j-1".into(),
+            job_type: JobType::Report,
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"job_id": "j-1", "type": "report"})
+        );
+    }
+}
