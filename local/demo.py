@@ -1,4 +1,4 @@
-"""A walk through the orders API over real HTTP, printing every request and answer.
+"""A walk through the patterns over real HTTP, printing every request and answer.
 
 Run by `make demo` inside a local stack (LOCAL_API_URL is the local HTTP API). Exits non-zero
 if any answer's status is not the one the walk expects, so the demo doubles as a smoke test.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -78,8 +79,68 @@ def main() -> int:
     call("A method the resource does not accept", "DELETE", location, 405)
     call("A path the API does not serve", "GET", "/customers", 404)
 
-    print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}; created order {created and created.get('id')}")
+    jobs_walk(created and created.get("id"))
+
+    print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0
+
+
+def jobs_walk(order_id: str | None) -> None:
+    """Asynchronous request-reply: 202 now, the work later, the status polled; poison to the DLQ."""
+    import boto3
+
+    print("\n\nAsynchronous request-reply: jobs-api -> SQS -> job-worker (batches) -> DynamoDB")
+    json_headers = {"content-type": "application/json"}
+    _, _, invoice = call("Submit an invoice job for the order", "POST", "/jobs", 202,
+                         json.dumps({"type": "invoice", "input": {"order_id": order_id}}), json_headers)
+    _, _, report = call("Submit a slow job (2 s): the API answers at once", "POST", "/jobs", 202,
+                        json.dumps({"type": "report", "input": {"seconds": 2}}), json_headers)
+    call("An invalid job", "POST", "/jobs", 422, json.dumps({"type": "report", "input": {"seconds": 3600}}), json_headers)
+
+    for job in (report, invoice):
+        if not job:
+            continue
+        seen = [job["status"]]  # what the 202 said
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, _, polled = call_quiet("GET", f"/jobs/{job['id']}")
+            if seen[-1] != polled["status"]:
+                seen.append(polled["status"])
+            if polled["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(0.2)
+        print(f"\n=== Polling GET /jobs/{job['id']}: {' -> '.join(seen)}")
+        if seen[-1] != "SUCCEEDED":
+            print("!!! expected SUCCEEDED")
+            call.failures += 1
+    call("The finished invoice job", "GET", f"/jobs/{invoice['id']}", 200) if invoice else None
+
+    sqs = boto3.client("sqs")
+    jobs_queue = sqs.get_queue_url(QueueName="JobsQueue")["QueueUrl"]
+    dead_letters = sqs.get_queue_url(QueueName="JobsDeadLetterQueue")["QueueUrl"]
+    poison = "this is not a job message"
+    print(f"\n=== A poison message straight onto the jobs queue: {poison!r}")
+    sqs.send_message(QueueUrl=jobs_queue, MessageBody=poison)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                       AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+        landed = [m for m in messages if m["Body"] == poison]
+        if landed:
+            # The count includes the receive just made from the DLQ to show it.
+            receives = int(landed[0]["Attributes"]["ApproximateReceiveCount"]) - 1
+            print(f"< in JobsDeadLetterQueue after {receives} receives from the jobs queue "
+                  "(maxReceiveCount 5): the worker reported it failed each time")
+            break
+        time.sleep(0.5)
+    else:
+        print("!!! the poison message did not reach the DLQ")
+        call.failures += 1
+
+
+def call_quiet(method: str, path: str) -> tuple[int, dict, dict]:
+    with urllib.request.urlopen(urllib.request.Request(API + path, method=method), timeout=60) as answer:
+        return answer.status, dict(answer.headers), json.loads(answer.read())
 
 
 if __name__ == "__main__":

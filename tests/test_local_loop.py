@@ -23,7 +23,7 @@ def test_function_environment_resolves_references_to_the_local_resources():
 
 def test_the_routes_are_the_template_http_api_events():
     keys = {r.route_key for r in TEMPLATE.http_routes()}
-    assert keys == {"POST /orders", "GET /orders/{id}", "$default"}
+    assert keys == {"POST /orders", "GET /orders/{id}", "$default", "ANY /jobs", "ANY /jobs/{id}"}
 
 
 def test_an_exact_route_wins_over_the_default_route():
@@ -50,3 +50,20 @@ def test_the_event_has_the_http_api_shape():
     assert event["body"] == '{"a":1}' and event["isBase64Encoded"] is False
     binary = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"\xff\x00", "127.0.0.1")
     assert binary["isBase64Encoded"] is True and binary["body"] == "/wA="
+
+
+def test_the_sqs_mappings_are_the_template_sqs_events():
+    (mapping,) = TEMPLATE.sqs_mappings()
+    assert (mapping.queue, mapping.binary, mapping.batch_size, mapping.report_batch_item_failures) == ("JobsQueue", "job-worker", 10, True)
+
+
+def test_the_poller_fails_what_lambda_would_fail():
+    from local.poller import failed_ids
+
+    batch = {"a", "b", "c"}
+    assert failed_ids({"batchItemFailures": [{"itemIdentifier": "b"}]}, batch, True) == {"b"}
+    assert failed_ids({"batchItemFailures": []}, batch, True) == set()
+    assert failed_ids(None, batch, True) == batch, "an invocation error fails the batch"
+    assert failed_ids({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, batch, True) == batch, "an unknown id fails the batch"
+    assert failed_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch, True) == batch, "an empty id fails the batch"
+    assert failed_ids("ok", batch, True) == batch, "an answer that is not a batch response fails the batch"

@@ -125,3 +125,59 @@ def test_every_ttl_attribute_is_one_the_code_writes():
     for name, ttl in with_ttl.items():
         assert ttl["Enabled"] is True, name
         assert f'"{ttl["AttributeName"]}"' in sources, f"{name}: no code writes {ttl['AttributeName']}"
+
+
+# Messaging invariants (Lambda's and SQS's rules that no linter checks) -------------------------
+
+SQS_EVENTS = [
+    (logical_id, event["Properties"])
+    for logical_id, function in FUNCTIONS.items()
+    for event in function["Properties"].get("Events", {}).values()
+    if event["Type"] == "SQS"
+]
+
+
+def resolved(value):
+    return int(TEMPLATE.resolve(value))
+
+
+def test_there_is_an_sqs_consumer_to_check():
+    assert SQS_EVENTS
+
+
+@pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
+def test_sqs_consumers_report_failures_per_record_in_batches_lambda_accepts(logical_id, source):
+    assert "ReportBatchItemFailures" in source["FunctionResponseTypes"]
+    window = source.get("MaximumBatchingWindowInSeconds", 0)
+    assert source["BatchSize"] <= 10 or window >= 1
+
+
+@pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
+def test_the_visibility_timeout_is_at_least_six_times_the_function_timeout_plus_the_window(logical_id, source):
+    queue = TEMPLATE.resources[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    timeout = function_property(FUNCTIONS[logical_id], "Timeout")
+    assert queue["VisibilityTimeout"] >= 6 * timeout + source.get("MaximumBatchingWindowInSeconds", 0)
+
+
+@pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
+def test_poison_messages_go_to_a_longer_lived_alarmed_dlq_after_at_least_five_receives(logical_id, source):
+    queue = TEMPLATE.resources[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] >= 5
+    dlq_name = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    dlq = TEMPLATE.resources[dlq_name]["Properties"]
+    assert dlq["MessageRetentionPeriod"] > queue.get("MessageRetentionPeriod", 345600)
+    alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()
+    assert any(d["Value"] == {"Fn::GetAtt": [dlq_name, "QueueName"]} for a in alarms for d in a["Properties"]["Dimensions"])
+
+
+@pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
+def test_reserved_concurrency_covers_the_event_source_maximum_concurrency(logical_id, source):
+    maximum = resolved(source["ScalingConfig"]["MaximumConcurrency"])
+    reserved = resolved(FUNCTIONS[logical_id]["Properties"]["ReservedConcurrentExecutions"])
+    assert 2 <= maximum <= reserved
+
+
+def test_queues_are_encrypted_with_the_stack_key():
+    for name, queue in TEMPLATE.of_type("AWS::SQS::Queue").items():
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}, name

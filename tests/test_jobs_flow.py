@@ -1,0 +1,132 @@
+"""The asynchronous pattern end to end on the laptop: HTTP -> jobs-api -> SQS (moto) -> local
+poller -> job-worker -> DynamoDB (moto), with the template's batch size and redrive policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+
+from local.cfn import REGION
+
+API = os.environ.get("LOCAL_API_URL", "")
+
+
+@pytest.fixture(scope="module")
+def aws():
+    if not API:
+        pytest.fail("LOCAL_API_URL is not set: these tests need the local stack; run them with `make test`")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    make = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION)  # noqa: E731
+    return make("sqs"), make("dynamodb")
+
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(API + path, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def job_of(dynamodb, job_id):
+    item = dynamodb.get_item(TableName=os.environ["JOBS_TABLE"], Key={"id": {"S": job_id}}, ConsistentRead=True).get("Item")
+    return {name: next(iter(value.values())) for name, value in item.items()} if item else None
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def queue_url(sqs, name):
+    return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def test_a_hundred_jobs_submitted_through_the_api_all_succeed(aws, capsys):
+    _, dynamodb = aws
+    status, order = call("POST", "/orders", {"customer_id": "c-flow", "currency": "EUR", "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 1250}]})
+    assert status == 201
+    started = time.monotonic()
+    ids = []
+    for n in range(100):
+        body = {"type": "invoice", "input": {"order_id": order["id"]}} if n % 2 else {"type": "report", "input": {"seconds": 0}}
+        status, job = call("POST", "/jobs", body)
+        assert status == 202, job
+        ids.append(job["id"])
+    submitted = time.monotonic()
+
+    wait_until(lambda: all((job_of(dynamodb, i) or {}).get("status") == "SUCCEEDED" for i in ids), 120, "100 jobs to succeed")
+
+    drained = time.monotonic()
+    jobs = [job_of(dynamodb, i) for i in ids]
+    assert all(job["attempts"] == "1" for job in jobs), "each job ran once"
+    invoices = [json.loads(job["result"]) for job in jobs if job["type"] == "invoice"]
+    assert len(invoices) == 50 and all(invoice["total"] == 3000 for invoice in invoices)
+    with capsys.disabled():
+        print(f"\n100 jobs: submitted in {submitted - started:.1f} s, all SUCCEEDED {drained - started:.1f} s after the first submit")
+
+
+def test_a_poison_message_reaches_the_dlq_after_five_receives_while_its_batch_completes(aws):
+    sqs, dynamodb = aws
+    jobs_queue, dead_letters = queue_url(sqs, "JobsQueue"), queue_url(sqs, "JobsDeadLetterQueue")
+    poison = f"poison {uuid.uuid4()}"
+    sqs.send_message(QueueUrl=jobs_queue, MessageBody=poison)
+    ids = [call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}})[1]["id"] for _ in range(5)]
+
+    found = []
+
+    def poison_in_dlq():
+        for message in sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                           AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
+            if message["Body"] == poison:
+                found.append(message)
+                return True
+        return False
+
+    wait_until(poison_in_dlq, 60, "the poison message in the DLQ")
+    # Received 5 times from the jobs queue (maxReceiveCount), and the one receive just above.
+    assert int(found[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
+    wait_until(lambda: all((job_of(dynamodb, i) or {}).get("status") == "SUCCEEDED" for i in ids), 60, "the good jobs")
+    assert all(job_of(dynamodb, i)["attempts"] == "1" for i in ids), "the rest of the batch completed once"
+    sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=found[0]["ReceiptHandle"])
+
+
+def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(aws):
+    sqs, dynamodb = aws
+    _, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}})
+    wait_until(lambda: (job_of(dynamodb, job["id"]) or {}).get("status") == "SUCCEEDED", 30, "the job")
+    finished = job_of(dynamodb, job["id"])
+
+    sqs.send_message(QueueUrl=queue_url(sqs, "JobsQueue"), MessageBody=json.dumps({"job_id": job["id"], "type": "report"}))
+    wait_until(lambda: int(sqs.get_queue_attributes(QueueUrl=queue_url(sqs, "JobsQueue"), AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessages"]) == 0
+               and int(sqs.get_queue_attributes(QueueUrl=queue_url(sqs, "JobsQueue"), AttributeNames=["All"])["Attributes"]["ApproximateNumberOfMessagesNotVisible"]) == 0,
+               30, "the duplicate to be consumed")
+
+    assert job_of(dynamodb, job["id"]) == finished
+
+
+def test_polling_a_job_shows_it_finish(aws):
+    status, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": 1}})
+    assert status == 202 and job["status"] == "QUEUED"
+    seen = {job["status"]}
+
+    def finished():
+        _, polled = call("GET", f"/jobs/{job['id']}")
+        seen.add(polled["status"])
+        return polled["status"] == "SUCCEEDED"
+
+    wait_until(finished, 30, "the job to succeed")
+    assert seen <= {"QUEUED", "RUNNING", "SUCCEEDED"}
