@@ -9,16 +9,14 @@ authorizers, no throttling, no CORS, one stage ($default).
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .cfn import ACCOUNT_ID, HttpRoute
+from .lambda_api import InvocationFailed, invoke
 
 # API Gateway's own payload limit.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -108,17 +106,10 @@ class Gateway:
         self.server.server_close()
 
     def invoke(self, binary: str, event: dict) -> dict | None:
-        request = urllib.request.Request(
-            f"{self.invoke_endpoint}/2015-03-31/functions/{binary}/invocations",
-            data=json.dumps(event).encode(),
-            headers={"content-type": "application/json"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                payload = json.loads(answer.read() or b"null")
-        except (urllib.error.URLError, json.JSONDecodeError, TimeoutError) as error:
-            self.log(f"gateway: invoking {binary} failed: {error}")
+            payload = invoke(self.invoke_endpoint, binary, event, timeout=120)
+        except InvocationFailed as error:
+            self.log(f"gateway: {error}")
             return None
         return payload if isinstance(payload, dict) and "statusCode" in payload else None
 

@@ -15,15 +15,13 @@ window beyond a 1 s long poll.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any, Callable
 
 from .cfn import ACCOUNT_ID, REGION, SqsMapping
+from .lambda_api import InvocationFailed, invoke
 
 LOCAL_VISIBILITY_TIMEOUT = int(os.environ.get("LOCAL_SQS_VISIBILITY_TIMEOUT", "1"))
 
@@ -101,19 +99,10 @@ class SqsPoller:
                 time.sleep(1)
 
     def _invoke(self, event: dict) -> Any:
-        request = urllib.request.Request(
-            f"{self.invoke_endpoint}/2015-03-31/functions/{self.mapping.binary}/invocations",
-            data=json.dumps(event).encode(),
-            headers={"content-type": "application/json"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(request, timeout=900) as answer:
-                if answer.headers.get("x-amz-function-error"):
-                    return None
-                return json.loads(answer.read() or b"null")
-        except (urllib.error.URLError, json.JSONDecodeError, TimeoutError) as error:
-            self.log(f"poller {self.mapping.queue}: invocation failed: {error}")
+            return invoke(self.invoke_endpoint, self.mapping.binary, event, timeout=900)
+        except InvocationFailed as error:
+            self.log(f"poller {self.mapping.queue}: {error}")
             return None
 
     def poll_once(self) -> int:

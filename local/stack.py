@@ -21,12 +21,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from .aws import BIN, Moto, create_resources, free_port, stop
 from .cfn import ROOT, Template
 from .gateway import Gateway
+from .lambda_api import InvocationFailed, invoke
 from .poller import SqsPoller
 
 STATE_DIR = ROOT / ".local"
@@ -85,14 +85,10 @@ class Functions:
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"cargo lambda watch exited; see {self.log_path}")
-            request = urllib.request.Request(
-                f"{self.invoke_endpoint}/2015-03-31/functions/{binary}/invocations",
-                data=json.dumps(event).encode(), method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=timeout) as answer:
-                    if isinstance(json.loads(answer.read() or b"null"), dict):
-                        return
-            except (OSError, ValueError):
+                if isinstance(invoke(self.invoke_endpoint, binary, event, timeout=timeout), dict):
+                    return
+            except InvocationFailed:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"{binary} did not answer within {timeout:.0f} s; see {self.log_path}")

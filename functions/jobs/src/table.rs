@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{BoxError, Item, MalformedItem, is_retryable, n, number, optional_string, s, string};
+use lambda_kit::dynamodb::{
+    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, string,
+};
 use serde_json::Value;
 
 use crate::model::{Job, JobStatus, JobType, format_timestamp};
@@ -90,13 +92,7 @@ impl JobsTable {
             .send()
             .await;
         match result {
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(JobStoreError::AlreadyExists)
-            }
+            Err(error) if is_condition_failed(&error) => Err(JobStoreError::AlreadyExists),
             other => other.map(drop).map_err(Into::into),
         }
     }
@@ -128,13 +124,7 @@ impl JobsTable {
             .send()
             .await;
         match result {
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(error) if is_condition_failed(&error) => Ok(()),
             other => other.map(drop).map_err(Into::into),
         }
     }
@@ -171,17 +161,11 @@ impl JobsTable {
                     "the started job came back empty".into(),
                 ))),
             },
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(match self.get(id).await? {
-                    None => Start::Unknown,
-                    Some(job) if job.status.is_finished() => Start::AlreadyFinished(job),
-                    Some(_) => Start::Busy,
-                })
-            }
+            Err(error) if is_condition_failed(&error) => Ok(match self.get(id).await? {
+                None => Start::Unknown,
+                Some(job) if job.status.is_finished() => Start::AlreadyFinished(job),
+                Some(_) => Start::Busy,
+            }),
             Err(error) => Err(error.into()),
         }
     }
@@ -222,13 +206,7 @@ impl JobsTable {
         request = request.expression_attribute_names(field, &field[1..]);
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(error) if is_condition_failed(&error) => Ok(false),
             Err(error) => Err(error.into()),
         }
     }

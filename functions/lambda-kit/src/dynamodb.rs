@@ -30,6 +30,12 @@ pub fn is_retryable<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool 
     }
 }
 
+/// Whether a call was refused by its condition expression: the expected outcome of a conditional
+/// write that lost, not a failure.
+pub fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
+}
+
 /// A stored item that does not have the shape the code writes.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored item is malformed: {0}")]

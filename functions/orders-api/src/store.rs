@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{Item, MalformedItem, is_retryable, n, number, s, string};
+use lambda_kit::dynamodb::{Item, MalformedItem, is_condition_failed, is_retryable, n, number, s, string};
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
 
@@ -72,13 +72,7 @@ impl OrderStore for DynamoDbStore {
                 .send()
                 .await;
             return match result {
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(StoreError::AlreadyExists(order.id.clone()))
-                }
+                Err(error) if is_condition_failed(&error) => Err(StoreError::AlreadyExists(order.id.clone())),
                 other => other.map(drop).map_err(classify),
             };
         };

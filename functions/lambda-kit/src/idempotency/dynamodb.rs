@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::Update;
 
 use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
-use crate::dynamodb::{BoxError, Item, MalformedItem, is_retryable, n, number, optional_string, s, string};
+use crate::dynamodb::{
+    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, string,
+};
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -81,11 +83,7 @@ impl IdempotencyTable {
             .await;
         match result {
             Ok(_) => Ok(Claim::Acquired),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(error) if is_condition_failed(&error) => {
                 let existing = self
                     .client
                     .get_item()
@@ -148,13 +146,7 @@ impl IdempotencyTable {
             .send()
             .await;
         match result {
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(IdempotencyError::ClaimLost)
-            }
+            Err(error) if is_condition_failed(&error) => Err(IdempotencyError::ClaimLost),
             other => other.map(drop).map_err(Into::into),
         }
     }
@@ -173,13 +165,7 @@ impl IdempotencyTable {
             .send()
             .await;
         match result {
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(error) if is_condition_failed(&error) => Ok(()),
             other => other.map(drop).map_err(Into::into),
         }
     }
