@@ -10,11 +10,13 @@
 //!   API Gateway stage, read a JSON body within a size limit, and build JSON answers.
 //! - [`idempotency`]: idempotent creates with an `Idempotency-Key`, and their DynamoDB table.
 //! - [`sqs`]: SQS batches with per-record failures, for every SQS consumer.
+//! - [`events`]: the domain-event envelope, and publishing to SNS in batches.
 //! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
 
 pub mod aws;
 pub mod config;
 pub mod dynamodb;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod problem;
