@@ -138,4 +138,27 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
             attributes["FifoQueue"] = "true"
         sqs.create_queue(QueueName=logical_id, Attributes=attributes)
         created.append(f"SQS queue {logical_id}")
+
+    sns = moto.client("sns")
+    for logical_id in template.of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=logical_id)
+        created.append(f"SNS topic {logical_id}")
+    for logical_id, resource in template.of_type("AWS::SNS::Subscription").items():
+        properties = template.resolve(resource["Properties"])
+        subscribe(sns, properties["TopicArn"], properties["Protocol"], properties["Endpoint"], properties)
+        created.append(f"SNS subscription {logical_id}")
     return created
+
+
+def subscribe(sns, topic_arn: str, protocol: str, endpoint: str, properties: dict[str, Any]) -> str:
+    """A subscription with the template's delivery attributes (filter, scope, raw, redrive)."""
+    attributes = {}
+    if "FilterPolicy" in properties:
+        attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+    if "FilterPolicyScope" in properties:
+        attributes["FilterPolicyScope"] = properties["FilterPolicyScope"]
+    if properties.get("RawMessageDelivery") in (True, "true", "True"):
+        attributes["RawMessageDelivery"] = "true"
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+    return sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, Attributes=attributes)["SubscriptionArn"]

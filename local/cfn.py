@@ -108,6 +108,9 @@ class Template:
         }.get(kind, f"local:{REGION}:{ACCOUNT_ID}:{logical_id}")
         return f"arn:aws:{service}"
 
+    def arn_of_queue(self, name: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+
     def ref(self, name: str) -> str:
         pseudo = {
             "AWS::Region": REGION,
@@ -123,6 +126,8 @@ class Template:
         if name in self.resources:
             if self.resources[name]["Type"] == "AWS::SQS::Queue":
                 return f"{self.sqs_endpoint}/{ACCOUNT_ID}/{name}"
+            if self.resources[name]["Type"] == "AWS::SNS::Topic":
+                return self.arn(name)
             return name
         raise KeyError(f"unknown reference {name}")
 
@@ -133,6 +138,10 @@ class Template:
             return logical_id
         if attribute == "QueueUrl":
             return self.ref(logical_id)
+        if attribute == "TopicName":
+            return logical_id
+        if attribute == "StreamArn":
+            return f"{self.arn(logical_id)}/stream/local"
         raise KeyError(f"attribute {logical_id}.{attribute} is not resolved locally")
 
     def resolve(self, value: Any) -> Any:
@@ -201,6 +210,18 @@ class Template:
                     report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
                 ))
         return mappings
+
+    def events_of_type(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function logical id, event name, resolved properties) of every event of a type."""
+        found = []
+        for logical_id, function in self.functions().items():
+            for name, event in function.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") == event_type:
+                    found.append((logical_id, name, event.get("Properties", {})))
+        return found
+
+    def event_invoke_config(self, logical_id: str) -> dict[str, Any]:
+        return self.resolve(self.functions()[logical_id].get("Properties", {}).get("EventInvokeConfig", {}))
 
     def http_routes(self) -> list["HttpRoute"]:
         """Every HttpApi event of every function: (method, path) -> binary; no path = $default."""

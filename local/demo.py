@@ -80,6 +80,7 @@ def main() -> int:
     call("A path the API does not serve", "GET", "/customers", 404)
 
     jobs_walk(created and created.get("id"))
+    fanout_walk()
 
     print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0
@@ -136,6 +137,49 @@ def jobs_walk(order_id: str | None) -> None:
     else:
         print("!!! the poison message did not reach the DLQ")
         call.failures += 1
+
+
+def fanout_walk() -> None:
+    """Publish-subscribe: one order.created event, each subscriber gets what it asked for."""
+    import boto3
+
+    print("\n\nPublish-subscribe fan-out: outbox -> stream -> event-publisher -> SNS -> subscribers")
+    json_headers = {"content-type": "application/json"}
+    _, _, small = call("A small order (36.00 EUR)", "POST", "/orders", 201,
+                       json.dumps({"customer_id": "c-small", "currency": "EUR", "items": [{"sku": "PEN-7", "quantity": 2, "unit_price": 1500}]}), json_headers)
+    _, _, large = call("A large order (3000.00 EUR): over the alert threshold", "POST", "/orders", 201,
+                       json.dumps({"customer_id": "c-large", "currency": "EUR", "items": [{"sku": "PIANO-1", "quantity": 1, "unit_price": 250000}]}), json_headers)
+    if not small or not large:
+        return
+    dynamodb = boto3.client("dynamodb")
+    tables = {"notifier": os.environ["NOTIFICATIONS_TABLE"], "audit-log": os.environ["AUDIT_LOG_TABLE"]}
+
+    def received() -> dict[str, list[dict]]:
+        rows = {name: [{k: next(iter(v.values())) for k, v in item.items()} for item in dynamodb.scan(TableName=table)["Items"]]
+                for name, table in tables.items()}
+        mentions = lambda row: small["id"] in json.dumps(row) or large["id"] in json.dumps(row) or row.get("recipient", "").endswith(("c-small", "c-large"))  # noqa: E731
+        return {name: [row for row in items if mentions(row)] for name, items in rows.items()}
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = received()
+        alerts = [row for row in got["notifier"] if row["id"].startswith("alert#")]
+        notes = [row for row in got["notifier"] if row["id"].startswith("notification#")]
+        if len(notes) >= 2 and len(got["audit-log"]) >= 2 and alerts:
+            break
+        time.sleep(0.3)
+    print("\n=== What each subscriber received")
+    for row in notes:
+        print(f"< notifier (SQS, raw, attribute filter): {row['recipient']}: {row['message']}")
+    for row in got["audit-log"]:
+        print(f"< audit-log (SQS, every event, SNS envelope): {row['event_type']} {row['event_id']} (SNS message {row.get('sns_message_id', '?')})")
+    for row in alerts:
+        print(f"< large-order-alert (SNS -> Lambda, body filter total >= 100000): order {row['order_id']} total {row['total']} {row['currency']}")
+    if len(notes) < 2 or len(got["audit-log"]) < 2 or [a["order_id"] for a in alerts] != [large["id"]]:
+        print("!!! expected two notifications, two audit records and one alert (for the large order only)")
+        call.failures += 1
+    else:
+        print("< the small order raised no alert: the body filter kept it from large-order-alert")
 
 
 def call_quiet(method: str, path: str) -> tuple[int, dict, dict]:

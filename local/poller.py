@@ -1,4 +1,7 @@
-"""A local stand-in for Lambda's SQS event source mapping.
+"""Local stand-ins for Lambda's event sources: SQS and DynamoDB stream mappings, and SNS's
+asynchronous invocation of a Lambda subscriber.
+
+SqsPoller, a stand-in for Lambda's SQS event source mapping.
 
 It follows the documented semantics: receive up to the mapping's batch size, invoke the function
 once with a real SQS event, delete exactly the records that succeeded, and leave the failed ones
@@ -15,6 +18,7 @@ window beyond a 1 s long poll.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -138,3 +142,179 @@ class SqsPoller:
                 self.log(f"poller {self.mapping.queue}: delete failed: {failure}")
         self.log(f"poller {self.mapping.queue}: batch of {len(messages)}, {len(failed)} failed")
         return len(messages)
+
+
+class StreamPoller:
+    """A local stand-in for Lambda's DynamoDB stream event source mapping.
+
+    Reads each shard in order from TRIM_HORIZON, invokes the function with batches of up to the
+    mapping's batch size, and with ReportBatchItemFailures retries the shard from the reported
+    sequence number (an invocation error retries the whole batch). After MaximumRetryAttempts
+    the batch's position goes to the on-failure destination and the shard moves on.
+    Differences from AWS: one poller for all shards, retried without delay, no bisecting.
+    """
+
+    def __init__(self, function: str, binary: str, table: str, properties: dict, dynamodb, streams, sqs,
+                 invoke_endpoint: str, log: Callable[[str], None] = print):
+        self.function, self.binary, self.properties = function, binary, properties
+        self.streams, self.sqs = streams, sqs
+        self.stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.invoke_endpoint, self.log = invoke_endpoint, log
+        self.batch_size = int(properties.get("BatchSize", 100))
+        self.max_retries = int(properties.get("MaximumRetryAttempts", -1))
+        self.reports_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
+        on_failure = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
+        self.iterators: dict[str, str | None] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"stream-{table}", daemon=True)
+
+    def start(self) -> "StreamPoller":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                if not self.poll_once():
+                    time.sleep(0.2)
+            except Exception as error:  # noqa: BLE001 - a poller keeps polling, as Lambda's does
+                self.log(f"stream poller {self.function}: {error!r}")
+                time.sleep(1)
+
+    def _iterator(self, shard: str, kind: str = "TRIM_HORIZON", sequence: str | None = None) -> str:
+        arguments = {"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": kind}
+        if sequence:
+            arguments["SequenceNumber"] = sequence
+        return self.streams.get_shard_iterator(**arguments)["ShardIterator"]
+
+    def poll_once(self) -> int:
+        handled = 0
+        for shard in self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = self._iterator(shard_id)
+            if self.iterators[shard_id] is None:
+                continue
+            page = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
+            records = page.get("Records", [])
+            self.iterators[shard_id] = page.get("NextShardIterator")
+            if records:
+                self._deliver(shard_id, records)
+                handled += len(records)
+        return handled
+
+    def _deliver(self, shard_id: str, records: list[dict]) -> None:
+        for attempt in range(max(self.max_retries, 0) + 1 if self.max_retries >= 0 else 10_000):
+            event = {"Records": [{**record, "eventSourceARN": self.stream_arn} for record in records]}
+            for record in event["Records"]:
+                record["dynamodb"].pop("ApproximateCreationDateTime", None)
+            try:
+                answer = invoke(self.invoke_endpoint, self.binary, event, timeout=900)
+            except InvocationFailed as error:
+                self.log(f"stream poller {self.function}: {error}")
+                answer = None
+            sequences = [record["dynamodb"]["SequenceNumber"] for record in records]
+            failed = failed_ids(answer, set(sequences), self.reports_failures)
+            if not failed:
+                self.log(f"stream poller {self.function}: batch of {len(records)} done")
+                return
+            first = min(sequences.index(sequence) for sequence in failed)
+            records = records[first:]  # retry from the first failed record, in order
+            self.log(f"stream poller {self.function}: retrying {len(records)} records from {records[0]['dynamodb']['SequenceNumber']}")
+        # Retries exhausted: record where, and move on past the batch.
+        if self.on_failure_queue:
+            queue_url = self.sqs.get_queue_url(QueueName=self.on_failure_queue)["QueueUrl"]
+            self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({
+                "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.function},
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id, "streamArn": self.stream_arn, "batchSize": len(records),
+                    "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                    "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                },
+            }))
+        self.log(f"stream poller {self.function}: gave up on {len(records)} records")
+
+
+class SnsLambdaPoller:
+    """A local stand-in for SNS invoking a Lambda subscriber asynchronously.
+
+    moto cannot invoke a cargo-lambda function, so the subscription is made to a tap queue with
+    the same filter policy and scope; this poller turns each delivered notification into the SNS
+    event Lambda would get, invokes the function, retries a failed invocation
+    EventInvokeConfig.MaximumRetryAttempts times (default 2), then sends the event with its error
+    to the on-failure destination. Differences from AWS: retries after 1 s instead of minutes;
+    invocations are one at a time.
+    """
+
+    def __init__(self, function: str, binary: str, tap_queue: str, subscription_arn: str, invoke_config: dict,
+                 sqs, invoke_endpoint: str, log: Callable[[str], None] = print):
+        self.function, self.binary, self.subscription_arn = function, binary, subscription_arn
+        self.sqs, self.invoke_endpoint, self.log = sqs, invoke_endpoint, log
+        self.tap_url = sqs.get_queue_url(QueueName=tap_queue)["QueueUrl"]
+        self.retries = int(invoke_config.get("MaximumRetryAttempts", 2))
+        on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"sns-{function}", daemon=True)
+
+    def start(self) -> "SnsLambdaPoller":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                for message in self.sqs.receive_message(QueueUrl=self.tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+                    self._deliver(json.loads(message["Body"]))
+                    self.sqs.delete_message(QueueUrl=self.tap_url, ReceiptHandle=message["ReceiptHandle"])
+            except Exception as error:  # noqa: BLE001
+                self.log(f"sns poller {self.function}: {error!r}")
+                time.sleep(1)
+
+    def _deliver(self, notification: dict) -> None:
+        event = {"Records": [{
+            "EventSource": "aws:sns",
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": self.subscription_arn,
+            "Sns": {
+                "Type": notification.get("Type", "Notification"),
+                "MessageId": notification.get("MessageId"),
+                "TopicArn": notification.get("TopicArn"),
+                "Subject": notification.get("Subject"),
+                "Message": notification.get("Message", ""),
+                "Timestamp": notification.get("Timestamp"),
+                "SignatureVersion": notification.get("SignatureVersion", "1"),
+                "Signature": notification.get("Signature", ""),
+                "SigningCertUrl": notification.get("SigningCertURL", ""),
+                "UnsubscribeUrl": notification.get("UnsubscribeURL", ""),
+                "MessageAttributes": notification.get("MessageAttributes", {}),
+            },
+        }]}
+        error = None
+        for attempt in range(self.retries + 1):
+            try:
+                invoke(self.invoke_endpoint, self.binary, event, timeout=900)
+                self.log(f"sns poller {self.function}: delivered")
+                return
+            except InvocationFailed as failure:
+                error = str(failure)
+                self.log(f"sns poller {self.function}: attempt {attempt + 1} failed: {failure}")
+                time.sleep(1)
+        if self.on_failure_queue:
+            queue_url = self.sqs.get_queue_url(QueueName=self.on_failure_queue)["QueueUrl"]
+            self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({
+                "version": "1.0",
+                "requestContext": {"functionArn": self.function, "condition": "RetriesExhausted", "approximateInvokeCount": self.retries + 1},
+                "requestPayload": event,
+                "responseContext": {"functionError": "Unhandled"},
+                "responsePayload": {"errorMessage": error},
+            }))

@@ -27,7 +27,8 @@ from .aws import BIN, Moto, create_resources, free_port, stop
 from .cfn import ROOT, Template
 from .gateway import Gateway
 from .lambda_api import InvocationFailed, invoke
-from .poller import SqsPoller
+from .aws import subscribe
+from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
 
 STATE_DIR = ROOT / ".local"
 STATE_FILE = STATE_DIR / "stack.json"
@@ -86,8 +87,8 @@ class Functions:
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"cargo lambda watch exited; see {self.log_path}")
             try:
-                if isinstance(invoke(self.invoke_endpoint, binary, event, timeout=timeout), dict):
-                    return
+                invoke(self.invoke_endpoint, binary, event, timeout=timeout)
+                return
             except InvocationFailed:
                 pass
             time.sleep(0.5)
@@ -107,7 +108,7 @@ class Stack:
         self.moto: Moto | None = None
         self.functions: Functions | None = None
         self.gateway: Gateway | None = None
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | StreamPoller | SnsLambdaPoller] = []
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -127,6 +128,9 @@ class Stack:
             routes = self.template.http_routes()
             warm_ups = {route.binary: Functions.HTTP_WARM_UP for route in routes}
             warm_ups.update({mapping.binary: Functions.SQS_WARM_UP for mapping in self.template.sqs_mappings()})
+            for kind in ("DynamoDB", "SNS"):
+                for function, _, _ in self.template.events_of_type(kind):
+                    warm_ups[self.template.binary(function)] = Functions.SQS_WARM_UP
             for binary, event in sorted(warm_ups.items()):
                 self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")
                 self.functions.warm_up(binary, event)
@@ -141,6 +145,22 @@ class Stack:
                 poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
                 self.pollers.append(poller)
                 self.say(f"  SQS {mapping.queue} (batches of {mapping.batch_size}) -> {mapping.function} ({mapping.binary})")
+            for function, _, properties in self.template.events_of_type("DynamoDB"):
+                properties = self.template.resolve(properties)
+                table = properties["Stream"].split(":table/")[1].split("/")[0]
+                poller = StreamPoller(function, self.template.binary(function), table, properties, self.moto.client("dynamodb"),
+                                      self.moto.client("dynamodbstreams"), self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
+                self.pollers.append(poller.start())
+                self.say(f"  DynamoDB stream of {table} -> {function} ({self.template.binary(function)})")
+            for function, name, properties in self.template.events_of_type("SNS"):
+                properties = self.template.resolve(properties)
+                tap = f"{function}-{name}-tap"
+                self.moto.client("sqs").create_queue(QueueName=tap)
+                subscription = subscribe(self.moto.client("sns"), properties["Topic"], "sqs", self.template.arn_of_queue(tap), properties)
+                poller = SnsLambdaPoller(function, self.template.binary(function), tap, subscription, self.template.event_invoke_config(function),
+                                         self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
+                self.pollers.append(poller.start())
+                self.say(f"  SNS {properties['Topic'].rsplit(':', 1)[-1]} (filtered) -> {function} ({self.template.binary(function)})")
         return environment
 
     def _log(self, message: str) -> None:

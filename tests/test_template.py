@@ -181,3 +181,63 @@ def test_reserved_concurrency_covers_the_event_source_maximum_concurrency(logica
 def test_queues_are_encrypted_with_the_stack_key():
     for name, queue in TEMPLATE.of_type("AWS::SQS::Queue").items():
         assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}, name
+
+
+# Publish-subscribe invariants -------------------------------------------------------------------
+
+SUBSCRIPTIONS = TEMPLATE.of_type("AWS::SNS::Subscription")
+SNS_EVENTS = [(f, e["Properties"]) for f, fn in FUNCTIONS.items() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "SNS"]
+
+
+def test_every_subscription_has_its_own_dead_letter_queue():
+    dlqs = [s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()]
+    dlqs += [p["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for _, p in SNS_EVENTS]
+    assert len(dlqs) == len(SUBSCRIPTIONS) + len(SNS_EVENTS) == len(set(dlqs)) >= 3
+
+
+def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
+    policies = list(TEMPLATE.of_type("AWS::SQS::QueuePolicy").values())
+    covered = set()
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Principal"] != "*" and statement["Action"] == "sqs:SendMessage"
+            assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Ref": "DomainEventsTopic"}
+            covered |= {arn["Fn::GetAtt"][0] for arn in statement["Resource"]}
+    targets = {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()}
+    targets |= {s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()}
+    targets |= {p["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for _, p in SNS_EVENTS}
+    assert targets <= covered
+
+
+def test_the_topic_is_encrypted_and_takes_tls_publishes_only():
+    (topic,) = TEMPLATE.of_type("AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    (policy,) = TEMPLATE.of_type("AWS::SNS::TopicPolicy").values()
+    denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies)
+
+
+def test_sns_invoked_functions_have_an_on_failure_destination():
+    for function, _ in SNS_EVENTS:
+        config = FUNCTIONS[function]["Properties"]["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_stream_consumers_report_failures_and_keep_what_they_give_up_on():
+    streams = [e["Properties"] for fn in FUNCTIONS.values() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "DynamoDB"]
+    assert streams
+    for source in streams:
+        assert "ReportBatchItemFailures" in source["FunctionResponseTypes"]
+        assert source["StartingPosition"] == "TRIM_HORIZON"
+        assert source["DestinationConfig"]["OnFailure"]["Destination"]
+
+
+def test_every_queue_where_failures_wait_is_alarmed():
+    text = json.dumps(TEMPLATE.resources)
+    waiting = set()
+    for name in TEMPLATE.of_type("AWS::SQS::Queue"):
+        as_target = json.dumps({"Fn::GetAtt": [name, "Arn"]})
+        if f'"deadLetterTargetArn": {as_target}' in text or f'"Destination": {as_target}' in text:
+            waiting.add(name)
+    alarmed = {d["Value"]["Fn::GetAtt"][0] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values() for d in a["Properties"]["Dimensions"]}
+    assert len(waiting) >= 8 and waiting <= alarmed, waiting - alarmed

@@ -4,18 +4,42 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use jobs::table::{Finish, JobStoreError, JobsTable, Start};
 use lambda_kit::dynamodb::s;
+use lambda_kit::events::Envelope;
+use lambda_kit::outbox::OutboxTable;
 use orders_api::order::Order;
 use orders_api::store::order_from_item;
 
 use crate::ports::{JobLedger, OrderReadError, OrderReader};
 
-impl JobLedger for JobsTable {
+/// The jobs table, with the outbox that the events of finished jobs leave through.
+#[derive(Debug, Clone)]
+pub struct JobsLedger {
+    jobs: JobsTable,
+    outbox: OutboxTable,
+}
+
+impl JobsLedger {
+    pub fn new(jobs: JobsTable, outbox: OutboxTable) -> Self {
+        Self { jobs, outbox }
+    }
+}
+
+impl JobLedger for JobsLedger {
     async fn start(&self, id: &str, now: DateTime<Utc>, lease_until_millis: i64) -> Result<Start, JobStoreError> {
-        JobsTable::start(self, id, now, lease_until_millis).await
+        self.jobs.start(id, now, lease_until_millis).await
     }
 
-    async fn finish(&self, id: &str, attempt: u32, finish: &Finish, now: DateTime<Utc>) -> Result<bool, JobStoreError> {
-        JobsTable::finish(self, id, attempt, finish, now).await
+    async fn finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        finish: &Finish,
+        now: DateTime<Utc>,
+        event: Option<&Envelope>,
+    ) -> Result<bool, JobStoreError> {
+        self.jobs
+            .finish(id, attempt, finish, now, event.map(|event| (&self.outbox, event)))
+            .await
     }
 }
 

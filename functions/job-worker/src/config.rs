@@ -6,6 +6,7 @@ use lambda_kit::config::{self, ConfigError};
 pub struct Config {
     pub jobs_table: String,
     pub orders_table: String,
+    pub outbox_table: String,
     /// `WORKER_CONCURRENCY`: records of one batch run at the same time (default 10, the batch size).
     pub concurrency: usize,
 }
@@ -15,6 +16,7 @@ impl Config {
         Ok(Self {
             jobs_table: config::required("JOBS_TABLE")?,
             orders_table: config::required("ORDERS_TABLE")?,
+            outbox_table: config::required("OUTBOX_TABLE")?,
             concurrency: config::parsed_or("WORKER_CONCURRENCY", 10)?,
         })
     }

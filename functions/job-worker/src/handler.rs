@@ -13,13 +13,29 @@
 use chrono::Utc;
 use jobs::model::JobMessage;
 use jobs::table::{Finish, JobStoreError, Start};
+use lambda_kit::events::Envelope;
 use lambda_kit::sqs::{BatchError, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::ports::{JobLedger, OrderReader};
 use crate::work::{self, JobError};
+
+/// The event a finished run publishes (schema version 1); none for a run that goes back to the queue.
+fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Option<Envelope> {
+    let (event_type, outcome) = match finish {
+        Finish::Succeeded(result) => (JOB_SUCCEEDED, ("result", result.clone())),
+        Finish::Failed(reason) => (JOB_FAILED, ("error", Value::String(reason.clone()))),
+        Finish::Requeue(_) => return None,
+    };
+    let mut data = json!({"job_id": job.id, "type": job.job_type.as_str(), "attempts": job.attempts});
+    data[outcome.0] = outcome.1;
+    Some(Envelope::new(event_type, 1, "job-worker", data, Utc::now()))
+}
+
+pub const JOB_SUCCEEDED: &str = "job.succeeded";
+pub const JOB_FAILED: &str = "job.failed";
 
 /// How long a run holds its job when the invocation's deadline is unknown (outside Lambda).
 const DEFAULT_LEASE_MILLIS: i64 = 60_000;
@@ -93,7 +109,12 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
             Err(JobError::Permanent(reason)) => Finish::Failed(reason),
             Err(JobError::Transient(reason)) => Finish::Requeue(reason),
         };
-        if !self.ledger.finish(&job.id, job.attempts, &finish, Utc::now()).await? {
+        let event = finished_event(&job, &finish);
+        if !self
+            .ledger
+            .finish(&job.id, job.attempts, &finish, Utc::now(), event.as_ref())
+            .await?
+        {
             // Our lease ran out and another run took the job over: its outcome stands.
             warn!(job_id = %job.id, attempt = job.attempts, "job taken over by another run; this outcome is dropped");
             return Ok(());

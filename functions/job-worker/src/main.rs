@@ -1,10 +1,11 @@
 //! job-worker: wiring only. Config, tracing and clients are set up once per execution
 //! environment; every SQS batch then goes to [`Worker::handle`].
 
-use job_worker::adapters::OrdersTable;
+use job_worker::adapters::{JobsLedger, OrdersTable};
 use job_worker::config::Config;
 use job_worker::handler::Worker;
 use jobs::table::JobsTable;
+use lambda_kit::outbox::OutboxTable;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -15,7 +16,10 @@ async fn main() -> Result<(), Error> {
     let aws = lambda_kit::aws::load().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let worker = Worker::new(
-        JobsTable::new(dynamodb.clone(), config.jobs_table),
+        JobsLedger::new(
+            JobsTable::new(dynamodb.clone(), config.jobs_table),
+            OutboxTable::new(config.outbox_table),
+        ),
         OrdersTable::new(dynamodb, config.orders_table),
         config.concurrency,
     );

@@ -5,6 +5,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use jobs::table::{Finish, JobStoreError, Start};
 use lambda_kit::dynamodb::BoxError;
+use lambda_kit::events::Envelope;
 use orders_api::order::Order;
 
 pub trait JobLedger: Send + Sync {
@@ -15,12 +16,14 @@ pub trait JobLedger: Send + Sync {
         lease_until_millis: i64,
     ) -> impl Future<Output = Result<Start, JobStoreError>> + Send;
 
+    /// Records how a run ended and, in the same write, the event that reports it (if any).
     fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
+        event: Option<&Envelope>,
     ) -> impl Future<Output = Result<bool, JobStoreError>> + Send;
 }
 

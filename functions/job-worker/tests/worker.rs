@@ -5,11 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::Client as DynamoDb;
 use chrono::Utc;
-use job_worker::adapters::OrdersTable;
+use job_worker::adapters::{JobsLedger, OrdersTable};
 use job_worker::handler::Worker;
 use job_worker::ports::{OrderReadError, OrderReader};
 use jobs::model::{Job, JobRequest, JobStatus, JobType};
 use jobs::table::{JobStoreError, JobsTable, Start};
+use lambda_kit::outbox::OutboxTable;
 use lambda_kit::sqs::SqsBatchResponse;
 use lambda_runtime::{Context, LambdaEvent};
 use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
@@ -19,6 +20,7 @@ struct Local {
     dynamodb: DynamoDb,
     jobs_table: String,
     orders_table: String,
+    outbox_table: String,
 }
 
 async fn local() -> Local {
@@ -32,6 +34,7 @@ async fn local() -> Local {
         dynamodb: DynamoDb::new(&lambda_kit::aws::load().await),
         jobs_table: config.jobs_table,
         orders_table: config.orders_table,
+        outbox_table: config.outbox_table,
     }
 }
 
@@ -40,9 +43,13 @@ impl Local {
         JobsTable::new(self.dynamodb.clone(), &self.jobs_table)
     }
 
-    fn worker(&self) -> Worker<JobsTable, OrdersTable> {
+    fn ledger(&self) -> JobsLedger {
+        JobsLedger::new(self.jobs(), OutboxTable::new(&self.outbox_table))
+    }
+
+    fn worker(&self) -> Worker<JobsLedger, OrdersTable> {
         Worker::new(
-            self.jobs(),
+            self.ledger(),
             OrdersTable::new(self.dynamodb.clone(), &self.orders_table),
             10,
         )
@@ -188,10 +195,19 @@ async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
     )
     .expect("priced");
     use orders_api::ports::OrderStore;
-    orders_api::store::DynamoDbStore::new(local.dynamodb.clone(), &local.orders_table, "unused")
-        .create_order(&order, None)
-        .await
-        .expect("order stored");
+    orders_api::store::DynamoDbStore::new(
+        local.dynamodb.clone(),
+        &local.orders_table,
+        "unused",
+        &local.outbox_table,
+    )
+    .create_order(
+        &order,
+        &lambda_kit::events::Envelope::new("order.created", 1, "seed", json!({}), Utc::now()),
+        None,
+    )
+    .await
+    .expect("order stored");
     let job_id = unique_id();
     local
         .seed(&job_id, JobType::Invoice, json!({"order_id": order_id}))
@@ -264,7 +280,7 @@ impl OrderReader for FlakyOrders {
 async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
     let local = local().await;
     let worker = Worker::new(
-        local.jobs(),
+        local.ledger(),
         FlakyOrders {
             failures: 1,
             reads: AtomicUsize::new(0),

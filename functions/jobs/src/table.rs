@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{
     BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, string,
 };
+use lambda_kit::events::Envelope;
+use lambda_kit::outbox::OutboxTable;
 use serde_json::Value;
 
 use crate::model::{Job, JobStatus, JobType, format_timestamp};
@@ -170,44 +173,83 @@ impl JobsTable {
         }
     }
 
-    /// Records how run number `attempt` ended. `false` when the run no longer owns the job (its
-    /// lease ran out and another run took over): then nothing is written.
+    /// Records how run number `attempt` ended and, in the same transaction, the event that
+    /// reports it (into the outbox). `false` when the run no longer owns the job (its lease ran
+    /// out and another run took over): then nothing is written.
     pub async fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
+        event: Option<(&OutboxTable, &Envelope)>,
     ) -> Result<bool, JobStoreError> {
         let (status, field, value, finished) = match finish {
             Finish::Succeeded(result) => (JobStatus::Succeeded, "#result", result.to_string(), true),
             Finish::Failed(reason) => (JobStatus::Failed, "#error", reason.clone(), true),
             Finish::Requeue(reason) => (JobStatus::Queued, "#error", reason.clone(), false),
         };
-        let mut update = format!("SET #status = :status, {field} = :value, updated_at = :now");
+        let mut expression = format!("SET #status = :status, {field} = :value, updated_at = :now");
         if finished {
-            update.push_str(", finished_at = :now");
+            expression.push_str(", finished_at = :now");
         }
-        update.push_str(" REMOVE lease_until");
-        let mut request = self
-            .client
-            .update_item()
+        expression.push_str(" REMOVE lease_until");
+        let update = Update::builder()
             .table_name(&self.table)
             .key("id", s(id))
-            .update_expression(update)
+            .update_expression(expression)
             .condition_expression("#status = :running AND attempts = :attempt")
             .expression_attribute_names("#status", "status")
+            // RESULT and ERROR are DynamoDB reserved words: named through placeholders.
+            .expression_attribute_names(field, &field[1..])
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
             .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":value", s(value))
-            .expression_attribute_values(":now", s(format_timestamp(&now)));
-        // RESULT and ERROR are DynamoDB reserved words: named through placeholders.
-        request = request.expression_attribute_names(field, &field[1..]);
-        match request.send().await {
+            .expression_attribute_values(":now", s(format_timestamp(&now)))
+            .build()
+            .map_err(|error| JobStoreError::Failed(error.into()))?;
+
+        let Some((outbox, event)) = event else {
+            let result = self
+                .client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(true),
+                Err(error) if is_condition_failed(&error) => Ok(false),
+                Err(error) => Err(error.into()),
+            };
+        };
+        let put_event = outbox.put(event, now).map_err(JobStoreError::Failed)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put_event).build())
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(true),
-            Err(error) if is_condition_failed(&error) => Ok(false),
-            Err(error) => Err(error.into()),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled
+                        .cancellation_reasons()
+                        .first()
+                        .and_then(|reason| reason.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(false)
+                }
+                _ => Err(error.into()),
+            },
         }
     }
 }

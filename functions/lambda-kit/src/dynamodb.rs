@@ -36,6 +36,32 @@ pub fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -
     error.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
 }
 
+/// Writes `item` unless an item with the same `key_attribute` exists: the idempotent write of a
+/// consumer that may see a message twice. `Ok(false)` when it existed (a repeated delivery).
+pub async fn put_once(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key_attribute: &str,
+    item: Item,
+) -> Result<
+    bool,
+    SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#key)")
+        .expression_attribute_names("#key", key_attribute)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if is_condition_failed(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// A stored item that does not have the shape the code writes.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored item is malformed: {0}")]
@@ -70,4 +96,37 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 
 pub fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// Where a consumer keeps what it derived from a message, each item once: the port the kit's
+/// subscribers write through.
+pub trait RecordStore: Send + Sync {
+    /// `Ok(false)` when the item was there already (a repeated delivery).
+    fn put_once(&self, item: Item) -> impl std::future::Future<Output = Result<bool, BoxError>> + Send;
+}
+
+/// A [`RecordStore`] in a DynamoDB table, deduplicated on the table's key attribute.
+#[derive(Debug, Clone)]
+pub struct DynamoDbRecords {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    key_attribute: &'static str,
+}
+
+impl DynamoDbRecords {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, key_attribute: &'static str) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            key_attribute,
+        }
+    }
+}
+
+impl RecordStore for DynamoDbRecords {
+    async fn put_once(&self, item: Item) -> Result<bool, BoxError> {
+        put_once(&self.client, &self.table, self.key_attribute, item)
+            .await
+            .map_err(Into::into)
+    }
 }

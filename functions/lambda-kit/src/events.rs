@@ -49,6 +49,40 @@ impl Envelope {
     }
 }
 
+/// What a subscriber received: an event, or something it did not ask for and only logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Event(Envelope),
+    /// An SNS control message (`SubscriptionConfirmation`, `UnsubscribeConfirmation`): not an event.
+    Control(String),
+}
+
+/// A message body that is neither an event nor an SNS control message: poison.
+#[derive(Debug, thiserror::Error)]
+#[error("not a domain event: {0}")]
+pub struct NotAnEvent(pub String);
+
+/// Reads a message body as a subscriber gets it: the envelope itself (raw delivery) or inside
+/// an SNS notification (`{"Type": "Notification", "Message": "<envelope>", ...}`). Extra fields
+/// are ignored, so a newer publisher does not break an older subscriber.
+pub fn parse_incoming(body: &str) -> Result<Incoming, NotAnEvent> {
+    let value: Value = serde_json::from_str(body).map_err(|error| NotAnEvent(format!("not JSON: {error}")))?;
+    let envelope = match (value.get("Type").and_then(Value::as_str), value.get("TopicArn")) {
+        (Some("Notification"), Some(_)) => {
+            let message = value
+                .get("Message")
+                .and_then(Value::as_str)
+                .ok_or_else(|| NotAnEvent("no Message".into()))?;
+            serde_json::from_str(message)
+        }
+        (Some(kind), Some(_)) => return Ok(Incoming::Control(kind.to_owned())),
+        _ => serde_json::from_value(value),
+    };
+    envelope
+        .map(Incoming::Event)
+        .map_err(|error| NotAnEvent(format!("not an event envelope: {error}")))
+}
+
 /// An event SNS did not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedEvent {
@@ -302,6 +336,31 @@ mod tests {
         .expect_err("the second batch failed");
         assert_eq!(error.failed.len(), 2);
         assert!(error.last_error.is_some());
+    }
+
+    #[test]
+    fn an_incoming_body_is_read_raw_or_from_its_sns_notification() {
+        let event = Envelope::new("order.created", 1, "orders-api", json!({"total": 1}), Utc::now());
+        let raw = serde_json::to_string(&event).unwrap();
+        let notification =
+            json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:t", "Message": raw, "Timestamp": "t"});
+        assert_eq!(parse_incoming(&raw).unwrap(), Incoming::Event(event.clone()));
+        assert_eq!(
+            parse_incoming(&notification.to_string()).unwrap(),
+            Incoming::Event(event)
+        );
+    }
+
+    #[test]
+    fn sns_control_messages_are_not_events_and_garbage_is_poison() {
+        let confirmation =
+            json!({"Type": "SubscriptionConfirmation", "TopicArn": "arn:t", "SubscribeURL": "https://x"});
+        assert_eq!(
+            parse_incoming(&confirmation.to_string()).unwrap(),
+            Incoming::Control("SubscriptionConfirmation".into())
+        );
+        assert!(parse_incoming("not json").is_err());
+        assert!(parse_incoming(r#"{"hello": "world"}"#).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`idempotency`]: idempotent creates with an `Idempotency-Key`, and their DynamoDB table.
 //! - [`sqs`]: SQS batches with per-record failures, for every SQS consumer.
 //! - [`events`]: the domain-event envelope, and publishing to SNS in batches.
+//! - [`outbox`]: events written in the same transaction as the change they report.
 //! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
 
 pub mod aws;
@@ -19,6 +20,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod http;
 pub mod idempotency;
+pub mod outbox;
 pub mod problem;
 pub mod sqs;
 pub mod telemetry;

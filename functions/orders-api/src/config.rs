@@ -11,6 +11,7 @@ use crate::order::TaxRate;
 pub struct Config {
     pub orders_table: String,
     pub idempotency_table: String,
+    pub outbox_table: String,
     pub settings: Settings,
 }
 
@@ -38,6 +39,7 @@ impl Config {
         Ok(Self {
             orders_table: config::required("ORDERS_TABLE")?,
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
+            outbox_table: config::required("OUTBOX_TABLE")?,
             settings: Settings {
                 tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
                 idempotency_ttl: Duration::from_secs(config::parsed_or(

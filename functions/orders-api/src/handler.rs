@@ -6,6 +6,7 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use lambda_kit::events::Envelope;
 use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
@@ -22,6 +23,8 @@ use lambda_kit::idempotency::{self, Claim, InvalidKey, NewClaim, Replay, StoredR
 /// 400 KB item size, and the API Gateway limit (10 MB) far above it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The event every new order publishes.
+pub const ORDER_CREATED: &str = "order.created";
 /// The operation an idempotency key is scoped to.
 const CREATE_ORDER: &str = "POST /orders";
 
@@ -166,9 +169,10 @@ impl<S: OrderStore> OrdersApi<S> {
         // UUIDv7: unique without coordination, and sorted by creation time.
         let order = Order::new(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
         let answer = created(&order);
+        let event = order_created(&order);
 
         let Some(key) = key else {
-            self.store.create_order(&order, None).await?;
+            self.store.create_order(&order, &event, None).await?;
             return Ok(answer.into_response(false));
         };
 
@@ -193,7 +197,7 @@ impl<S: OrderStore> OrdersApi<S> {
                 };
             }
         }
-        match self.store.create_order(&order, Some((&claim, &answer))).await {
+        match self.store.create_order(&order, &event, Some((&claim, &answer))).await {
             Ok(()) => Ok(answer.into_response(false)),
             // Another request holds the key now; it is not ours to release.
             Err(StoreError::ClaimLost) => Err(StoreError::ClaimLost.into()),
@@ -206,6 +210,13 @@ impl<S: OrderStore> OrdersApi<S> {
             }
         }
     }
+}
+
+/// The `order.created` event (schema version 1): the order as the API shows it.
+fn order_created(order: &Order) -> Envelope {
+    // An order is strings and integers: it always converts to JSON.
+    let data = serde_json::to_value(order).unwrap_or_default();
+    Envelope::new(ORDER_CREATED, 1, "orders-api", data, order.created_at)
 }
 
 /// The 201 answer for a new order, in the form it is kept for replays.

@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use lambda_kit::dynamodb::{BoxError, MalformedItem};
+use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
 
@@ -41,12 +42,13 @@ pub trait OrderStore: Send + Sync {
     /// The order with this id, if there is one.
     fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
-    /// Stores a new order. With `completes`, the idempotency claim for that key is completed with
-    /// the given answer in the same transaction, so an order never exists without its replayable
-    /// answer, nor an answer without its order.
+    /// Stores a new order and, in the same transaction, its `event` in the outbox (from where it
+    /// is published) and, with `completes`, the completed idempotency claim with its answer. So
+    /// an order never exists without its event or its replayable answer, nor those without it.
     fn create_order(
         &self,
         order: &Order,
+        event: &Envelope,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

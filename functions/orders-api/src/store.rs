@@ -7,28 +7,38 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{Item, MalformedItem, is_condition_failed, is_retryable, n, number, s, string};
+use lambda_kit::dynamodb::{Item, MalformedItem, is_retryable, n, number, s, string};
+use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::outbox::OutboxTable;
 
 use crate::order::{Order, PricedLine, format_timestamp};
 use crate::ports::{OrderStore, StoreError};
 
-/// Orders keyed by `id`, and the idempotency records of their creates.
+/// Orders keyed by `id`, the idempotency records of their creates, and the outbox their events
+/// leave through.
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
     orders_table: String,
     idempotency: IdempotencyTable,
+    outbox: OutboxTable,
 }
 
 impl DynamoDbStore {
-    pub fn new(client: Client, orders_table: impl Into<String>, idempotency_table: impl Into<String>) -> Self {
+    pub fn new(
+        client: Client,
+        orders_table: impl Into<String>,
+        idempotency_table: impl Into<String>,
+        outbox_table: impl Into<String>,
+    ) -> Self {
         let idempotency = IdempotencyTable::new(client.clone(), idempotency_table);
         Self {
             client,
             orders_table: orders_table.into(),
             idempotency,
+            outbox: OutboxTable::new(outbox_table),
         }
     }
 }
@@ -53,6 +63,7 @@ impl OrderStore for DynamoDbStore {
     async fn create_order(
         &self,
         order: &Order,
+        event: &Envelope,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let put_order = Put::builder()
@@ -61,35 +72,19 @@ impl OrderStore for DynamoDbStore {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| StoreError::Failed(error.into()))?;
+        let put_event = self.outbox.put(event, order.created_at).map_err(StoreError::Failed)?;
 
-        let Some((claim, response)) = completes else {
-            let result = self
-                .client
-                .put_item()
-                .table_name(put_order.table_name)
-                .set_item(Some(put_order.item))
-                .set_condition_expression(put_order.condition_expression)
-                .send()
-                .await;
-            return match result {
-                Err(error) if is_condition_failed(&error) => Err(StoreError::AlreadyExists(order.id.clone())),
-                other => other.map(drop).map_err(classify),
-            };
-        };
-
-        // The order and its replayable answer are written together or not at all.
-        let result = self
+        // The order, its event and its replayable answer are written together or not at all.
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_order).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(self.idempotency.completion(claim, response)?)
-                    .build(),
-            )
-            .send()
-            .await;
-        match result {
+            .transact_items(TransactWriteItem::builder().put(put_event).build());
+        if let Some((claim, response)) = completes {
+            let complete = self.idempotency.completion(claim, response)?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(complete).build());
+        }
+        match transaction.send().await {
             Ok(_) => Ok(()),
             Err(error) => match error.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
@@ -100,9 +95,9 @@ impl OrderStore for DynamoDbStore {
                             .and_then(|reason| reason.code())
                             == Some("ConditionalCheckFailed")
                     };
-                    if failed(0) {
+                    if failed(0) || failed(1) {
                         Err(StoreError::AlreadyExists(order.id.clone()))
-                    } else if failed(1) {
+                    } else if failed(2) {
                         Err(StoreError::ClaimLost)
                     } else {
                         Err(classify(error))

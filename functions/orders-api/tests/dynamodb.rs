@@ -170,7 +170,12 @@ async fn concurrent_requests_with_one_key_create_one_order() {
 #[tokio::test]
 async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail() {
     let local = local().await;
-    let store = DynamoDbStore::new(local.client.clone(), "no-such-table", "no-such-table-either");
+    let store = DynamoDbStore::new(
+        local.client.clone(),
+        "no-such-table",
+        "no-such-table-either",
+        "nor-this-one",
+    );
     let api = local.api_with(store, local.config.settings);
 
     let response = api.handle(post_order(&order_for("c-1"), None)).await;
@@ -202,6 +207,7 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
         Client::from_conf(config),
         &local.config.orders_table,
         &local.config.idempotency_table,
+        &local.config.outbox_table,
     );
     let api = local.api_with(store, local.config.settings);
 

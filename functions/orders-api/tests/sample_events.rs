@@ -57,7 +57,9 @@ async fn seed_order(store: &impl OrderStore) {
         }],
     };
     let order = Order::new(SEEDED_ORDER_ID.into(), request, TaxRate::DEFAULT, chrono::Utc::now()).expect("priced");
-    match store.create_order(&order, None).await {
+    let event =
+        lambda_kit::events::Envelope::new("order.created", 1, "seed", serde_json::json!({}), chrono::Utc::now());
+    match store.create_order(&order, &event, None).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
         Err(error) => panic!("seeding failed: {error}"),
     }

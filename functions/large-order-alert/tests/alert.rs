@@ -1,0 +1,53 @@
+//! large-order-alert against DynamoDB (moto, real SDK): the sample SNS event raises one alert.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_kit::dynamodb::DynamoDbRecords;
+use large_order_alert::LargeOrderAlert;
+use serde_json::Value;
+
+#[tokio::test]
+async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests need the local AWS (moto): run them with `make test`"
+    );
+    let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
+    let client = Client::new(&lambda_kit::aws::load().await);
+    let alert = LargeOrderAlert::new(DynamoDbRecords::new(client.clone(), &table, "id"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/large-order-alert/large-order.json");
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
+
+    alert.handle(sample.clone()).await.expect("handled");
+    alert.handle(sample).await.expect("a repeat is handled too");
+
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "id",
+            AttributeValue::S("alert#0195f3a4-0000-7000-8000-00000000e007".into()),
+        )
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the alert");
+    assert_eq!(
+        item["order_id"].as_s().ok().map(String::as_str),
+        Some("0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d02")
+    );
+    assert_eq!(item["total"].as_n().ok().map(String::as_str), Some("300000"));
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_from_sns_fails_the_invocation() {
+    let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
+    let alert = LargeOrderAlert::new(DynamoDbRecords::new(
+        Client::new(&lambda_kit::aws::load().await),
+        table,
+        "id",
+    ));
+    assert!(alert.handle(serde_json::json!({"hello": "world"})).await.is_err());
+}

@@ -1,0 +1,87 @@
+//! notifier against DynamoDB (moto, real SDK): the sample batch, and a repeated delivery.
+
+use aws_sdk_dynamodb::Client;
+use lambda_kit::dynamodb::DynamoDbRecords;
+use lambda_kit::sqs::SqsBatchResponse;
+use notifier::Notifier;
+use serde_json::Value;
+
+async fn local() -> (Client, String) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests need the local AWS (moto): run them with `make test`"
+    );
+    let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
+    (Client::new(&lambda_kit::aws::load().await), table)
+}
+
+fn sample() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/notifier/raw-events.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+async fn notification(client: &Client, table: &str, event_id: &str) -> Option<String> {
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("notification#{event_id}")),
+        )
+        .send()
+        .await
+        .expect("read")
+        .item?;
+    item.get("message").and_then(|m| m.as_s().ok()).cloned()
+}
+
+#[tokio::test]
+async fn the_sample_batch_notifies_known_events_ignores_the_rest_and_reports_only_the_poison() {
+    let (client, table) = local().await;
+    let notifier = Notifier::new(DynamoDbRecords::new(client.clone(), &table, "id"));
+
+    let response = notifier.handle(sample()).await.expect("a batch answer");
+
+    assert_eq!(
+        failed(&response),
+        ["7b3e0000-0000-4000-8000-000000000005"],
+        "only the record that is not JSON"
+    );
+    assert_eq!(
+        notification(&client, &table, "0195f3a4-0000-7000-8000-00000000e001")
+            .await
+            .as_deref(),
+        Some("Your order 0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01 is confirmed.")
+    );
+    assert!(
+        notification(&client, &table, "0195f3a4-0000-7000-8000-00000000e003")
+            .await
+            .is_some_and(|m| m.contains("failed"))
+    );
+    assert_eq!(
+        notification(&client, &table, "0195f3a4-0000-7000-8000-00000000e004").await,
+        None,
+        "unknown type"
+    );
+    assert_eq!(
+        notification(&client, &table, "0195f3a4-0000-7000-8000-00000000e005").await,
+        None,
+        "unknown version"
+    );
+
+    let again = notifier.handle(sample()).await.expect("a batch answer");
+    assert_eq!(
+        failed(&again),
+        ["7b3e0000-0000-4000-8000-000000000005"],
+        "a repeated delivery is not a failure"
+    );
+}
