@@ -224,13 +224,13 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             Err(JobStoreError::AlreadyExists) => self.store.get_job(&job.id).await?.ok_or(ApiError::JobNotFound)?,
             Err(error) => return Err(error.into()),
         };
-        if job.status == model::JobStatus::Queued {
-            if let Err(error) = self.queue.send(&job.message(), trace_header).await {
-                if let Err(delete_error) = self.store.delete_queued_job(&job.id).await {
-                    error!(job_id = %job.id, error = %ErrorChain(&delete_error), "unsent job not removed");
-                }
-                return Err(error.into());
+        if job.status == model::JobStatus::Queued
+            && let Err(error) = self.queue.send(&job.message(), trace_header).await
+        {
+            if let Err(delete_error) = self.store.delete_queued_job(&job.id).await {
+                error!(job_id = %job.id, error = %ErrorChain(&delete_error), "unsent job not removed");
             }
+            return Err(error.into());
         }
         Ok(accepted(&job))
     }
