@@ -75,18 +75,18 @@ def failed_ids(answer: Any, batch_ids: set[str], reports_failures: bool) -> set[
     return ids
 
 
-class SqsPoller:
-    def __init__(self, mapping: SqsMapping, sqs, invoke_endpoint: str, log: Callable[[str], None] = print):
-        self.mapping = mapping
-        self.sqs = sqs
-        self.queue_url = sqs.get_queue_url(QueueName=mapping.queue)["QueueUrl"]
-        self.invoke_endpoint = invoke_endpoint
+class Poller:
+    """A background loop that calls `poll_once` until stopped, and keeps polling through errors,
+    as Lambda's pollers do. `poll_once` returns how much it handled; an idle poll waits a little."""
+
+    name = "poller"
+
+    def __init__(self, log: Callable[[str], None]):
         self.log = log
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"poller-{mapping.queue}", daemon=True)
-        self.invocations = 0
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
-    def start(self) -> "SqsPoller":
+    def start(self):
         self.thread.start()
         return self
 
@@ -94,13 +94,31 @@ class SqsPoller:
         self.stopped.set()
         self.thread.join(timeout=10)
 
+    def poll_once(self) -> int:
+        raise NotImplementedError
+
     def _run(self) -> None:
         while not self.stopped.is_set():
             try:
-                self.poll_once()
-            except Exception as error:  # noqa: BLE001 - a poller keeps polling, as Lambda's does
-                self.log(f"poller {self.mapping.queue}: {error!r}")
+                if not self.poll_once():
+                    time.sleep(0.2)
+            except Exception as error:  # noqa: BLE001 - keep polling, as Lambda does
+                self.log(f"{self.name}: {error!r}")
                 time.sleep(1)
+
+
+class SqsPoller(Poller):
+    def __init__(self, mapping: SqsMapping, sqs, invoke_endpoint: str, log: Callable[[str], None] = print):
+        self.mapping = mapping
+        self.sqs = sqs
+        self.queue_url = sqs.get_queue_url(QueueName=mapping.queue)["QueueUrl"]
+        self.invoke_endpoint = invoke_endpoint
+        self.log = log
+        self.name = f"poller {mapping.queue}"
+        super().__init__(log)
+        self.invocations = 0
+
+
 
     def _invoke(self, event: dict) -> Any:
         try:
@@ -144,7 +162,7 @@ class SqsPoller:
         return len(messages)
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     """A local stand-in for Lambda's DynamoDB stream event source mapping.
 
     Reads each shard in order from TRIM_HORIZON, invokes the function with batches of up to the
@@ -166,25 +184,10 @@ class StreamPoller:
         on_failure = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
         self.iterators: dict[str, str | None] = {}
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"stream-{table}", daemon=True)
+        self.name = f"stream poller {function}"
+        super().__init__(log)
 
-    def start(self) -> "StreamPoller":
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                if not self.poll_once():
-                    time.sleep(0.2)
-            except Exception as error:  # noqa: BLE001 - a poller keeps polling, as Lambda's does
-                self.log(f"stream poller {self.function}: {error!r}")
-                time.sleep(1)
 
     def _iterator(self, shard: str, kind: str = "TRIM_HORIZON", sequence: str | None = None) -> str:
         arguments = {"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": kind}
@@ -240,7 +243,7 @@ class StreamPoller:
         self.log(f"stream poller {self.function}: gave up on {len(records)} records")
 
 
-class SnsLambdaPoller:
+class SnsLambdaPoller(Poller):
     """A local stand-in for SNS invoking a Lambda subscriber asynchronously.
 
     moto cannot invoke a cargo-lambda function, so the subscription is made to a tap queue with
@@ -259,26 +262,16 @@ class SnsLambdaPoller:
         self.retries = int(invoke_config.get("MaximumRetryAttempts", 2))
         on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"sns-{function}", daemon=True)
+        self.name = f"sns poller {function}"
+        super().__init__(log)
 
-    def start(self) -> "SnsLambdaPoller":
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                for message in self.sqs.receive_message(QueueUrl=self.tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
-                    self._deliver(json.loads(message["Body"]))
-                    self.sqs.delete_message(QueueUrl=self.tap_url, ReceiptHandle=message["ReceiptHandle"])
-            except Exception as error:  # noqa: BLE001
-                self.log(f"sns poller {self.function}: {error!r}")
-                time.sleep(1)
+    def poll_once(self) -> int:
+        messages = self.sqs.receive_message(QueueUrl=self.tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            self._deliver(json.loads(message["Body"]))
+            self.sqs.delete_message(QueueUrl=self.tap_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
 
     def _deliver(self, notification: dict) -> None:
         event = {"Records": [{

@@ -13,6 +13,7 @@ import uuid
 
 import boto3
 import pytest
+from flow import wait_until
 
 from local.cfn import ACCOUNT_ID, REGION
 
@@ -37,14 +38,6 @@ def post(path, body):
 def scan(dynamodb, table):
     return [{k: next(iter(v.values())) for k, v in item.items()} for item in dynamodb.scan(TableName=table)["Items"]]
 
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def order(customer, unit_price):

@@ -12,6 +12,7 @@ import uuid
 
 import boto3
 import pytest
+from flow import wait_until
 
 from local.cfn import REGION
 
@@ -41,14 +42,6 @@ def job_of(dynamodb, job_id):
     item = dynamodb.get_item(TableName=os.environ["JOBS_TABLE"], Key={"id": {"S": job_id}}, ConsistentRead=True).get("Item")
     return {name: next(iter(value.values())) for name, value in item.items()} if item else None
 
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def queue_url(sqs, name):
