@@ -72,3 +72,23 @@ def test_client_errors_come_back_as_problem_details(method, path, body, content_
     assert answer_status == status, answer
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(answer)["status"] == status
+
+
+def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body():
+    from pathlib import Path
+    import time
+
+    marker = f"c-{uuid.uuid4().hex[:12]}"
+    body = json.dumps({"customer_id": marker, "currency": "EUR", "items": [{"sku": "LOG-1", "quantity": 1, "unit_price": 1}]})
+    status, headers, _ = call("POST", "/orders", body, {"content-type": "application/json"})
+    assert status == 201
+    time.sleep(0.5)
+
+    log = (Path(__file__).resolve().parent.parent / ".local" / "stack.log").read_text()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    requests = [line["fields"] for line in lines if line.get("fields", {}).get("message") == "request"]
+    assert any(
+        r["route"] == "/orders" and r["method"] == "POST" and r["status"] == 201 and r["request_id"] and r["latency_ms"] >= 0
+        for r in requests
+    )
+    assert marker not in log, "a request body reached the logs"
