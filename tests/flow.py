@@ -13,3 +13,26 @@ def wait_until(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def require_stack() -> str:
+    """The local HTTP API's URL; fails the test when no local stack runs."""
+    import os
+
+    import pytest
+
+    api = os.environ.get("LOCAL_API_URL", "")
+    if not api:
+        pytest.fail("LOCAL_API_URL is not set: these tests need the local stack; run them with `make test`")
+    return api
+
+
+def client(service: str):
+    """An SDK client for the local AWS (moto) the stack started."""
+    import os
+
+    import boto3
+
+    from local.cfn import REGION
+
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)

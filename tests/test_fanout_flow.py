@@ -11,9 +11,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
 import pytest
-from flow import wait_until
+from flow import client, require_stack, wait_until
 
 from local.cfn import ACCOUNT_ID, REGION
 
@@ -22,11 +21,8 @@ API = os.environ.get("LOCAL_API_URL", "")
 
 @pytest.fixture(scope="module")
 def aws():
-    if not API:
-        pytest.fail("LOCAL_API_URL is not set: these tests need the local stack; run them with `make test`")
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    make = lambda service: boto3.client(service, endpoint_url=endpoint, region_name=REGION)  # noqa: E731
-    return make("sqs"), make("dynamodb"), make("sns")
+    require_stack()
+    return client("sqs"), client("dynamodb"), client("sns")
 
 
 def post(path, body):

@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, string,
+    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, send_update,
+    string,
 };
 use lambda_kit::events::Envelope;
 use lambda_kit::outbox::OutboxTable;
@@ -211,18 +212,7 @@ impl JobsTable {
             .map_err(|error| JobStoreError::Failed(error.into()))?;
 
         let Some((outbox, event)) = event else {
-            let result = self
-                .client
-                .update_item()
-                .table_name(update.table_name)
-                .set_key(Some(update.key))
-                .update_expression(update.update_expression)
-                .set_condition_expression(update.condition_expression)
-                .set_expression_attribute_names(update.expression_attribute_names)
-                .set_expression_attribute_values(update.expression_attribute_values)
-                .send()
-                .await;
-            return match result {
+            return match send_update(&self.client, update).await {
                 Ok(_) => Ok(true),
                 Err(error) if is_condition_failed(&error) => Ok(false),
                 Err(error) => Err(error.into()),

@@ -62,6 +62,28 @@ pub async fn put_once(
     }
 }
 
+/// Sends, on its own, an update built for a transaction (`types::Update`), so one builder serves
+/// both the transactional and the single-item path.
+pub async fn send_update(
+    client: &aws_sdk_dynamodb::Client,
+    update: aws_sdk_dynamodb::types::Update,
+) -> Result<
+    (),
+    SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, aws_sdk_dynamodb::config::http::HttpResponse>,
+> {
+    client
+        .update_item()
+        .table_name(update.table_name)
+        .set_key(Some(update.key))
+        .update_expression(update.update_expression)
+        .set_condition_expression(update.condition_expression)
+        .set_expression_attribute_names(update.expression_attribute_names)
+        .set_expression_attribute_values(update.expression_attribute_values)
+        .send()
+        .await
+        .map(drop)
+}
+
 /// A stored item that does not have the shape the code writes.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored item is malformed: {0}")]

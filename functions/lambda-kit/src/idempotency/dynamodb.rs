@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::Update;
 
 use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
 use crate::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, string,
+    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, send_update,
+    string,
 };
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -134,20 +135,9 @@ impl IdempotencyTable {
     /// Completes a claim on its own, when what it protects is not a single DynamoDB transaction.
     pub async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), IdempotencyError> {
         let update = self.completion(claim, response)?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(update.table_name)
-            .set_key(Some(update.key))
-            .update_expression(update.update_expression)
-            .set_condition_expression(update.condition_expression)
-            .set_expression_attribute_names(update.expression_attribute_names)
-            .set_expression_attribute_values(update.expression_attribute_values)
-            .send()
-            .await;
-        match result {
+        match send_update(&self.client, update).await {
             Err(error) if is_condition_failed(&error) => Err(IdempotencyError::ClaimLost),
-            other => other.map(drop).map_err(Into::into),
+            other => other.map_err(Into::into),
         }
     }
 
