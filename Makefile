@@ -4,12 +4,16 @@
 #   make demo   build, start the local stack, walk the API over HTTP, stop everything
 #   make test   every test: Rust unit + integration (moto), local HTTP end to end, template checks
 #   make up     start the local stack and keep it running (make down stops it)
+#   make bench  cold start, size, handler cost and build times; rewrites BENCHMARKS.md
+#   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
+#   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
+BENCH_VENV := .venv-bench
 STACK := $(VENV)/bin/python -m local.stack
 # Where `make up` serves the HTTP API and cargo-lambda's Lambda Invoke API.
 API_PORT ?= 3000
@@ -17,7 +21,7 @@ INVOKE_PORT ?= 9000
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build venv clean
+.PHONY: demo test test-rust test-python lint up down build bench fuzz load venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -48,6 +52,26 @@ build: venv
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
 
+# The long fuzz run: every function's tests/fuzz.rs with FUZZ_CASES cases per property (the
+# short run is part of make test). No local stack needed: the fuzzed handlers run on in-memory
+# stand-ins of their own ports.
+FUZZ_CASES ?= 100000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --workspace --locked --profile fuzz --test fuzz -- --test-threads 2
+
+# The load run: a local stack with fault injection on (10 % of SQS records fail their first
+# delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See local/load.py.
+LOAD_JOBS ?= 10000
+load: venv
+	LOCAL_FAULT_TRANSIENT_RATE=0.1 LOCAL_POLLER_DROP_EVERY=50 LOAD_JOBS=$(LOAD_JOBS) \
+		$(STACK) run --functions -- $(VENV)/bin/python -m local.load
+
+# Benchmarks are not tests: nothing here is asserted. BENCH_ARGS passes options to bench/run.py
+# (--runs N, --reuse-build, --quick).
+bench: venv $(BENCH_VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt
@@ -59,6 +83,13 @@ $(VENV)/.installed: requirements-dev.txt
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# The Python peer of the cold-start benchmark runs as a Python Lambda would: its own interpreter
+# environment with the runtime interface client and boto3.
+$(BENCH_VENV)/.installed: bench/python-peer/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/python-peer/requirements.txt
 	touch $@
 
 clean:

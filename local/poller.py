@@ -28,6 +28,9 @@ from .cfn import ACCOUNT_ID, REGION, SqsMapping
 from .lambda_api import InvocationFailed, invoke
 
 LOCAL_VISIBILITY_TIMEOUT = int(os.environ.get("LOCAL_SQS_VISIBILITY_TIMEOUT", "1"))
+# make load: every Nth batch is invoked and then dropped, as if the function died mid-batch: no
+# message is deleted, so the whole batch comes back after the visibility timeout.
+DROP_EVERY = int(os.environ.get("LOCAL_POLLER_DROP_EVERY") or 0)
 
 
 def sqs_record(message: dict[str, Any], queue: str) -> dict[str, Any]:
@@ -117,6 +120,7 @@ class SqsPoller(Poller):
         self.name = f"poller {mapping.queue}"
         super().__init__(log)
         self.invocations = 0
+        self.dropped = 0
 
 
 
@@ -147,6 +151,10 @@ class SqsPoller(Poller):
         event = {"Records": [sqs_record(message, self.mapping.queue) for message in messages]}
         self.invocations += 1
         answer = self._invoke(event)
+        if DROP_EVERY and self.invocations % DROP_EVERY == 0:
+            self.dropped += 1
+            self.log(f"poller {self.mapping.queue}: batch of {len(messages)} dropped (LOCAL_POLLER_DROP_EVERY); it comes back")
+            return len(messages)
         batch_ids = {message["MessageId"] for message in messages}
         failed = failed_ids(answer, batch_ids, self.mapping.report_batch_item_failures)
         done = [message for message in messages if message["MessageId"] not in failed]

@@ -31,6 +31,10 @@ from .aws import subscribe
 from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
 
 STATE_DIR = ROOT / ".local"
+# Switches for make load, off unless set in the caller's environment: a share of SQS records
+# failing their first delivery (in the functions, lambda_kit::faults), and a share of SQS
+# batches whose invocation the local poller drops as if the function died (local/poller.py).
+FAULT_SWITCHES = ("LOCAL_FAULT_TRANSIENT_RATE", "LOCAL_POLLER_DROP_EVERY")
 STATE_FILE = STATE_DIR / "stack.json"
 LOG_FILE = STATE_DIR / "stack.log"
 
@@ -123,6 +127,11 @@ class Stack:
         for made in create_resources(self.template, self.moto):
             self.say(f"  created {made}")
         environment = {**self.moto.client_environment(), **function_environment(self.template)}
+        # Fault injection (make load) is passed through from the caller; template.yaml never sets it.
+        for name in FAULT_SWITCHES:
+            if os.environ.get(name):
+                environment[name] = os.environ[name]
+                self.say(f"fault injection: {name}={os.environ[name]}")
         if self.with_functions:
             self.functions = Functions(environment, LOG_FILE, self.invoke_port).start()
             routes = self.template.http_routes()

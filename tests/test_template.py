@@ -241,3 +241,30 @@ def test_every_queue_where_failures_wait_is_alarmed():
             waiting.add(name)
     alarmed = {d["Value"]["Fn::GetAtt"][0] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values() for d in a["Properties"]["Dimensions"]}
     assert len(waiting) >= 8 and waiting <= alarmed, waiting - alarmed
+
+
+def raw_environment(logical_id: str) -> dict:
+    globals_env = TEMPLATE.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = TEMPLATE.functions()[logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
+    return {**globals_env, **own}
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
+def test_no_function_gets_a_fault_switch_or_a_secret_through_its_environment(logical_id):
+    from local.stack import FAULT_SWITCHES
+
+    for name, value in raw_environment(logical_id).items():
+        assert name not in FAULT_SWITCHES and not name.startswith("LOCAL_"), f"{logical_id}: {name} is a local-only switch"
+        assert not any(word in name.upper() for word in ("SECRET", "PASSWORD", "TOKEN", "PRIVATE", "CREDENTIAL")), \
+            f"{logical_id}: {name} looks like a secret; read it from Secrets Manager or SSM at init instead"
+        # Values are names and references, never literal key material.
+        assert isinstance(value, (dict, int)) or len(str(value)) < 64, f"{logical_id}: {name} holds a long literal"
+
+
+def test_no_managed_policy_grants_full_access():
+    for logical_id, function in TEMPLATE.functions().items():
+        for policy in function.get("Properties", {}).get("Policies", []):
+            if isinstance(policy, str):
+                assert "FullAccess" not in policy and policy != "AdministratorAccess", f"{logical_id}: {policy}"
+        for arn in function.get("Properties", {}).get("ManagedPolicyArns", []) or []:
+            assert "FullAccess" not in str(arn), f"{logical_id}: {arn}"

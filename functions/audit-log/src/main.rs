@@ -3,8 +3,8 @@
 use audit_log::AuditLog;
 use lambda_kit::config;
 use lambda_kit::dynamodb::DynamoDbRecords;
+use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
         "event_id",
     ));
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsBatch>| async {
         Box::pin(audit_log.handle(event.payload)).await.map_err(Error::from)
     }))
     .await

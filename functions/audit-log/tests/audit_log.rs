@@ -4,7 +4,7 @@ use audit_log::AuditLog;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_kit::dynamodb::DynamoDbRecords;
-use serde_json::Value;
+use lambda_kit::sqs::SqsBatch;
 
 #[tokio::test]
 async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_not_failures() {
@@ -17,7 +17,7 @@ async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_
     let client = Client::new(&lambda_kit::aws::load().await);
     let audit_log = AuditLog::new(DynamoDbRecords::new(client.clone(), &table, "event_id"));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/audit-log/sns-notifications.json");
-    let sample: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
+    let sample: SqsBatch = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
 
     let first = audit_log.handle(sample.clone()).await.expect("a batch answer");
     let again = audit_log.handle(sample).await.expect("a batch answer");

@@ -14,7 +14,7 @@ use chrono::Utc;
 use jobs::model::JobMessage;
 use jobs::table::{Finish, JobStoreError, Start};
 use lambda_kit::events::Envelope;
-use lambda_kit::sqs::{BatchError, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -71,7 +71,7 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
     }
 
     /// Runs a batch and reports the failed records by `messageId`.
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<SqsBatchResponse, BatchError> {
+    pub async fn handle(&self, event: LambdaEvent<SqsBatch>) -> Result<SqsBatchResponse, BatchError> {
         let deadline = i64::try_from(event.context.deadline).unwrap_or(0);
         let response = process_batch(event.payload, self.concurrency, |message| {
             self.process(message, deadline)

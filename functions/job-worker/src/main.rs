@@ -6,8 +6,8 @@ use job_worker::config::Config;
 use job_worker::handler::Worker;
 use jobs::table::JobsTable;
 use lambda_kit::outbox::OutboxTable;
+use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
     );
 
     // Boxed: the batch future is deep enough to overflow rustc's layout query depth unboxed.
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsBatch>| async {
         Box::pin(worker.handle(event)).await.map_err(Error::from)
     }))
     .await

@@ -5,7 +5,7 @@ use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
 use jobs_api::handler::JobsApi;
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::Error;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 
 #[tokio::main(flavor = "current_thread")]
@@ -21,8 +21,6 @@ async fn main() -> Result<(), Error> {
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
     let api = JobsApi::new(store, queue, config.idempotency_ttl);
 
-    lambda_http::run(service_fn(|request: Request| async {
-        Ok::<_, Error>(api.handle(request).await)
-    }))
-    .await
+    // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
+    lambda_kit::http::run(|request| api.handle(request)).await
 }

@@ -130,21 +130,7 @@ impl EventPublisher {
 
     /// One `PublishBatch` call; the entries SNS refused, by event id.
     async fn publish_batch(&self, events: Vec<&Envelope>) -> Result<Vec<FailedEvent>, BoxError> {
-        let entries = events
-            .iter()
-            .enumerate()
-            .map(|(index, event)| {
-                let attribute = MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(&event.event_type)
-                    .build()?;
-                Ok(PublishBatchRequestEntry::builder()
-                    .id(index.to_string())
-                    .message(serde_json::to_string(event)?)
-                    .message_attributes(EVENT_TYPE_ATTRIBUTE, attribute)
-                    .build()?)
-            })
-            .collect::<Result<Vec<_>, BoxError>>()?;
+        let entries = batch_entries(&events)?;
         let output = self
             .client
             .publish_batch()
@@ -170,6 +156,27 @@ impl EventPublisher {
             })
             .collect())
     }
+}
+
+/// The `PublishBatch` entries for up to [`MAX_BATCH_ENTRIES`] events: each envelope as the
+/// message, its type as the `event_type` attribute subscriptions filter on, and its index as the
+/// entry id (SNS answers failures by entry id).
+pub fn batch_entries(events: &[&Envelope]) -> Result<Vec<PublishBatchRequestEntry>, BoxError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(&event.event_type)
+                .build()?;
+            Ok(PublishBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message(serde_json::to_string(event)?)
+                .message_attributes(EVENT_TYPE_ATTRIBUTE, attribute)
+                .build()?)
+        })
+        .collect()
 }
 
 /// The batching and retry rules of [`EventPublisher::publish_all`], over any batch sender (one

@@ -4,17 +4,76 @@
 //! same behind API Gateway (REST or HTTP API, any stage) and behind cargo-lambda's local emulator,
 //! which fills in no path parameters.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::request::{LambdaRequest, RequestContext};
+use lambda_http::tower::Service;
+use lambda_http::{Adapter, Body, Request, RequestExt, Response, service_fn};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::idempotency::StoredResponse;
 use crate::problem::Problem;
 
 /// The media type of every JSON answer.
 pub const APPLICATION_JSON: &str = "application/json";
+
+/// Runs an HTTP handler on the Lambda runtime, like `lambda_http::run`, with one difference:
+/// an event that lambda_http cannot turn into a request gets a 400 problem instead of failing
+/// the invocation (which API Gateway turns into a 500). lambda_http panics on some events rather
+/// than returning an error (a body flagged base64 that is not base64, a `Host` header that is no
+/// host); the fuzz tests found them. API Gateway does not send such events, but a function
+/// behind another proxy, or a bug upstream, should not look like a server fault.
+pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaRequest>| {
+        answer(event, handler)
+    }))
+    .await
+}
+
+/// The answer to one HTTP event: what [`run`] sends back, as its JSON (what the fuzz tests
+/// check).
+pub async fn answer<F, Fut>(event: LambdaEvent<LambdaRequest>, handler: F) -> Result<impl Serialize, Infallible>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Answer<T> {
+        Handled(T),
+        Rejected(Value),
+    }
+
+    let mut adapter = Adapter::from(service_fn(|request| {
+        let response = handler(request);
+        async move { Ok::<_, Infallible>(response.await) }
+    }));
+    // The conversion from event to request runs inside `call`, before the handler's future.
+    match std::panic::catch_unwind(AssertUnwindSafe(|| adapter.call(event))) {
+        Ok(handled) => Ok(Answer::Handled(handled.await?)),
+        Err(_) => {
+            tracing::warn!("the event is not a well-formed HTTP request; answered 400");
+            let problem = Problem::typed(StatusCode::BAD_REQUEST, "malformed-event", "Malformed request")
+                .with_detail("The request could not be read as HTTP.");
+            Ok(Answer::Rejected(json!({
+                "statusCode": 400,
+                "headers": { "content-type": crate::problem::PROBLEM_JSON, "cache-control": "no-store" },
+                "body": serde_json::to_string(&problem).unwrap_or_default(),
+                "isBase64Encoded": false,
+            })))
+        }
+    }
+}
 
 /// The path the API's routes are matched against: the raw request path with the API Gateway
 /// stage removed when the stage is part of it (HTTP APIs with a named stage put it there, REST

@@ -13,11 +13,13 @@
 //! - [`events`]: the domain-event envelope, and publishing to SNS in batches.
 //! - [`outbox`]: events written in the same transaction as the change they report.
 //! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
+//! - [`faults`]: the local-only switch that makes a share of SQS records fail (`make load`).
 
 pub mod aws;
 pub mod config;
 pub mod dynamodb;
 pub mod events;
+pub mod faults;
 pub mod http;
 pub mod idempotency;
 pub mod outbox;

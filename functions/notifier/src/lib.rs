@@ -5,7 +5,7 @@
 use chrono::Utc;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, s};
 use lambda_kit::events::{Envelope, Incoming, NotAnEvent, parse_incoming};
-use lambda_kit::sqs::{BatchError, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use serde_json::Value;
 use tracing::info;
 
@@ -56,7 +56,7 @@ impl<S: RecordStore> Notifier<S> {
         Self { store }
     }
 
-    pub async fn handle(&self, event: Value) -> Result<SqsBatchResponse, BatchError> {
+    pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
         process_batch(event, CONCURRENCY, |message| self.process(message)).await
     }
 

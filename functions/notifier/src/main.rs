@@ -2,9 +2,9 @@
 
 use lambda_kit::config;
 use lambda_kit::dynamodb::DynamoDbRecords;
+use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notifier::Notifier;
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     let aws = lambda_kit::aws::load().await;
     let notifier = Notifier::new(DynamoDbRecords::new(aws_sdk_dynamodb::Client::new(&aws), table, "id"));
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsBatch>| async {
         Box::pin(notifier.handle(event.payload)).await.map_err(Error::from)
     }))
     .await

@@ -2,9 +2,8 @@
 
 use aws_sdk_dynamodb::Client;
 use lambda_kit::dynamodb::DynamoDbRecords;
-use lambda_kit::sqs::SqsBatchResponse;
+use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
 use notifier::Notifier;
-use serde_json::Value;
 
 async fn local() -> (Client, String) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -16,7 +15,8 @@ async fn local() -> (Client, String) {
     (Client::new(&lambda_kit::aws::load().await), table)
 }
 
-fn sample() -> Value {
+fn sample() -> SqsBatch {
+    // As the runtime reads it: the payload's bytes straight into the batch type.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/notifier/raw-events.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
 }

@@ -1,7 +1,7 @@
 //! orders-api: wiring only. Config, tracing and clients are set up once per execution
 //! environment (init); every request then goes to [`OrdersApi::handle`].
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::Error;
 use orders_api::config::Config;
 use orders_api::handler::OrdersApi;
 use orders_api::store::DynamoDbStore;
@@ -19,8 +19,6 @@ async fn main() -> Result<(), Error> {
     );
     let api = OrdersApi::new(store, config.settings);
 
-    lambda_http::run(service_fn(|request: Request| async {
-        Ok::<_, Error>(api.handle(request).await)
-    }))
-    .await
+    // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
+    lambda_kit::http::run(|request| api.handle(request)).await
 }

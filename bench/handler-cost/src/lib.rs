@@ -1,0 +1,102 @@
+//! Inputs for the handler-cost benchmarks (`benches/`), built the way Lambda delivers them.
+//!
+//! The stores behind the handlers are replaced by [`AcceptingStore`], which answers at once: the
+//! benchmarks measure the function's own CPU work per request or record (parsing, routing,
+//! validation, serialization, the log line), not the network round trip to DynamoDB.
+
+use lambda_kit::events::Envelope;
+use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use orders_api::order::Order;
+use orders_api::ports::{OrderStore, StoreError};
+use serde_json::{Value, json};
+
+/// A sample event from `events/`, as the bytes the runtime receives.
+pub fn sample_event(function: &str, name: &str) -> String {
+    let path = format!("{}/../../events/{function}/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// An SQS event of `records` standard-queue messages with a `body_bytes`-long JSON body each,
+/// as the bytes Lambda's poller sends.
+pub fn sqs_batch(records: usize, body_bytes: usize) -> Vec<u8> {
+    let padding = "x".repeat(body_bytes.saturating_sub(40));
+    let records: Vec<Value> = (0..records)
+        .map(|index| {
+            json!({
+                "messageId": format!("059f36b4-87a3-44ab-83d2-{index:012}"),
+                "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+                "body": json!({ "job_id": format!("job-{index}"), "padding": padding }).to_string(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795700700000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": "1795700700001"
+                },
+                "messageAttributes": {
+                    "job_type": { "stringValue": "report", "dataType": "String" }
+                },
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:JobsQueue",
+                "awsRegion": "eu-west-1"
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "Records": records })).expect("a JSON value serializes")
+}
+
+/// `count` order.created envelopes, as event-publisher reads them from one stream batch.
+pub fn order_events(count: usize) -> Vec<Envelope> {
+    (0..count)
+        .map(|index| {
+            Envelope::new(
+                "order.created",
+                1,
+                "orders-api",
+                json!({
+                    "order_id": format!("0193a0c4-7e7a-7c2e-8f0a-{index:012}"),
+                    "customer_id": "c-42",
+                    "currency": "EUR",
+                    "total": 3000,
+                    "items": [{ "sku": "BOOK-1", "quantity": 2, "unit_price": 1250 }]
+                }),
+                chrono::Utc::now(),
+            )
+        })
+        .collect()
+}
+
+/// An order store that accepts every write and holds nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptingStore;
+
+impl OrderStore for AcceptingStore {
+    async fn get_order(&self, _: &str) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn create_order(
+        &self,
+        _: &Order,
+        _: &Envelope,
+        _: Option<(&NewClaim, &StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn claim_key(&self, _: &NewClaim) -> Result<Claim, StoreError> {
+        Ok(Claim::Acquired)
+    }
+
+    async fn release_key(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Installs the production log subscriber (JSON lines, INFO), writing into a sink, so the cost
+/// of each request's log line is part of what is measured.
+pub fn production_logging_into_sink() {
+    // SAFETY: called first in a benchmark's main, before any other thread exists.
+    unsafe { std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON") };
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::sink);
+}

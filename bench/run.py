@@ -1,0 +1,296 @@
+"""`make bench`: builds, measures and writes BENCHMARKS.md.
+
+1. Size and build: every function (and the hello-world floor) built by cargo-lambda in release,
+   for x86_64 and arm64, into a clean target directory: clean build time per architecture,
+   stripped binary and deployment zip per function. Then the incremental test loop: `cargo test
+   --no-run` after touching a function's handler and after touching the shared crate.
+2. Cold starts: the x86_64 binaries (this machine's architecture) and the Python peer started
+   under the Runtime API emulator (bench/runtime_api.py) with each function's template
+   environment, pointed at a moto server holding the template's resources; `--runs` rounds,
+   each starting every subject once, in a rotating order.
+3. Handler cost: the criterion benchmarks of bench/handler-cost.
+
+Nothing here is a test: no number is asserted. The targets are printed next to the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from local.aws import Moto, create_resources
+from local.cfn import ROOT, Template
+
+from .runtime_api import answer_status, cold_start
+
+OUT = ROOT / "target" / "bench"
+BUILD_DIR = OUT / "build"  # its own target dir, so the clean build is clean
+RESULTS = OUT / "results.json"
+REPORT = ROOT / "BENCHMARKS.md"
+FLOOR = "hello-floor"
+PYTHON_PEER = "python-peer (orders)"
+ARCHITECTURES = {"x86_64": "--x86-64", "arm64": "--arm64"}
+
+# The event each function's cold start is invoked with (twice), and the answer that shows the
+# invocation did its real work against the local AWS.
+COLD_START_EVENTS = {
+    "orders-api": ("orders-api/create-order.json", "201"),
+    "jobs-api": ("jobs-api/create-invoice-job.json", "202"),
+    # Three jobs that were never submitted: each is read, found missing and reported.
+    "job-worker": ("job-worker/clean-batch.json", "3 failed"),
+    "event-publisher": ("event-publisher/outbox-batch.json", "0 failed"),
+    "notifier": ("notifier/raw-events.json", "0 failed"),
+    "audit-log": ("audit-log/sns-notifications.json", "0 failed"),
+    "large-order-alert": ("large-order-alert/large-order.json", "ok"),
+}
+
+TARGETS = {
+    "init_vs_floor_sdk": 2.0,
+    "init_vs_python": 8.0,
+    "rss_vs_python": 2.5,
+    "zip_sdk_mb": 4.0,
+    "zip_floor_mb": 1.0,
+    "per_record_us": 5.0,
+}
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def run(command: list[str], env: dict[str, str] | None = None, quiet: bool = True) -> float:
+    """Runs a command, returns its wall time in seconds."""
+    started = time.monotonic()
+    subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=True,
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
+    return time.monotonic() - started
+
+
+def tool_path() -> dict[str, str]:
+    # cargo-lambda and zig (the ziglang wheel) live in .venv.
+    return {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def build(reuse: bool) -> dict:
+    if not reuse and BUILD_DIR.exists():
+        shutil.rmtree(BUILD_DIR)
+    results: dict = {"clean": not reuse, "build_seconds": {}, "sizes": {}}
+    for arch, flag in ARCHITECTURES.items():
+        lambda_dir = OUT / "lambda" / arch
+        say(f"cargo lambda build --release {flag} (all functions)")
+        seconds = run(
+            ["cargo", "lambda", "build", "--release", flag, "--locked", "--output-format", "zip", "--lambda-dir", str(lambda_dir)],
+            env={**tool_path(), "CARGO_TARGET_DIR": str(BUILD_DIR)},
+        )
+        results["build_seconds"][arch] = round(seconds, 1)
+        for zip_path in sorted(lambda_dir.glob("*/bootstrap.zip")):
+            binary = zip_path.parent.name
+            with zipfile.ZipFile(zip_path) as archive:
+                binary_bytes = archive.getinfo("bootstrap").file_size
+                if arch == platform.machine().replace("aarch64", "arm64"):
+                    target = OUT / "run" / binary
+                    target.mkdir(parents=True, exist_ok=True)
+                    archive.extract("bootstrap", target)
+                    (target / "bootstrap").chmod(0o755)
+            results["sizes"].setdefault(binary, {})[arch] = {
+                "binary_bytes": binary_bytes,
+                "zip_bytes": zip_path.stat().st_size,
+            }
+    return results
+
+
+def test_loop() -> dict:
+    say("incremental test loop (cargo test --no-run)")
+    run(["cargo", "test", "--workspace", "--locked", "--no-run"], quiet=True)
+    loops = {}
+    for label, touched, command in (
+        ("orders-api handler touched", "functions/orders-api/src/handler.rs", ["cargo", "test", "-p", "orders-api", "--locked", "--no-run"]),
+        ("lambda-kit touched, whole workspace", "functions/lambda-kit/src/http.rs", ["cargo", "test", "--workspace", "--locked", "--no-run"]),
+    ):
+        os.utime(ROOT / touched)
+        loops[label] = round(run(command, quiet=True), 1)
+    return loops
+
+
+def subjects(template: Template, moto: Moto) -> list[dict]:
+    client = moto.client_environment()
+    log_format = {"AWS_LAMBDA_LOG_FORMAT": template.log_format()} if template.log_format() else {}
+    found = []
+    for logical_id in template.functions():
+        binary = template.binary(logical_id)
+        event_file, expected = COLD_START_EVENTS[binary]
+        found.append(
+            {
+                "name": binary,
+                "argv": [str(OUT / "run" / binary / "bootstrap")],
+                "env": {**client, **log_format, **template.function_environment(logical_id)},
+                "event": (ROOT / "events" / event_file).read_bytes(),
+                "expected": expected,
+                "cwd": None,
+                "sdk_clients": True,
+            }
+        )
+        if binary == "orders-api":
+            orders_env = found[-1]["env"]
+    found.append(
+        {
+            "name": FLOOR,
+            "argv": [str(OUT / "run" / FLOOR / "bootstrap")],
+            "env": {**client, **log_format},
+            "event": b"{}",
+            "expected": "ok",
+            "cwd": None,
+            "sdk_clients": False,
+        }
+    )
+    peer = ROOT / "bench" / "python-peer"
+    found.append(
+        {
+            "name": PYTHON_PEER,
+            "argv": [str(ROOT / ".venv-bench" / "bin" / "python"), "-m", "awslambdaric", "app.handler"],
+            "env": {**orders_env, "_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": str(peer), "PYTHONPATH": str(peer)},
+            "event": (ROOT / "events" / "orders-api" / "create-order.json").read_bytes(),
+            "expected": "201",
+            "cwd": peer,
+            "sdk_clients": True,
+        }
+    )
+    return found
+
+
+def spread(values: list[float]) -> dict:
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return {
+        "median": round(statistics.median(values), 3),
+        "p10": round(deciles[0], 3),
+        "p90": round(deciles[-1], 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def cold_starts(runs: int) -> dict:
+    template = Template.read()
+    log = OUT / "cold-start.log"
+    log.write_bytes(b"")
+    moto = Moto(OUT / "moto.log").start()
+    try:
+        create_resources(template, moto)
+        found = subjects(template, moto)
+        samples: dict[str, list] = {subject["name"]: [] for subject in found}
+        say(f"{runs} cold starts of {len(found)} subjects, rotating order")
+        for round_number in range(runs):
+            shift = round_number % len(found)
+            for subject in found[shift:] + found[:shift]:
+                result = cold_start(
+                    subject["argv"],
+                    subject["env"],
+                    subject["event"],
+                    subject["name"],
+                    cwd=subject["cwd"],
+                    log=log,
+                )
+                status = answer_status(result.first_answer)
+                if status != subject["expected"]:
+                    raise SystemExit(
+                        f"{subject['name']}: answered {status} ({result.first_answer[:300]!r}), expected {subject['expected']}; see {log}"
+                    )
+                samples[subject["name"]].append(result)
+    finally:
+        moto.stop()
+    return {
+        name: {
+            "runs": len(results),
+            "init_ms": spread([r.init_ms for r in results]),
+            "first_invoke_ms": spread([r.first_ms for r in results]),
+            "warm_invoke_ms": spread([r.warm_ms for r in results]),
+            "peak_rss_mib": spread([r.peak_rss_kib / 1024 for r in results]),
+            "sdk_clients": next(s["sdk_clients"] for s in found if s["name"] == name),
+        }
+        for name, results in samples.items()
+    }
+
+
+def criterion(quick: bool) -> dict:
+    say("criterion benchmarks (bench/handler-cost)")
+    timing = ["--warm-up-time", "1", "--measurement-time", "2"] if quick else ["--warm-up-time", "2", "--measurement-time", "6"]
+    run(["cargo", "bench", "-p", "handler-cost", "--locked", "--", *timing], quiet=True)
+    found = {}
+    for estimates in sorted((ROOT / "target" / "criterion").glob("**/new/estimates.json")):
+        benchmark = json.loads((estimates.parent / "benchmark.json").read_text())
+        median = json.loads(estimates.read_text())["median"]
+        throughput = benchmark.get("throughput") or {}
+        elements = throughput.get("Elements") or 1
+        found[benchmark["full_id"]] = {
+            "median_ns": round(median["point_estimate"], 1),
+            "low_ns": round(median["confidence_interval"]["lower_bound"], 1),
+            "high_ns": round(median["confidence_interval"]["upper_bound"], 1),
+            "elements": elements,
+        }
+    return found
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    version = lambda *command: subprocess.run(command, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "rustc": version("rustc", "--version"),
+        "cargo_lambda": version(str(Path(sys.executable).parent / "cargo-lambda"), "--version"),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="cold starts per subject (default 30)")
+    parser.add_argument("--reuse-build", action="store_true", help="keep target/bench/build (the build time is then not a clean one)")
+    parser.add_argument("--quick", action="store_true", help="short criterion runs, for trying the harness")
+    parser.add_argument("--only", choices=["report"], help="rewrite BENCHMARKS.md from target/bench/results.json")
+    args = parser.parse_args()
+
+    from .report import write_report
+
+    if args.only == "report":
+        write_report(json.loads(RESULTS.read_text()), REPORT)
+        return 0
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {"machine": machine()}
+    results["build"] = build(args.reuse_build)
+    results["test_loop_seconds"] = test_loop()
+    results["cold_start"] = cold_starts(args.runs)
+    results["criterion"] = criterion(args.quick)
+    results["targets"] = TARGETS
+    RESULTS.write_text(json.dumps(results, indent=2))
+    write_report(results, REPORT)
+    say(f"wrote {REPORT.relative_to(ROOT)} and {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+//! Fuzzing the worker's batch handling: batches of the sample's records, some damaged anywhere,
+//! with job messages valid, damaged or garbage (test_support::check_batch states the
+//! properties). Behind the worker, every job starts and is an invoice of an order that exists,
+//! so a record fails only when its message is not a job message.
+
+use chrono::{DateTime, Utc};
+use job_worker::handler::Worker;
+use job_worker::ports::{JobLedger, OrderReadError, OrderReader};
+use jobs::model::{Job, JobMessage, JobRequest, JobType};
+use jobs::table::{Finish, JobStoreError, Start};
+use lambda_kit::events::Envelope;
+use lambda_kit::sqs::SqsBatch;
+use lambda_runtime::{Context, LambdaEvent};
+use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
+use proptest::prelude::*;
+use serde_json::json;
+use test_support::{check_batch, config, sample_event, sqs_batch, sqs_bodies};
+
+const ORDER_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
+
+struct EveryJobStarts;
+
+impl JobLedger for EveryJobStarts {
+    async fn start(&self, id: &str, now: DateTime<Utc>, _: i64) -> Result<Start, JobStoreError> {
+        let request = JobRequest {
+            job_type: JobType::Invoice,
+            input: json!({ "order_id": ORDER_ID }),
+        };
+        let mut job = Job::queued(id.to_owned(), request, now);
+        job.attempts = 1;
+        Ok(Start::Started(job))
+    }
+
+    async fn finish(
+        &self,
+        _: &str,
+        _: u32,
+        _: &Finish,
+        _: DateTime<Utc>,
+        _: Option<&Envelope>,
+    ) -> Result<bool, JobStoreError> {
+        Ok(true)
+    }
+}
+
+struct OneOrder;
+
+impl OrderReader for OneOrder {
+    async fn order(&self, id: &str) -> Result<Option<Order>, OrderReadError> {
+        let request = OrderRequest {
+            customer_id: "c-42".into(),
+            currency: "EUR".into(),
+            items: vec![OrderLine {
+                sku: "BOOK-1".into(),
+                quantity: 2,
+                unit_price: 1250,
+            }],
+        };
+        Ok(Order::new(id.to_owned(), request, TaxRate::DEFAULT, Utc::now()).ok())
+    }
+}
+
+fn batches() -> impl Strategy<Value = (String, Vec<test_support::FuzzRecord>)> {
+    let sample = sample_event("job-worker", "mixed-batch");
+    let records = sample["Records"].as_array().cloned().unwrap_or_default();
+    let bodies = records
+        .iter()
+        .filter_map(|r| r["body"].as_str().map(str::to_owned))
+        .collect();
+    sqs_batch(records[0].clone(), sqs_bodies(bodies))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn every_record_is_run_or_reported_by_its_own_id((text, records) in batches()) {
+        let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+        let worker = Worker::new(EveryJobStarts, OneOrder, 4);
+        let outcome = runtime.block_on(worker.handle(LambdaEvent::new(batch, Context::default())));
+        check_batch(&records, &outcome, |body| serde_json::from_str::<JobMessage>(body.unwrap_or_default()).is_err())?;
+    }
+}

@@ -1,0 +1,77 @@
+//! Fuzzing the jobs API handler: the same properties as orders-api's (see its tests/fuzz.rs):
+//! nothing panics, a client's request is always answered, never with a 5xx, and every 4xx is a
+//! problem document. The store and queue behind the handler accept everything.
+
+use jobs::model::{Job, JobMessage};
+use jobs::table::JobStoreError;
+use jobs_api::handler::JobsApi;
+use jobs_api::ports::{JobQueue, JobStore, QueueError};
+use lambda_kit::idempotency::dynamodb::IdempotencyError;
+use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use proptest::prelude::*;
+use serde_json::Value;
+use test_support::{check_http_answer, config, http_answer, http_event, http_request, sample_event};
+
+struct Accepting;
+
+impl JobStore for Accepting {
+    async fn insert_job(&self, _: &Job) -> Result<(), JobStoreError> {
+        Ok(())
+    }
+    async fn get_job(&self, _: &str) -> Result<Option<Job>, JobStoreError> {
+        Ok(None)
+    }
+    async fn delete_queued_job(&self, _: &str) -> Result<(), JobStoreError> {
+        Ok(())
+    }
+    async fn claim_key(&self, _: &NewClaim) -> Result<Claim, IdempotencyError> {
+        Ok(Claim::Acquired)
+    }
+    async fn complete_key(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), IdempotencyError> {
+        Ok(())
+    }
+    async fn release_key(&self, _: &IdempotencyKey) -> Result<(), IdempotencyError> {
+        Ok(())
+    }
+}
+
+impl JobQueue for Accepting {
+    async fn send(&self, _: &JobMessage, _: Option<&str>) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+fn samples() -> Vec<Value> {
+    [
+        "create-invoice-job",
+        "create-job-rest-api",
+        "create-report-job-idempotent",
+        "get-job",
+    ]
+    .into_iter()
+    .map(|name| sample_event("jobs-api", name))
+    .collect()
+}
+
+fn answer(text: &str) -> Option<Value> {
+    let api = JobsApi::new(Accepting, Accepting, std::time::Duration::from_secs(3600));
+    http_answer(text, |request| api.handle(request))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn whatever_a_client_sends_is_answered_without_a_5xx(event in prop::sample::select(samples()).prop_flat_map(http_request)) {
+        let answer = answer(&event.to_string());
+        prop_assert!(answer.is_some(), "a client's request must reach the handler: {event}");
+        check_http_answer(&answer.unwrap())?;
+    }
+
+    #[test]
+    fn a_damaged_event_never_panics_and_never_gets_a_5xx(text in http_event(samples())) {
+        if let Some(answer) = answer(&text) {
+            check_http_answer(&answer)?;
+        }
+    }
+}
