@@ -46,6 +46,9 @@ class ColdStart:
 class RuntimeApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # a killed environment drops its connection mid-request: expected, not news
+
     def __init__(self, function_name: str, timeout_s: int):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.function_name = function_name

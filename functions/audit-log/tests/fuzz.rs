@@ -7,7 +7,7 @@ use lambda_kit::dynamodb::{BoxError, Item, RecordStore};
 use lambda_kit::events::parse_incoming;
 use lambda_kit::sqs::SqsBatch;
 use proptest::prelude::*;
-use test_support::{check_batch, config, sample_event, sqs_batch, sqs_bodies};
+use test_support::{check_batch, config, sqs_batches_like};
 
 struct Accepting;
 
@@ -17,21 +17,11 @@ impl RecordStore for Accepting {
     }
 }
 
-fn batches() -> impl Strategy<Value = (String, Vec<test_support::FuzzRecord>)> {
-    let sample = sample_event("audit-log", "sns-notifications");
-    let records = sample["Records"].as_array().cloned().unwrap_or_default();
-    let bodies = records
-        .iter()
-        .filter_map(|r| r["body"].as_str().map(str::to_owned))
-        .collect();
-    sqs_batch(records[0].clone(), sqs_bodies(bodies))
-}
-
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn every_record_is_stored_or_reported_by_its_own_id((text, records) in batches()) {
+    fn every_record_is_stored_or_reported_by_its_own_id((text, records) in sqs_batches_like("audit-log", "sns-notifications")) {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let outcome = runtime.block_on(AuditLog::new(Accepting).handle(batch));

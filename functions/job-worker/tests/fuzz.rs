@@ -14,7 +14,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
 use proptest::prelude::*;
 use serde_json::json;
-use test_support::{check_batch, config, sample_event, sqs_batch, sqs_bodies};
+use test_support::{check_batch, config, sqs_batches_like};
 
 const ORDER_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
 
@@ -60,21 +60,11 @@ impl OrderReader for OneOrder {
     }
 }
 
-fn batches() -> impl Strategy<Value = (String, Vec<test_support::FuzzRecord>)> {
-    let sample = sample_event("job-worker", "mixed-batch");
-    let records = sample["Records"].as_array().cloned().unwrap_or_default();
-    let bodies = records
-        .iter()
-        .filter_map(|r| r["body"].as_str().map(str::to_owned))
-        .collect();
-    sqs_batch(records[0].clone(), sqs_bodies(bodies))
-}
-
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn every_record_is_run_or_reported_by_its_own_id((text, records) in batches()) {
+    fn every_record_is_run_or_reported_by_its_own_id((text, records) in sqs_batches_like("job-worker", "mixed-batch")) {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
         let worker = Worker::new(EveryJobStarts, OneOrder, 4);

@@ -13,11 +13,9 @@ use jobs::table::{JobStoreError, JobsTable};
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
 use jobs_api::handler::{CREATE_JOB, JobsApi, job_id_for};
-use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use lambda_kit::idempotency::IdempotencyKey;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
-use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 const REQUEST_ID: &str = "0c5e1c1e-jobs-test-request";
@@ -158,19 +156,9 @@ async fn every_sample_event_gets_the_documented_answer() {
     for file in &files {
         if file.starts_with("malformed-event") {
             // lambda_http cannot turn these into requests; the deployed function answers them
-            // through lambda_kit::http::answer (found by the orders-api fuzz tests).
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../events/jobs-api")
-                .join(file);
-            let text = std::fs::read_to_string(path).expect("event file");
-            let request: LambdaRequest = serde_json::from_str(&text).expect("the event deserializes");
-            let answer = lambda_kit::http::answer(LambdaEvent::new(request, Context::default()), |r| api.handle(r))
-                .await
-                .expect("infallible");
-            let answer = serde_json::to_value(answer).expect("JSON");
-            assert_eq!(answer["statusCode"], 400, "{file}");
-            let problem: Value = serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("problem");
-            assert_eq!(problem["type"], "/problems/malformed-event", "{file}");
+            // through lambda_kit::http::answer (found by tests/fuzz.rs).
+            let api = &api;
+            test_support::assert_malformed_event_answer("jobs-api", file, |r| api.handle(r)).await;
             continue;
         }
         let response = api.handle(event(file)).await;

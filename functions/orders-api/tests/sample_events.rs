@@ -4,9 +4,7 @@
 mod support;
 
 use http::StatusCode;
-use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Response};
-use lambda_runtime::{Context, LambdaEvent};
 use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
 use orders_api::ports::{OrderStore, StoreError};
 use serde_json::Value;
@@ -84,15 +82,8 @@ async fn every_sample_event_gets_the_documented_answer() {
         if file.starts_with("malformed-event") {
             // lambda_http cannot turn these into requests; the deployed function answers them
             // through lambda_kit::http::answer (found by tests/fuzz.rs).
-            let text = std::fs::read_to_string(support::events_dir().join(file)).expect("event file");
-            let request: LambdaRequest = serde_json::from_str(&text).expect("the event deserializes");
-            let answer = lambda_kit::http::answer(LambdaEvent::new(request, Context::default()), |r| api.handle(r))
-                .await
-                .expect("infallible");
-            let answer = serde_json::to_value(answer).expect("JSON");
-            assert_eq!(answer["statusCode"], 400, "{file}");
-            let problem: Value = serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("problem");
-            assert_eq!(problem["type"], "/problems/malformed-event", "{file}");
+            let api = &api;
+            test_support::assert_malformed_event_answer("orders-api", file, |r| api.handle(r)).await;
             continue;
         }
         let response = api.handle(event(file)).await;

@@ -271,6 +271,18 @@ pub struct FuzzRecord {
     pub identifiable: bool,
 }
 
+/// SQS batches built from the records of the sample event `events/<function>/<name>.json`: its
+/// first record as the template, its bodies as the valid ones (see [`sqs_batch`]).
+pub fn sqs_batches_like(function: &str, name: &str) -> impl Strategy<Value = (String, Vec<FuzzRecord>)> {
+    let sample = sample_event(function, name);
+    let records = sample["Records"].as_array().cloned().unwrap_or_default();
+    let bodies = records
+        .iter()
+        .filter_map(|r| r["body"].as_str().map(str::to_owned))
+        .collect();
+    sqs_batch(records.first().cloned().unwrap_or_default(), sqs_bodies(bodies))
+}
+
 /// Message bodies: the `valid` ones as they are, damaged, or not even JSON.
 pub fn sqs_bodies(valid: Vec<String>) -> BoxedStrategy<String> {
     let parsed: Vec<Value> = valid
@@ -429,4 +441,24 @@ pub fn check_http_answer(answer: &Value) -> Result<(), TestCaseError> {
         prop_assert_eq!(body["status"].as_u64(), Some(status));
     }
     Ok(())
+}
+
+/// Checks the answer to a sample event lambda_http cannot turn into a request
+/// (`events/<function>/malformed-event-*.json`): a 400 `malformed-event` problem, not a failed
+/// invocation.
+pub async fn assert_malformed_event_answer<F, Fut>(function: &str, file: &str, handler: F)
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let path = format!("{}/../../events/{function}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    let request: LambdaRequest = serde_json::from_str(&text).unwrap_or_else(|error| panic!("{file}: {error}"));
+    let answer = lambda_kit::http::answer(LambdaEvent::new(request, Context::default()), handler)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let answer = serde_json::to_value(answer).expect("an answer serializes");
+    assert_eq!(answer["statusCode"], 400, "{file}: {answer}");
+    let problem: Value = serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("a problem document");
+    assert_eq!(problem["type"], "/problems/malformed-event", "{file}");
 }
