@@ -161,11 +161,19 @@ def main() -> int:
     # 3. Drain: every queue empty, the poison in the DLQ, every job finished.
     deadline = time.monotonic() + DRAIN_TIMEOUT
     expected_audit = ORDERS + JOBS
+    # Drained but short of what was expected, and nothing moving for a minute: count what there is.
+    last_progress, stalled_since = None, time.monotonic()
     while True:
         depths = {name: queue_depth(sqs, queue) for name, (queue, _) in queues.items()}
         dead = queue_depth(sqs, jobs_dlq)
         audited = dynamodb.describe_table(TableName=os.environ["AUDIT_LOG_TABLE"])["Table"].get("ItemCount", 0)
         say(f"  queues {depths}, jobs DLQ {dead}, audit records ~{audited}")
+        progress = (tuple(depths.values()), dead, audited)
+        if progress != last_progress:
+            last_progress, stalled_since = progress, time.monotonic()
+        elif not any(depths.values()) and time.monotonic() - stalled_since > 60:
+            say("everything drained but short of the expected counts; checking what there is")
+            break
         if not any(depths.values()) and dead >= POISON_JOBS:
             statuses = Counter(item["status"] for item in scan(dynamodb, os.environ["JOBS_TABLE"]))
             audit = scan(dynamodb, os.environ["AUDIT_LOG_TABLE"])
