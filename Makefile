@@ -61,9 +61,13 @@ fuzz:
 
 # The load run: a local stack with fault injection on (10 % of SQS records fail their first
 # delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See local/load.py.
+# The local pollers' visibility timeout goes from 1 s (quick retries for the tests) to 65 s: above
+# the job worker's 60 s lease outside Lambda (cargo-lambda passes no usable deadline), as the
+# template keeps the queue's 180 s above the function's timeout. Shorter, a job whose final write
+# failed would come back while its lease holds, be refused five times, and end in the DLQ.
 LOAD_JOBS ?= 10000
 load: venv
-	LOCAL_FAULT_TRANSIENT_RATE=0.1 LOCAL_POLLER_DROP_EVERY=50 LOAD_JOBS=$(LOAD_JOBS) \
+	LOCAL_FAULT_TRANSIENT_RATE=0.1 LOCAL_POLLER_DROP_EVERY=50 LOCAL_SQS_VISIBILITY_TIMEOUT=65 LOAD_JOBS=$(LOAD_JOBS) \
 		$(STACK) run --functions -- $(VENV)/bin/python -m local.load
 
 # Benchmarks are not tests: nothing here is asserted. BENCH_ARGS passes options to bench/run.py

@@ -17,6 +17,7 @@ import boto3
 from .cfn import REGION, Template
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -68,7 +69,9 @@ class Moto:
     def start(self) -> "Moto":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto's own server, with DynamoDB made safe under concurrent transactions (see there).
+            [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+            cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
