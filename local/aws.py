@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -141,6 +143,18 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
             attributes["FifoQueue"] = "true"
         sqs.create_queue(QueueName=logical_id, Attributes=attributes)
         created.append(f"SQS queue {logical_id}")
+
+    # Secrets with a generated value, as CloudFormation would make them (named by logical id: the
+    # local Ref of a secret is its name, which GetSecretValue takes as well as an ARN).
+    secretsmanager = moto.client("secretsmanager")
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
+        generate = resource.get("Properties", {}).get("GenerateSecretString", {})
+        alphabet = string.ascii_letters + string.digits
+        if not generate.get("ExcludePunctuation"):
+            alphabet += string.punctuation
+        value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+        secretsmanager.create_secret(Name=logical_id, SecretString=value)
+        created.append(f"Secrets Manager secret {logical_id}")
 
     sns = moto.client("sns")
     for logical_id in template.of_type("AWS::SNS::Topic"):

@@ -128,6 +128,9 @@ class Stack:
             self.say(f"  created {made}")
         environment = {**self.moto.client_environment(), **function_environment(self.template)}
         # Fault injection (make load) is passed through from the caller; template.yaml never sets it.
+        # The tests' webhook receivers listen on 127.0.0.1 over http: allowed locally only (the
+        # functions honour it only with a loopback AWS_ENDPOINT_URL; template.yaml never sets it).
+        environment["LOCAL_WEBHOOKS_ALLOW_LOOPBACK"] = "true"
         for name in FAULT_SWITCHES:
             if os.environ.get(name):
                 environment[name] = os.environ[name]

@@ -31,6 +31,10 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Option<Envelope> {
     };
     let mut data = json!({"job_id": job.id, "type": job.job_type.as_str(), "attempts": job.attempts});
     data[outcome.0] = outcome.1;
+    if let Some(url) = &job.callback_url {
+        // For webhook-dispatcher: the event says where its outcome is to be delivered.
+        data["callback_url"] = Value::String(url.clone());
+    }
     Some(Envelope::new(event_type, 1, "job-worker", data, Utc::now()))
 }
 

@@ -25,6 +25,7 @@ impl JobLedger for EveryJobStarts {
         let request = JobRequest {
             job_type: JobType::Invoice,
             input: json!({ "order_id": ORDER_ID }),
+            callback_url: None,
         };
         let mut job = Job::queued(id.to_owned(), request, now);
         job.attempts = 1;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use lambda_kit::config::{self, ConfigError};
+use webhooks::target::Policy;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -11,6 +12,9 @@ pub struct Config {
     pub jobs_queue_url: String,
     /// `IDEMPOTENCY_TTL_SECONDS`, default one day.
     pub idempotency_ttl: Duration,
+    /// Which callback URLs jobs may name: https on public hosts, and under the local stack with
+    /// `LOCAL_WEBHOOKS_ALLOW_LOOPBACK=true` also http on loopback.
+    pub callbacks: Policy,
 }
 
 impl Config {
@@ -20,6 +24,9 @@ impl Config {
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
             jobs_queue_url: config::required("JOBS_QUEUE_URL")?,
             idempotency_ttl: Duration::from_secs(config::parsed_or("IDEMPOTENCY_TTL_SECONDS", 86_400)?),
+            callbacks: Policy {
+                allow_loopback_http: lambda_kit::local::switch(lambda_kit::local::ALLOW_LOOPBACK_CALLBACKS),
+            },
         })
     }
 }

@@ -16,6 +16,7 @@ use lambda_kit::telemetry::ErrorChain;
 use sha2::{Digest, Sha256};
 use tracing::{error, warn};
 use uuid::Uuid;
+use webhooks::target::Policy;
 
 use crate::ports::{JobQueue, JobStore, QueueError};
 
@@ -119,15 +120,24 @@ pub struct JobsApi<S, Q> {
     store: S,
     queue: Q,
     idempotency_ttl: std::time::Duration,
+    callbacks: Policy,
 }
 
 impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
+    /// An API that accepts https callback URLs on public hosts only.
     pub fn new(store: S, queue: Q, idempotency_ttl: std::time::Duration) -> Self {
         Self {
             store,
             queue,
             idempotency_ttl,
+            callbacks: Policy::default(),
         }
+    }
+
+    /// Which callback URLs a job may name (see [`webhooks::target`]).
+    pub fn with_callbacks(mut self, callbacks: Policy) -> Self {
+        self.callbacks = callbacks;
+        self
     }
 
     /// Answers one request. Never fails: every error is an answer, and every request is logged
@@ -164,7 +174,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     async fn create_job(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let key = idempotency::key_of(request, CREATE_JOB)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
-        let job_request = model::validate(&body).map_err(ApiError::InvalidFields)?;
+        let job_request = model::validate(&body, self.callbacks).map_err(ApiError::InvalidFields)?;
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
         IdempotencyTable::new(dynamodb, config.idempotency_table),
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
-    let api = JobsApi::new(store, queue, config.idempotency_ttl);
+    let api = JobsApi::new(store, queue, config.idempotency_ttl).with_callbacks(config.callbacks);
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
     lambda_kit::http::run(|request| api.handle(request)).await

@@ -52,7 +52,7 @@ impl Local {
             self.jobs(),
             IdempotencyTable::new(self.dynamodb.clone(), &self.config.idempotency_table),
         );
-        JobsApi::new(store, queue, self.config.idempotency_ttl)
+        JobsApi::new(store, queue, self.config.idempotency_ttl).with_callbacks(self.config.callbacks)
     }
 
     fn api(&self) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
@@ -137,6 +137,7 @@ async fn every_sample_event_gets_the_documented_answer() {
         JobRequest {
             job_type: JobType::Report,
             input: json!({"seconds": 1}),
+            callback_url: None,
         },
         Utc::now(),
     );

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use lambda_kit::problem::FieldError;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+use webhooks::target::{self, Policy};
 
 /// The longest a `report` job may be asked to take. The worker's timeout leaves room for it.
 pub const MAX_REPORT_SECONDS: u64 = 10;
@@ -77,18 +78,36 @@ pub struct JobRequest {
     #[serde(rename = "type")]
     pub job_type: JobType,
     pub input: Value,
+    /// Where the outcome is POSTed, signed, when the job ends (webhook-dispatcher).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// Checks a request body, naming every invalid field by its JSON Pointer.
 ///
 /// `{"type": "invoice", "input": {"order_id": "<uuid>"}}` or
-/// `{"type": "report", "input": {"seconds": 0..=10}}`.
-pub fn validate(body: &Value) -> Result<JobRequest, Vec<FieldError>> {
+/// `{"type": "report", "input": {"seconds": 0..=10}}`, either with an optional
+/// `"callback_url": "https://..."` that `callbacks` allows.
+pub fn validate(body: &Value, callbacks: Policy) -> Result<JobRequest, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
-    unknown_fields(object, "", &["type", "input"], &mut errors);
+    unknown_fields(object, "", &["type", "input", "callback_url"], &mut errors);
+    let callback_url = match object.get("callback_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) => match target::check_url(url, callbacks) {
+            Ok(url) => Some(url.to_string()),
+            Err(refusal) => {
+                errors.push(FieldError::new("/callback_url", refusal.to_string()));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("/callback_url", "must be a URL string"));
+            None
+        }
+    };
     let job_type = match object.get("type") {
         None => {
             errors.push(FieldError::new("/type", "is required"));
@@ -137,6 +156,7 @@ pub fn validate(body: &Value) -> Result<JobRequest, Vec<FieldError>> {
             return Ok(JobRequest {
                 job_type,
                 input: Value::Object(input.clone()),
+                callback_url,
             });
         }
     }
@@ -163,6 +183,8 @@ pub struct Job {
     /// Runs started so far (a redelivery after a transient failure or a crash adds one).
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -185,6 +207,7 @@ impl Job {
             status: JobStatus::Queued,
             input: request.input,
             attempts: 0,
+            callback_url: request.callback_url,
             result: None,
             error: None,
             created_at: now,
@@ -234,13 +257,13 @@ mod tests {
     use super::*;
 
     fn pointers(body: Value) -> Vec<String> {
-        validate(&body).unwrap_err().into_iter().map(|e| e.pointer).collect()
+        validate(&body, Policy::default()).unwrap_err().into_iter().map(|e| e.pointer).collect()
     }
 
     #[test]
     fn an_invoice_job_names_an_order() {
         let request =
-            validate(&json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}));
+            validate(&json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}), Policy::default());
         assert_eq!(request.expect("valid").job_type, JobType::Invoice);
         assert_eq!(
             pointers(json!({"type": "invoice", "input": {"order_id": "o-1"}})),
@@ -250,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_report_job_takes_a_bounded_number_of_seconds() {
-        assert!(validate(&json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS}})).is_ok());
+        assert!(validate(&json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS}}), Policy::default()).is_ok());
         assert_eq!(
             pointers(json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS + 1}})),
             ["/input/seconds"]
@@ -272,6 +295,21 @@ mod tests {
             ["/input/rows"]
         );
         assert_eq!(pointers(json!("report")), [""]);
+    }
+
+    #[test]
+    fn a_callback_url_is_optional_and_must_be_callable() {
+        let report = |callback: Value| json!({"type": "report", "input": {"seconds": 1}, "callback_url": callback});
+        let accepted = validate(&report(json!("https://hooks.example.com/jobs")), Policy::default()).unwrap();
+        assert_eq!(accepted.callback_url.as_deref(), Some("https://hooks.example.com/jobs"));
+        assert_eq!(validate(&report(Value::Null), Policy::default()).unwrap().callback_url, None);
+        for refused in [json!("http://hooks.example.com/"), json!("https://169.254.169.254/"), json!(7)] {
+            assert_eq!(pointers(report(refused)), ["/callback_url"]);
+        }
+        let local = Policy { allow_loopback_http: true };
+        assert!(validate(&report(json!("http://127.0.0.1:9/hook")), local).is_ok());
+        let refusal = validate(&report(json!("https://10.0.0.1/")), Policy::default()).unwrap_err();
+        assert_eq!(refusal[0].detail, "must not point at a private, loopback or link-local address");
     }
 
     #[test]

@@ -262,6 +262,9 @@ fn job_to_item(job: &Job) -> Item {
     if let Some(error) = &job.error {
         item.insert("error".to_owned(), s(error));
     }
+    if let Some(url) = &job.callback_url {
+        item.insert("callback_url".to_owned(), s(url));
+    }
     item
 }
 
@@ -282,6 +285,7 @@ fn job_from_item(item: &Item) -> Result<Job, MalformedItem> {
         status: JobStatus::parse(&status).ok_or_else(|| MalformedItem(format!("unknown job status {status:?}")))?,
         input: json("input", string(item, "input")?)?,
         attempts: number(item, "attempts")?,
+        callback_url: optional_string(item, "callback_url"),
         result: optional_string(item, "result")
             .map(|text| json("result", text))
             .transpose()?,

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
+use crate::local::is_loopback_url;
 use crate::sqs::SqsMessage;
 
 /// The switch: the share of records whose first delivery fails.
@@ -87,18 +88,6 @@ fn share_of(id: &str) -> f64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn is_loopback_url(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let host = match host.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => host,
-    };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`outbox`]: events written in the same transaction as the change they report.
 //! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
 //! - [`faults`]: the local-only switch that makes a share of SQS records fail (`make load`).
+//! - [`local`]: how a function knows it runs under the local stack, and its local-only switches.
 
 pub mod aws;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod faults;
 pub mod http;
 pub mod idempotency;
+pub mod local;
 pub mod outbox;
 pub mod problem;
 pub mod sqs;

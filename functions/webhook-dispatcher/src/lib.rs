@@ -1,0 +1,143 @@
+//! webhook-dispatcher: a finished job's event (`job.succeeded` / `job.failed`, filtered by its
+//! subscription) is POSTed to the job's `callback_url`, signed the Standard Webhooks way.
+//!
+//! - The body is the event envelope as published; `webhook-id` is the event id, the same on every
+//!   retry, so a receiver that saw it already can skip it. Delivery is at least once.
+//! - Retries are the queue's: a failed delivery (no answer, a timeout, anything but 2xx, a
+//!   redirect included) is a batch item failure, the message comes back after the queue's
+//!   visibility timeout, and after `maxReceiveCount` tries it rests in the dead-letter queue.
+//! - The URL is checked again before every delivery ([`webhooks::target`]), and the connection
+//!   goes only to an address that check allows ([`sender`]).
+
+pub mod sender;
+
+use chrono::Utc;
+use lambda_kit::events::{Envelope, Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use serde_json::Value;
+use tracing::{info, warn};
+use webhooks::signature::SigningKey;
+use webhooks::target::{self, CallbackUrl, Policy, Refusal};
+
+/// Records of one batch delivered at the same time.
+const CONCURRENCY: usize = 10;
+
+/// The headers that make a delivery verifiable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders {
+    pub id: String,
+    pub timestamp: i64,
+    pub signature: String,
+}
+
+/// Why one delivery attempt did not get a 2xx.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the receiver answered {0}")]
+    Status(http::StatusCode),
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the callback host resolves to no allowed address")]
+    ForbiddenAddress,
+    #[error("the request failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The port: POSTs one signed body to a checked URL.
+pub trait WebhookSender {
+    fn post(
+        &self,
+        url: &CallbackUrl,
+        headers: &SignedHeaders,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<http::StatusCode, SendError>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Poison(#[from] NotAnEvent),
+    #[error("delivery of event {event_id} failed")]
+    Delivery {
+        event_id: String,
+        #[source]
+        error: SendError,
+    },
+}
+
+/// The callback URL an event asks for: only a finished job's event (schema version 1) names one.
+pub fn callback_of(event: &Envelope) -> Option<&str> {
+    match (event.event_type.as_str(), event.version) {
+        ("job.succeeded" | "job.failed", 1) => event.data.get("callback_url").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+pub struct Dispatcher<S> {
+    sender: S,
+    key: SigningKey,
+    policy: Policy,
+}
+
+impl<S: WebhookSender> Dispatcher<S> {
+    pub fn new(sender: S, key: SigningKey, policy: Policy) -> Self {
+        Self { sender, key, policy }
+    }
+
+    pub fn sender(&self) -> &S {
+        &self.sender
+    }
+
+    pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
+        process_batch(event, CONCURRENCY, |message| self.process(message)).await
+    }
+
+    async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let event = match parse_incoming(body)? {
+            Incoming::Event(event) => event,
+            Incoming::Control(kind) => {
+                info!(kind, "SNS control message; nothing to deliver");
+                return Ok(());
+            }
+        };
+        let Some(url) = callback_of(&event) else {
+            info!(event_id = %event.id, event_type = %event.event_type, "no callback for this event");
+            return Ok(());
+        };
+        let url = match target::check_url(url, self.policy) {
+            Ok(url) => url,
+            Err(refusal) => {
+                // Checked at submit time already: only a changed policy gets here, and no retry
+                // would change the answer.
+                log_refusal(&event, &refusal);
+                return Ok(());
+            }
+        };
+        let payload = serde_json::to_vec(&event).expect("an envelope serializes");
+        let timestamp = Utc::now().timestamp();
+        let headers = SignedHeaders {
+            signature: self.key.sign(&event.id, timestamp, &payload),
+            id: event.id.clone(),
+            timestamp,
+        };
+        match self.sender.post(&url, &headers, payload).await {
+            Ok(status) if status.is_success() => {
+                info!(event_id = %event.id, status = status.as_u16(), "webhook delivered");
+                Ok(())
+            }
+            Ok(status) => Err(RecordError::Delivery {
+                event_id: event.id,
+                error: SendError::Status(status),
+            }),
+            Err(error) => Err(RecordError::Delivery {
+                event_id: event.id,
+                error,
+            }),
+        }
+    }
+}
+
+fn log_refusal(event: &Envelope, refusal: &Refusal) {
+    warn!(event_id = %event.id, %refusal, "callback URL refused; event not delivered");
+}

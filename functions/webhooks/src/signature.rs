@@ -1,0 +1,187 @@
+//! Standard Webhooks signatures (<https://www.standardwebhooks.com>, "Signature scheme").
+//!
+//! A delivery carries three headers:
+//! - `webhook-id`: the event's id, the same on every retry (a receiver deduplicates on it);
+//! - `webhook-timestamp`: when this attempt was signed, in seconds since the Unix epoch;
+//! - `webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, possibly
+//!   several, separated by spaces (a sender signs with old and new key while rotating).
+//!
+//! The key is shared with the receiver as `whsec_<base64 of the key bytes>`.
+//!
+//! # Verifying a delivery (receiver side)
+//!
+//! ```
+//! use webhooks::signature::{SigningKey, verify};
+//!
+//! # let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+//! # let body = br#"{"test": 2432232314}"#;
+//! # let signature = key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
+//! // The secret the sender gave you, the three headers and the raw body, as received:
+//! let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+//! let now = 1614265330; // the receiver's clock, in seconds
+//! verify(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", &signature, body, now)?;
+//! // Only now parse the body, and skip it if you processed this webhook-id before.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// How far a delivery's timestamp may be from the receiver's clock: older deliveries are refused
+/// as replays (the specification's suggestion).
+pub const TOLERANCE_SECONDS: i64 = 5 * 60;
+
+/// The prefix of a secret in the specification's format.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// Fewer key bytes than this is no secret worth the name.
+const MIN_KEY_BYTES: usize = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the secret after `whsec_` is not base64")]
+    NotBase64,
+    #[error("the secret is shorter than {MIN_KEY_BYTES} bytes")]
+    TooShort,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("webhook-timestamp is not a number of seconds")]
+    BadTimestamp,
+    #[error("webhook-timestamp is more than {TOLERANCE_SECONDS} s from now")]
+    OutsideTolerance,
+    #[error("no v1 signature in webhook-signature matches")]
+    NoMatchingSignature,
+}
+
+/// An HMAC-SHA256 key for signing or verifying deliveries. Its bytes never appear in `Debug`.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SigningKey(..)")
+    }
+}
+
+impl SigningKey {
+    /// Reads a secret: `whsec_<base64>` as the specification writes it, or else the text's own
+    /// bytes (what a generated AWS Secrets Manager secret holds). Surrounding whitespace is
+    /// ignored.
+    pub fn from_secret(secret: &str) -> Result<Self, KeyError> {
+        let secret = secret.trim();
+        let bytes = match secret.strip_prefix(SECRET_PREFIX) {
+            Some(encoded) => STANDARD.decode(encoded).map_err(|_| KeyError::NotBase64)?,
+            None => secret.as_bytes().to_vec(),
+        };
+        if bytes.len() < MIN_KEY_BYTES {
+            return Err(KeyError::TooShort);
+        }
+        Ok(Self(bytes))
+    }
+
+    /// The key as receivers are given it: `whsec_<base64>`.
+    pub fn to_secret(&self) -> String {
+        format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.0))
+    }
+
+    /// The `webhook-signature` value for one delivery: `v1,<base64>`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let tag = self.mac(id, timestamp, body).finalize().into_bytes();
+        format!("v1,{}", STANDARD.encode(tag))
+    }
+
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    }
+}
+
+/// Checks a delivery: its timestamp is within [`TOLERANCE_SECONDS`] of `now` and one of the
+/// `v1` signatures in `signatures` is the HMAC of id, timestamp and body. The comparison takes
+/// the same time whichever byte differs.
+pub fn verify(
+    key: &SigningKey,
+    id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let timestamp: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+        return Err(VerifyError::OutsideTolerance);
+    }
+    let matches = signatures
+        .split(' ')
+        .filter_map(|signature| signature.strip_prefix("v1,"))
+        .filter_map(|encoded| STANDARD.decode(encoded).ok())
+        .any(|tag| key.mac(id, timestamp, body).verify_slice(&tag).is_ok());
+    if matches { Ok(()) } else { Err(VerifyError::NoMatchingSignature) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The example of the Standard Webhooks reference libraries' tests.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TIMESTAMP: i64 = 1614265330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+    const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+    fn key() -> SigningKey {
+        SigningKey::from_secret(SECRET).unwrap()
+    }
+
+    #[test]
+    fn signs_like_the_reference_implementations() {
+        assert_eq!(key().sign(ID, TIMESTAMP, BODY), EXPECTED);
+    }
+
+    #[test]
+    fn verifies_a_good_delivery_among_several_signatures() {
+        let header = format!("v1,bm90IHRoaXMgb25l {EXPECTED} v2,whatever");
+        assert_eq!(verify(&key(), ID, "1614265330", &header, BODY, TIMESTAMP + 10), Ok(()));
+    }
+
+    #[test]
+    fn refuses_a_changed_body_id_timestamp_or_key() {
+        let now = TIMESTAMP;
+        let refused = Err(VerifyError::NoMatchingSignature);
+        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, br#"{"test": 1}"#, now), refused);
+        assert_eq!(verify(&key(), "msg_other", "1614265330", EXPECTED, BODY, now), refused);
+        assert_eq!(verify(&key(), ID, "1614265331", EXPECTED, BODY, now), refused);
+        let other = SigningKey::from_secret("a different secret of enough bytes").unwrap();
+        assert_eq!(verify(&other, ID, "1614265330", EXPECTED, BODY, now), refused);
+        assert_eq!(verify(&key(), ID, "1614265330", "v1,%%%", BODY, now), refused);
+    }
+
+    #[test]
+    fn refuses_old_future_and_malformed_timestamps() {
+        let late = TIMESTAMP + TOLERANCE_SECONDS + 1;
+        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, BODY, late), Err(VerifyError::OutsideTolerance));
+        let early = TIMESTAMP - TOLERANCE_SECONDS - 1;
+        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, BODY, early), Err(VerifyError::OutsideTolerance));
+        assert_eq!(verify(&key(), ID, "yesterday", EXPECTED, BODY, TIMESTAMP), Err(VerifyError::BadTimestamp));
+    }
+
+    #[test]
+    fn reads_both_secret_forms_and_refuses_short_or_broken_ones() {
+        let raw = "Generated0By0Secrets0Manager0Without0Punctuation";
+        let key = SigningKey::from_secret(raw).unwrap();
+        assert_eq!(SigningKey::from_secret(&key.to_secret()).unwrap().0, raw.as_bytes());
+        assert_eq!(SigningKey::from_secret("whsec_!!!").unwrap_err(), KeyError::NotBase64);
+        assert_eq!(SigningKey::from_secret("short").unwrap_err(), KeyError::TooShort);
+        assert_eq!(format!("{key:?}"), "SigningKey(..)");
+    }
+}
