@@ -15,9 +15,10 @@ VENV := .venv
 CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STACK := $(VENV)/bin/python -m local.stack
-# Where `make up` serves the HTTP API and cargo-lambda's Lambda Invoke API.
+# Where `make up` serves the HTTP API, cargo-lambda's Lambda Invoke API and the WebSocket API.
 API_PORT ?= 3000
 INVOKE_PORT ?= 9000
+WS_PORT ?= 3001
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
@@ -42,7 +43,7 @@ lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 up: venv
-	$(STACK) up --detach --port $(API_PORT) --invoke-port $(INVOKE_PORT)
+	$(STACK) up --detach --port $(API_PORT) --invoke-port $(INVOKE_PORT) --ws-port $(WS_PORT)
 
 down:
 	$(STACK) down

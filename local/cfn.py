@@ -128,6 +128,8 @@ class Template:
                 return f"{self.sqs_endpoint}/{ACCOUNT_ID}/{name}"
             if self.resources[name]["Type"] == "AWS::SNS::Topic":
                 return self.arn(name)
+            if self.resources[name]["Type"] == "AWS::ApiGatewayV2::Stage":
+                return self.resources[name]["Properties"]["StageName"]
             return name
         raise KeyError(f"unknown reference {name}")
 

@@ -29,6 +29,7 @@ from .gateway import Gateway
 from .lambda_api import InvocationFailed, invoke
 from .aws import subscribe
 from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
+from .ws_gateway import WebSocketGateway, local_endpoints, websocket_api
 
 STATE_DIR = ROOT / ".local"
 # Switches for make load, off unless set in the caller's environment: a share of SQS records
@@ -103,15 +104,18 @@ class Functions:
 
 
 class Stack:
-    def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False):
+    def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False,
+                 websocket_port: int | None = None):
         self.template = Template.read()
         self.with_functions = with_functions
         self.gateway_port = gateway_port
         self.invoke_port = invoke_port
+        self.websocket_port = websocket_port
         self.quiet = quiet
         self.moto: Moto | None = None
         self.functions: Functions | None = None
         self.gateway: Gateway | None = None
+        self.websocket: WebSocketGateway | None = None
         self.pollers: list[SqsPoller | StreamPoller | SnsLambdaPoller] = []
 
     def say(self, message: str) -> None:
@@ -135,6 +139,11 @@ class Stack:
             if os.environ.get(name):
                 environment[name] = os.environ[name]
                 self.say(f"fault injection: {name}={os.environ[name]}")
+        websocket = websocket_api(self.template) if self.with_functions else None
+        if websocket:
+            # Ports first: the functions' environment names the local Management API.
+            self.websocket = WebSocketGateway(websocket, "", port=self.websocket_port, log=self._log)
+            environment = local_endpoints(environment, websocket, self.websocket)
         if self.with_functions:
             self.functions = Functions(environment, LOG_FILE, self.invoke_port).start()
             routes = self.template.http_routes()
@@ -143,6 +152,9 @@ class Stack:
             for kind in ("DynamoDB", "SNS"):
                 for function, _, _ in self.template.events_of_type(kind):
                     warm_ups[self.template.binary(function)] = Functions.SQS_WARM_UP
+            if websocket:
+                # An event without a connection id: ws-api answers 400 and has started.
+                warm_ups.update({route["binary"]: {"requestContext": {}} for route in websocket["routes"].values()})
             for binary, event in sorted(warm_ups.items()):
                 self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")
                 self.functions.warm_up(binary, event)
@@ -153,6 +165,13 @@ class Stack:
             self.say(f"HTTP API at {self.gateway.url}")
             for route in routes:
                 self.say(f"  {route.route_key:<24} -> {route.function} ({route.binary})")
+            if websocket and self.websocket:
+                self.websocket.invoke_endpoint = self.functions.invoke_endpoint
+                self.websocket.start()
+                environment["LOCAL_WS_URL"] = self.websocket.url
+                self.say(f"WebSocket API at {self.websocket.url} (Management API at {self.websocket.management_endpoint})")
+                for route_key, route in sorted(websocket["routes"].items()):
+                    self.say(f"  {route_key:<24} -> {route['binary']}")
             for mapping in self.template.sqs_mappings():
                 poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
                 self.pollers.append(poller)
@@ -184,6 +203,8 @@ class Stack:
             poller.stop()
         if self.gateway:
             self.gateway.stop()
+        if self.websocket:
+            self.websocket.stop()
         if self.functions:
             self.functions.stop()
         if self.moto:
@@ -202,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
 def up(args: argparse.Namespace) -> int:
     if args.detach:
         return detach(args)
-    stack = Stack(with_functions=True, gateway_port=args.port, invoke_port=args.invoke_port)
+    stack = Stack(with_functions=True, gateway_port=args.port, invoke_port=args.invoke_port, websocket_port=args.ws_port)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
@@ -225,6 +246,7 @@ def detach(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "local.stack", "up"]
     command += ["--port", str(args.port)] if args.port else []
     command += ["--invoke-port", str(args.invoke_port)] if args.invoke_port else []
+    command += ["--ws-port", str(args.ws_port)] if args.ws_port else []
     process = subprocess.Popen(command, cwd=ROOT, stdout=out,
                                stderr=subprocess.STDOUT, start_new_session=True)
     while not STATE_FILE.exists():
@@ -261,6 +283,7 @@ def main() -> int:
     up_parser.add_argument("--detach", action="store_true", help="run in the background; stop with `down`")
     up_parser.add_argument("--port", type=int, default=None, help="port of the HTTP API (default: a free one)")
     up_parser.add_argument("--invoke-port", type=int, default=None, help="port of the Lambda Invoke API (default: a free one)")
+    up_parser.add_argument("--ws-port", type=int, default=None, help="port of the WebSocket API (default: a free one)")
     up_parser.set_defaults(handler=up)
     commands.add_parser("down", help="stop a detached stack").set_defaults(handler=down)
     run_parser = commands.add_parser("run", help="run a command against the local stack")

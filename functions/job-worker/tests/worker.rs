@@ -56,7 +56,15 @@ impl Local {
     }
 
     async fn seed(&self, id: &str, job_type: JobType, input: Value) {
-        let job = Job::queued(id.into(), JobRequest { job_type, input, callback_url: None }, Utc::now());
+        let job = Job::queued(
+            id.into(),
+            JobRequest {
+                job_type,
+                input,
+                callback_url: None,
+            },
+            Utc::now(),
+        );
         match self.jobs().insert(&job).await {
             Ok(()) | Err(JobStoreError::AlreadyExists) => {}
             Err(error) => panic!("seeding failed: {error}"),

@@ -257,13 +257,19 @@ mod tests {
     use super::*;
 
     fn pointers(body: Value) -> Vec<String> {
-        validate(&body, Policy::default()).unwrap_err().into_iter().map(|e| e.pointer).collect()
+        validate(&body, Policy::default())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect()
     }
 
     #[test]
     fn an_invoice_job_names_an_order() {
-        let request =
-            validate(&json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}), Policy::default());
+        let request = validate(
+            &json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}),
+            Policy::default(),
+        );
         assert_eq!(request.expect("valid").job_type, JobType::Invoice);
         assert_eq!(
             pointers(json!({"type": "invoice", "input": {"order_id": "o-1"}})),
@@ -273,7 +279,13 @@ mod tests {
 
     #[test]
     fn a_report_job_takes_a_bounded_number_of_seconds() {
-        assert!(validate(&json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS}}), Policy::default()).is_ok());
+        assert!(
+            validate(
+                &json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS}}),
+                Policy::default()
+            )
+            .is_ok()
+        );
         assert_eq!(
             pointers(json!({"type": "report", "input": {"seconds": MAX_REPORT_SECONDS + 1}})),
             ["/input/seconds"]
@@ -302,14 +314,26 @@ mod tests {
         let report = |callback: Value| json!({"type": "report", "input": {"seconds": 1}, "callback_url": callback});
         let accepted = validate(&report(json!("https://hooks.example.com/jobs")), Policy::default()).unwrap();
         assert_eq!(accepted.callback_url.as_deref(), Some("https://hooks.example.com/jobs"));
-        assert_eq!(validate(&report(Value::Null), Policy::default()).unwrap().callback_url, None);
-        for refused in [json!("http://hooks.example.com/"), json!("https://169.254.169.254/"), json!(7)] {
+        assert_eq!(
+            validate(&report(Value::Null), Policy::default()).unwrap().callback_url,
+            None
+        );
+        for refused in [
+            json!("http://hooks.example.com/"),
+            json!("https://169.254.169.254/"),
+            json!(7),
+        ] {
             assert_eq!(pointers(report(refused)), ["/callback_url"]);
         }
-        let local = Policy { allow_loopback_http: true };
+        let local = Policy {
+            allow_loopback_http: true,
+        };
         assert!(validate(&report(json!("http://127.0.0.1:9/hook")), local).is_ok());
         let refusal = validate(&report(json!("https://10.0.0.1/")), Policy::default()).unwrap_err();
-        assert_eq!(refusal[0].detail, "must not point at a private, loopback or link-local address");
+        assert_eq!(
+            refusal[0].detail,
+            "must not point at a private, loopback or link-local address"
+        );
     }
 
     #[test]

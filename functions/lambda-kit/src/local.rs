@@ -20,7 +20,10 @@ pub fn switch(name: &str) -> bool {
         return false;
     }
     if !is_local_endpoint(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()) {
-        tracing::error!(variable = name, "local-only switch ignored: AWS_ENDPOINT_URL is not on loopback");
+        tracing::error!(
+            variable = name,
+            "local-only switch ignored: AWS_ENDPOINT_URL is not on loopback"
+        );
         return false;
     }
     tracing::warn!(variable = name, "local-only switch is on");

@@ -13,8 +13,8 @@ use webhooks::target::Policy;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_kit::telemetry::init();
-    let secret_id = config::required("WEBHOOK_SECRET_ARN")
-        .inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
+    let secret_id =
+        config::required("WEBHOOK_SECRET_ARN").inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     let policy = Policy {
         allow_loopback_http: local::switch(ALLOW_LOOPBACK_CALLBACKS),
     };
@@ -24,7 +24,9 @@ async fn main() -> Result<(), Error> {
         .secret_id(&secret_id)
         .send()
         .await
-        .inspect_err(|error| tracing::error!(error = %lambda_kit::telemetry::ErrorChain(error), "signing secret not readable"))?;
+        .inspect_err(
+            |error| tracing::error!(error = %lambda_kit::telemetry::ErrorChain(error), "signing secret not readable"),
+        )?;
     let key = SigningKey::from_secret(secret.secret_string().unwrap_or_default())
         .inspect_err(|error| tracing::error!(%error, "signing secret unusable"))?;
     let dispatcher = Dispatcher::new(HttpsSender::new(policy)?, key, policy);

@@ -101,7 +101,12 @@ impl HttpsSender {
 }
 
 impl WebhookSender for HttpsSender {
-    async fn post(&self, url: &CallbackUrl, headers: &SignedHeaders, body: Vec<u8>) -> Result<http::StatusCode, SendError> {
+    async fn post(
+        &self,
+        url: &CallbackUrl,
+        headers: &SignedHeaders,
+        body: Vec<u8>,
+    ) -> Result<http::StatusCode, SendError> {
         let request = Request::builder()
             .method(Method::POST)
             .uri(url.as_uri().clone())

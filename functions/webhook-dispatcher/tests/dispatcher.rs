@@ -15,8 +15,12 @@ use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
 use webhooks::signature::{SigningKey, verify};
 use webhooks::target::{CallbackUrl, Policy, check_url};
 
-const LOCAL: Policy = Policy { allow_loopback_http: true };
-const PRODUCTION: Policy = Policy { allow_loopback_http: false };
+const LOCAL: Policy = Policy {
+    allow_loopback_http: true,
+};
+const PRODUCTION: Policy = Policy {
+    allow_loopback_http: false,
+};
 
 fn key() -> SigningKey {
     SigningKey::from_secret("a-test-signing-secret-of-enough-bytes").unwrap()
@@ -28,7 +32,11 @@ fn sample() -> SqsBatch {
 }
 
 fn failed(response: &SqsBatchResponse) -> Vec<&str> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
 }
 
 /// Records what would have been sent and answers `status` (a port stand-in, not an AWS service).
@@ -46,7 +54,10 @@ impl WebhookSender for Recording {
 
 #[tokio::test]
 async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison() {
-    let sender = Recording { status: StatusCode::NO_CONTENT, sent: RefCell::default() };
+    let sender = Recording {
+        status: StatusCode::NO_CONTENT,
+        sent: RefCell::default(),
+    };
     let dispatcher = Dispatcher::new(sender, key(), PRODUCTION);
     let response = dispatcher.handle(sample()).await.expect("batch handled");
 
@@ -55,10 +66,24 @@ async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison
     assert_eq!(failed(&response), ["5eb0c000-0000-4000-8000-000000000005"]);
     let sent = dispatcher_sent(&dispatcher);
     let urls: Vec<&str> = sent.iter().map(|(url, _, _)| url.as_str()).collect();
-    assert_eq!(urls, ["https://hooks.example.com/jobs", "https://hooks.example.com/jobs?tenant=7"]);
+    assert_eq!(
+        urls,
+        [
+            "https://hooks.example.com/jobs",
+            "https://hooks.example.com/jobs?tenant=7"
+        ]
+    );
     for (_, headers, body) in sent.iter() {
         let now = chrono::Utc::now().timestamp();
-        verify(&key(), &headers.id, &headers.timestamp.to_string(), &headers.signature, body, now).expect("signed");
+        verify(
+            &key(),
+            &headers.id,
+            &headers.timestamp.to_string(),
+            &headers.signature,
+            body,
+            now,
+        )
+        .expect("signed");
         let event: serde_json::Value = serde_json::from_slice(body).expect("the body is the event");
         assert_eq!(event["id"], headers.id.as_str(), "webhook-id is the event id");
     }
@@ -71,7 +96,10 @@ fn dispatcher_sent(dispatcher: &Dispatcher<Recording>) -> Vec<(String, SignedHea
 #[tokio::test]
 async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
     let dispatcher = Dispatcher::new(
-        Recording { status: StatusCode::SERVICE_UNAVAILABLE, sent: RefCell::default() },
+        Recording {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            sent: RefCell::default(),
+        },
         key(),
         PRODUCTION,
     );
@@ -102,7 +130,11 @@ async fn receiver(answer: &'static str) -> (SocketAddr, tokio::task::JoinHandle<
             if let Some(end) = text.find("\r\n\r\n") {
                 let length: usize = text[..end]
                     .lines()
-                    .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|line| {
+                        line.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 if request.len() >= end + 4 + length {
                     break;
@@ -121,7 +153,11 @@ async fn receiver(answer: &'static str) -> (SocketAddr, tokio::task::JoinHandle<
 
 fn headers() -> SignedHeaders {
     let body = br#"{"id":"evt-1"}"#;
-    SignedHeaders { id: "evt-1".into(), timestamp: 1_800_000_000, signature: key().sign("evt-1", 1_800_000_000, body) }
+    SignedHeaders {
+        id: "evt-1".into(),
+        timestamp: 1_800_000_000,
+        signature: key().sign("evt-1", 1_800_000_000, body),
+    }
 }
 
 #[tokio::test]
@@ -129,7 +165,10 @@ async fn the_https_sender_posts_the_signed_body_and_reads_only_the_status() {
     let (address, request) = receiver("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").await;
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
     let sender = HttpsSender::new(LOCAL).unwrap();
-    let status = sender.post(&url, &headers(), br#"{"id":"evt-1"}"#.to_vec()).await.expect("sent");
+    let status = sender
+        .post(&url, &headers(), br#"{"id":"evt-1"}"#.to_vec())
+        .await
+        .expect("sent");
     assert_eq!(status, StatusCode::NO_CONTENT);
     let request = request.await.unwrap();
     assert!(request.starts_with("POST /hook HTTP/1.1\r\n"), "{request}");
@@ -144,9 +183,14 @@ async fn the_https_sender_posts_the_signed_body_and_reads_only_the_status() {
 #[tokio::test]
 async fn a_redirect_is_not_followed_but_reported() {
     let (address, request) =
-        receiver("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n").await;
+        receiver("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n")
+            .await;
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
-    let status = HttpsSender::new(LOCAL).unwrap().post(&url, &headers(), b"{}".to_vec()).await.expect("answered");
+    let status = HttpsSender::new(LOCAL)
+        .unwrap()
+        .post(&url, &headers(), b"{}".to_vec())
+        .await
+        .expect("answered");
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
     request.await.unwrap();
 }
@@ -156,7 +200,10 @@ async fn plain_http_is_refused_outside_the_local_policy() {
     let (address, _request) = receiver("HTTP/1.1 204 No Content\r\n\r\n").await;
     // The URL check would refuse it already; the connector refuses it on its own as well.
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
-    let outcome = HttpsSender::new(PRODUCTION).unwrap().post(&url, &headers(), b"{}".to_vec()).await;
+    let outcome = HttpsSender::new(PRODUCTION)
+        .unwrap()
+        .post(&url, &headers(), b"{}".to_vec())
+        .await;
     assert!(matches!(outcome, Err(SendError::Failed(_))), "{outcome:?}");
 }
 
@@ -165,6 +212,10 @@ async fn host_names_resolving_to_loopback_are_refused_in_production() {
     let name: Name = "localhost".parse().unwrap();
     let refused = CheckedResolver::new(PRODUCTION).call(name.clone()).await;
     assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::PermissionDenied);
-    let allowed: Vec<SocketAddr> = CheckedResolver::new(LOCAL).call(name).await.expect("resolved").collect();
+    let allowed: Vec<SocketAddr> = CheckedResolver::new(LOCAL)
+        .call(name)
+        .await
+        .expect("resolved")
+        .collect();
     assert!(!allowed.is_empty() && allowed.iter().all(|address| address.ip().is_loopback()));
 }

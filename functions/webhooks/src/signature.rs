@@ -125,7 +125,11 @@ pub fn verify(
         .filter_map(|signature| signature.strip_prefix("v1,"))
         .filter_map(|encoded| STANDARD.decode(encoded).ok())
         .any(|tag| key.mac(id, timestamp, body).verify_slice(&tag).is_ok());
-    if matches { Ok(()) } else { Err(VerifyError::NoMatchingSignature) }
+    if matches {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatchingSignature)
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +162,10 @@ mod tests {
     fn refuses_a_changed_body_id_timestamp_or_key() {
         let now = TIMESTAMP;
         let refused = Err(VerifyError::NoMatchingSignature);
-        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, br#"{"test": 1}"#, now), refused);
+        assert_eq!(
+            verify(&key(), ID, "1614265330", EXPECTED, br#"{"test": 1}"#, now),
+            refused
+        );
         assert_eq!(verify(&key(), "msg_other", "1614265330", EXPECTED, BODY, now), refused);
         assert_eq!(verify(&key(), ID, "1614265331", EXPECTED, BODY, now), refused);
         let other = SigningKey::from_secret("a different secret of enough bytes").unwrap();
@@ -169,10 +176,19 @@ mod tests {
     #[test]
     fn refuses_old_future_and_malformed_timestamps() {
         let late = TIMESTAMP + TOLERANCE_SECONDS + 1;
-        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, BODY, late), Err(VerifyError::OutsideTolerance));
+        assert_eq!(
+            verify(&key(), ID, "1614265330", EXPECTED, BODY, late),
+            Err(VerifyError::OutsideTolerance)
+        );
         let early = TIMESTAMP - TOLERANCE_SECONDS - 1;
-        assert_eq!(verify(&key(), ID, "1614265330", EXPECTED, BODY, early), Err(VerifyError::OutsideTolerance));
-        assert_eq!(verify(&key(), ID, "yesterday", EXPECTED, BODY, TIMESTAMP), Err(VerifyError::BadTimestamp));
+        assert_eq!(
+            verify(&key(), ID, "1614265330", EXPECTED, BODY, early),
+            Err(VerifyError::OutsideTolerance)
+        );
+        assert_eq!(
+            verify(&key(), ID, "yesterday", EXPECTED, BODY, TIMESTAMP),
+            Err(VerifyError::BadTimestamp)
+        );
     }
 
     #[test]

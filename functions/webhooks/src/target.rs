@@ -145,7 +145,9 @@ fn is_public_v6(address: Ipv6Addr) -> bool {
 
 fn host_of(uri: &Uri) -> &str {
     let host = uri.host().unwrap_or_default();
-    host.strip_prefix('[').and_then(|host| host.strip_suffix(']')).unwrap_or(host)
+    host.strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -165,8 +167,12 @@ fn is_local_name(host: &str) -> bool {
 mod tests {
     use super::*;
 
-    const PRODUCTION: Policy = Policy { allow_loopback_http: false };
-    const LOCAL: Policy = Policy { allow_loopback_http: true };
+    const PRODUCTION: Policy = Policy {
+        allow_loopback_http: false,
+    };
+    const LOCAL: Policy = Policy {
+        allow_loopback_http: true,
+    };
 
     #[test]
     fn accepts_https_urls_on_public_hosts() {
@@ -183,13 +189,25 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_https_url() {
-        assert_eq!(check_url("http://hooks.example.com/", PRODUCTION), Err(Refusal::NotHttps));
-        assert_eq!(check_url("ftp://hooks.example.com/", PRODUCTION), Err(Refusal::NotHttps));
+        assert_eq!(
+            check_url("http://hooks.example.com/", PRODUCTION),
+            Err(Refusal::NotHttps)
+        );
+        assert_eq!(
+            check_url("ftp://hooks.example.com/", PRODUCTION),
+            Err(Refusal::NotHttps)
+        );
         assert_eq!(check_url("hooks.example.com/jobs", PRODUCTION), Err(Refusal::NotAUrl));
         assert_eq!(check_url("/jobs", PRODUCTION), Err(Refusal::NotAUrl));
         assert_eq!(check_url("https://", PRODUCTION), Err(Refusal::NotAUrl));
-        assert_eq!(check_url(&format!("https://a.example/{}", "x".repeat(MAX_URL_LENGTH)), PRODUCTION), Err(Refusal::TooLong));
-        assert_eq!(check_url("https://user:pw@hooks.example.com/", PRODUCTION), Err(Refusal::HasCredentials));
+        assert_eq!(
+            check_url(&format!("https://a.example/{}", "x".repeat(MAX_URL_LENGTH)), PRODUCTION),
+            Err(Refusal::TooLong)
+        );
+        assert_eq!(
+            check_url("https://user:pw@hooks.example.com/", PRODUCTION),
+            Err(Refusal::HasCredentials)
+        );
     }
 
     #[test]
@@ -218,17 +236,31 @@ mod tests {
         assert!(check_url("http://127.0.0.1:8123/hook", LOCAL).is_ok());
         assert!(check_url("http://localhost:8123/hook", LOCAL).is_ok());
         assert!(check_url("http://[::1]:8123/hook", LOCAL).is_ok());
-        assert_eq!(check_url("http://127.0.0.1:8123/hook", PRODUCTION), Err(Refusal::NotHttps));
+        assert_eq!(
+            check_url("http://127.0.0.1:8123/hook", PRODUCTION),
+            Err(Refusal::NotHttps)
+        );
         assert_eq!(check_url("http://hooks.example.com/", LOCAL), Err(Refusal::NotHttps));
         assert_eq!(check_url("https://10.1.2.3/", LOCAL), Err(Refusal::PrivateAddress));
-        assert_eq!(check_url("https://169.254.169.254/", LOCAL), Err(Refusal::PrivateAddress));
+        assert_eq!(
+            check_url("https://169.254.169.254/", LOCAL),
+            Err(Refusal::PrivateAddress)
+        );
     }
 
     #[test]
     fn resolved_addresses_are_checked_the_same_way() {
         let public: IpAddr = "93.184.216.34".parse().unwrap();
         assert!(is_allowed_address(public, PRODUCTION));
-        for private in ["10.1.1.1", "169.254.169.254", "127.0.0.1", "::1", "::ffff:10.0.0.1", "fc00::5", "64:ff9b::a9fe:a9fe"] {
+        for private in [
+            "10.1.1.1",
+            "169.254.169.254",
+            "127.0.0.1",
+            "::1",
+            "::ffff:10.0.0.1",
+            "fc00::5",
+            "64:ff9b::a9fe:a9fe",
+        ] {
             assert!(!is_allowed_address(private.parse().unwrap(), PRODUCTION), "{private}");
         }
         assert!(is_allowed_address("127.0.0.1".parse().unwrap(), LOCAL));

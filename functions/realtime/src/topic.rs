@@ -1,0 +1,178 @@
+//! What a WebSocket client can follow, and which events reach it.
+//!
+//! A client sends `{"action": "subscribe", "job_id": "<uuid>"}` (or `"order_id"`, or
+//! `"customer_id"`, any of the three at once). A customer topic is only its own: the customer
+//! the connection's token names. Job and order ids are UUIDs the client got when it created
+//! them; checking that the connection's customer owns them is your domain's call (the kit's jobs
+//! have no owner).
+
+use lambda_kit::events::Envelope;
+use serde_json::Value;
+
+use crate::token::is_customer_id;
+
+/// Something a connection can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    Job(String),
+    Order(String),
+    Customer(String),
+}
+
+impl Topic {
+    /// The topic as the connections table keys it: `job:<id>`, `order:<id>`, `customer:<id>`.
+    pub fn key(&self) -> String {
+        match self {
+            Topic::Job(id) => format!("job:{id}"),
+            Topic::Order(id) => format!("order:{id}"),
+            Topic::Customer(id) => format!("customer:{id}"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (kind, id) = key.split_once(':')?;
+        match kind {
+            "job" => Some(Topic::Job(id.to_owned())),
+            "order" => Some(Topic::Order(id.to_owned())),
+            "customer" => Some(Topic::Customer(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// Why a subscribe message is refused; the text goes back to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("the message is not a JSON object")]
+    NotAnObject,
+    #[error("name a job_id, an order_id or a customer_id")]
+    NothingToFollow,
+    #[error("{0} must be a UUID")]
+    NotAUuid(&'static str),
+    #[error("customer_id must be the customer this connection's token names")]
+    NotYourCustomer,
+    #[error("{0} is not a field of a subscribe message")]
+    UnknownField(String),
+}
+
+/// The topics a subscribe message asks for, for a connection made by `customer`.
+pub fn parse_subscribe(body: &str, customer: &str) -> Result<Vec<Topic>, SubscribeError> {
+    let value: Value = serde_json::from_str(body).map_err(|_| SubscribeError::NotAnObject)?;
+    let object = value.as_object().ok_or(SubscribeError::NotAnObject)?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|name| !matches!(name.as_str(), "action" | "job_id" | "order_id" | "customer_id"))
+    {
+        return Err(SubscribeError::UnknownField(unknown.chars().take(64).collect()));
+    }
+    let mut topics = Vec::new();
+    for (field, topic) in [
+        ("job_id", Topic::Job as fn(String) -> Topic),
+        ("order_id", Topic::Order),
+    ] {
+        match object.get(field) {
+            None => {}
+            Some(Value::String(id)) if uuid::Uuid::try_parse(id).is_ok() => topics.push(topic(id.clone())),
+            Some(_) => return Err(SubscribeError::NotAUuid(field)),
+        }
+    }
+    match object.get("customer_id") {
+        None => {}
+        Some(Value::String(id)) if id == customer && is_customer_id(id) => topics.push(Topic::Customer(id.clone())),
+        Some(_) => return Err(SubscribeError::NotYourCustomer),
+    }
+    if topics.is_empty() {
+        return Err(SubscribeError::NothingToFollow);
+    }
+    Ok(topics)
+}
+
+/// The topics an event is pushed to (schema version 1 of each type); none for anything else.
+pub fn topics_of(event: &Envelope) -> Vec<Topic> {
+    let text = |name: &str| event.data.get(name).and_then(Value::as_str).map(str::to_owned);
+    match (event.event_type.as_str(), event.version) {
+        ("job.succeeded" | "job.failed", 1) => text("job_id").map(Topic::Job).into_iter().collect(),
+        ("order.created", 1) => [text("id").map(Topic::Order), text("customer_id").map(Topic::Customer)]
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    const JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e01";
+    const ORDER: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
+
+    #[test]
+    fn a_subscribe_message_names_what_to_follow() {
+        let body = json!({"action": "subscribe", "job_id": JOB, "order_id": ORDER, "customer_id": "c-42"}).to_string();
+        assert_eq!(
+            parse_subscribe(&body, "c-42"),
+            Ok(vec![
+                Topic::Job(JOB.into()),
+                Topic::Order(ORDER.into()),
+                Topic::Customer("c-42".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn a_subscribe_message_is_refused_with_its_reason() {
+        let refused = |body: Value| parse_subscribe(&body.to_string(), "c-42").unwrap_err();
+        assert_eq!(refused(json!({"action": "subscribe"})), SubscribeError::NothingToFollow);
+        assert_eq!(
+            refused(json!({"action": "subscribe", "job_id": "j-1"})),
+            SubscribeError::NotAUuid("job_id")
+        );
+        assert_eq!(
+            refused(json!({"action": "subscribe", "customer_id": "c-43"})),
+            SubscribeError::NotYourCustomer
+        );
+        assert_eq!(
+            refused(json!({"action": "subscribe", "topic": "all"})),
+            SubscribeError::UnknownField("topic".into())
+        );
+        assert_eq!(refused(json!(["subscribe"])), SubscribeError::NotAnObject);
+        assert_eq!(parse_subscribe("{", "c-42").unwrap_err(), SubscribeError::NotAnObject);
+    }
+
+    #[test]
+    fn events_reach_the_topics_of_what_they_are_about() {
+        let event = |event_type: &str, data: Value| Envelope::new(event_type, 1, "test", data, Utc::now());
+        assert_eq!(
+            topics_of(&event("job.succeeded", json!({"job_id": JOB}))),
+            [Topic::Job(JOB.into())]
+        );
+        assert_eq!(
+            topics_of(&event("job.failed", json!({"job_id": JOB}))),
+            [Topic::Job(JOB.into())]
+        );
+        assert_eq!(
+            topics_of(&event("order.created", json!({"id": ORDER, "customer_id": "c-42"}))),
+            [Topic::Order(ORDER.into()), Topic::Customer("c-42".into())]
+        );
+        assert!(topics_of(&event("order.cancelled", json!({"id": ORDER}))).is_empty());
+        let mut future = event("job.succeeded", json!({"job_id": JOB}));
+        future.version = 2;
+        assert!(topics_of(&future).is_empty());
+    }
+
+    #[test]
+    fn topic_keys_read_back() {
+        for topic in [
+            Topic::Job(JOB.into()),
+            Topic::Order(ORDER.into()),
+            Topic::Customer("c.42".into()),
+        ] {
+            assert_eq!(Topic::from_key(&topic.key()), Some(topic));
+        }
+        assert_eq!(Topic::from_key("tenant:7"), None);
+    }
+}

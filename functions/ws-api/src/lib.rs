@@ -1,0 +1,174 @@
+//! ws-api: the routes of the WebSocket API (API Gateway, one function behind all of them).
+//!
+//! - `$connect`: the `token` query parameter must be a valid token ([`realtime::token`]); the
+//!   connection is recorded with its customer. Any answer but 200 refuses the connection.
+//! - `subscribe` (`{"action": "subscribe", "job_id": ...}`): the connection follows a job, an
+//!   order or its customer; the answer (sent back to the client through the route's response)
+//!   is `{"type": "subscribed", "topics": [...]}` or `{"type": "error", "message": ...}`.
+//! - `$disconnect`: the connection and its subscriptions are forgotten.
+//! - anything else (`$default`): an error message naming the one action there is.
+//!
+//! Events are read leniently ([`WsEvent`]): a malformed one gets a 400, never a failed invocation.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use realtime::connections::ConnectionStore;
+use realtime::token::TokenKey;
+use realtime::topic::{Topic, parse_subscribe};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+/// The parts of an API Gateway WebSocket event this function reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WsEvent {
+    pub request_context: WsContext,
+    pub query_string_parameters: Option<HashMap<String, String>>,
+    pub body: Option<String>,
+    pub is_base64_encoded: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WsContext {
+    pub route_key: Option<String>,
+    pub connection_id: Option<String>,
+}
+
+impl WsEvent {
+    /// Any JSON as an event: what does not have the expected shape reads as an empty event.
+    pub fn read(value: Value) -> Self {
+        serde_json::from_value(value).unwrap_or_default()
+    }
+}
+
+/// The integration's answer: for `$connect` its status decides, for a route with a route
+/// response its body is what the client receives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsResponse {
+    pub status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl WsResponse {
+    fn ok() -> Self {
+        Self {
+            status_code: 200,
+            body: None,
+        }
+    }
+
+    fn message(status_code: u16, body: Value) -> Self {
+        Self {
+            status_code,
+            body: Some(body.to_string()),
+        }
+    }
+
+    fn error(status_code: u16, message: impl std::fmt::Display) -> Self {
+        Self::message(status_code, json!({"type": "error", "message": message.to_string()}))
+    }
+}
+
+pub struct WsApi<S> {
+    store: S,
+    tokens: TokenKey,
+}
+
+impl<S: ConnectionStore> WsApi<S> {
+    pub fn new(store: S, tokens: TokenKey) -> Self {
+        Self { store, tokens }
+    }
+
+    pub async fn handle(&self, event: WsEvent) -> WsResponse {
+        self.handle_at(event, Utc::now()).await
+    }
+
+    pub async fn handle_at(&self, event: WsEvent, now: DateTime<Utc>) -> WsResponse {
+        let route = event.request_context.route_key.as_deref().unwrap_or_default();
+        let Some(connection_id) = event
+            .request_context
+            .connection_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+        else {
+            warn!(route, "event without a connection id");
+            return WsResponse::error(400, "not a WebSocket event");
+        };
+        match route {
+            "$connect" => self.connect(connection_id, &event, now).await,
+            "$disconnect" => match self.store.close(connection_id).await {
+                Ok(()) => {
+                    info!(connection_id, "disconnected");
+                    WsResponse::ok()
+                }
+                Err(error) => {
+                    warn!(connection_id, error = %lambda_kit::telemetry::ErrorChain(&error), "connection not forgotten; its TTL removes it");
+                    WsResponse::error(500, "internal error")
+                }
+            },
+            "subscribe" => self.subscribe(connection_id, &event, now).await,
+            _ => WsResponse::error(
+                400,
+                r#"unknown action; send {"action": "subscribe", "job_id": "<id>"} (or "order_id", "customer_id")"#,
+            ),
+        }
+    }
+
+    async fn connect(&self, connection_id: &str, event: &WsEvent, now: DateTime<Utc>) -> WsResponse {
+        let token = event
+            .query_string_parameters
+            .as_ref()
+            .and_then(|query| query.get("token"));
+        let customer = match self.tokens.check(token.map(String::as_str), now.timestamp()) {
+            Ok(customer) => customer,
+            Err(refusal) => {
+                info!(connection_id, %refusal, "connection refused");
+                return WsResponse::error(401, refusal);
+            }
+        };
+        match self.store.open(connection_id, &customer, now).await {
+            Ok(()) => {
+                info!(connection_id, "connected");
+                WsResponse::ok()
+            }
+            Err(error) => {
+                warn!(connection_id, error = %lambda_kit::telemetry::ErrorChain(&error), "connection not recorded");
+                WsResponse::error(500, "internal error")
+            }
+        }
+    }
+
+    async fn subscribe(&self, connection_id: &str, event: &WsEvent, now: DateTime<Utc>) -> WsResponse {
+        if event.is_base64_encoded {
+            return WsResponse::error(400, "send subscribe messages as text frames");
+        }
+        let customer = match self.store.customer_of(connection_id, now).await {
+            Ok(Some(customer)) => customer,
+            Ok(None) => return WsResponse::error(410, "this connection is not open any more; reconnect"),
+            Err(error) => {
+                warn!(connection_id, error = %lambda_kit::telemetry::ErrorChain(&error), "connection not readable");
+                return WsResponse::error(500, "internal error");
+            }
+        };
+        let topics = match parse_subscribe(event.body.as_deref().unwrap_or_default(), &customer) {
+            Ok(topics) => topics,
+            Err(refusal) => return WsResponse::error(400, refusal),
+        };
+        match self.store.subscribe(connection_id, &topics, now).await {
+            Ok(()) => {
+                let keys: Vec<String> = topics.iter().map(Topic::key).collect();
+                info!(connection_id, topics = ?keys, "subscribed");
+                WsResponse::message(200, json!({"type": "subscribed", "topics": keys}))
+            }
+            Err(error) => {
+                warn!(connection_id, error = %lambda_kit::telemetry::ErrorChain(&error), "subscription not recorded");
+                WsResponse::error(500, "internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! ws-api against DynamoDB (moto, real SDK): every sample event in events/ws-api, in the order
+//! a connection lives (connect, subscribe, disconnect), with the answer API Gateway would act on.
+
+use chrono::Utc;
+use realtime::connections::{ConnectionStore, ConnectionsTable};
+use realtime::token::TokenKey;
+use realtime::topic::Topic;
+use serde_json::Value;
+use ws_api::{WsApi, WsEvent};
+
+/// The key the sample tokens in events/ws-api were minted with (valid until 2100).
+const SAMPLE_TOKEN_SECRET: &str = "sample-ws-token-secret-for-the-events-folder";
+const SAMPLE_CONNECTION: &str = "L0SM9cOFvHcCIhw=";
+const SAMPLE_JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e01";
+
+async fn table() -> ConnectionsTable {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "these tests need the local AWS (moto): run them with `make test`"
+    );
+    let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");
+    ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&lambda_kit::aws::load().await), table)
+}
+
+fn event(name: &str) -> WsEvent {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/ws-api")
+        .join(name);
+    WsEvent::read(serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON"))
+}
+
+fn body(response: &ws_api::WsResponse) -> Value {
+    serde_json::from_str(response.body.as_deref().unwrap_or("null")).expect("JSON body")
+}
+
+#[tokio::test]
+async fn every_sample_event_gets_the_documented_answer() {
+    let store = table().await;
+    let api = WsApi::new(store.clone(), TokenKey::new(SAMPLE_TOKEN_SECRET).unwrap());
+    let job = Topic::Job(SAMPLE_JOB.into());
+
+    // (file, status, what the client is told)
+    let expected: &[(&str, u16, Option<&str>)] = &[
+        ("connect-without-token.json", 401, Some("no token")),
+        (
+            "connect-forged-token.json",
+            401,
+            Some("the token's signature does not match"),
+        ),
+        ("connect.json", 200, None),
+        ("subscribe-invalid.json", 400, Some("job_id must be a UUID")),
+        ("subscribe.json", 200, None),
+        ("unknown-action.json", 400, None),
+        ("disconnect.json", 200, None),
+    ];
+    let mut files: Vec<String> =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/ws-api"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+    files.sort();
+    let mut named: Vec<String> = expected.iter().map(|(file, ..)| (*file).to_owned()).collect();
+    named.sort();
+    assert_eq!(files, named, "every file in events/ws-api has an expectation here");
+
+    for (file, status, message) in expected {
+        let response = api.handle(event(file)).await;
+        assert_eq!(response.status_code, *status, "{file}: {response:?}");
+        if let Some(message) = message {
+            assert_eq!(body(&response)["message"], *message, "{file}");
+        }
+        match *file {
+            "connect.json" => {
+                let customer = store.customer_of(SAMPLE_CONNECTION, Utc::now()).await.unwrap();
+                assert_eq!(
+                    customer.as_deref(),
+                    Some("c-42"),
+                    "the connection is recorded with its token's customer"
+                );
+            }
+            "subscribe.json" => {
+                assert_eq!(
+                    body(&response)["topics"],
+                    serde_json::json!([format!("job:{SAMPLE_JOB}"), "customer:c-42"])
+                );
+                let subscribers = store.subscribers(&job, Utc::now()).await.unwrap();
+                assert!(subscribers.iter().any(|id| id == SAMPLE_CONNECTION));
+            }
+            "unknown-action.json" => {
+                assert_eq!(body(&response)["type"], "error");
+            }
+            "disconnect.json" => {
+                assert_eq!(store.customer_of(SAMPLE_CONNECTION, Utc::now()).await.unwrap(), None);
+                let subscribers = store.subscribers(&job, Utc::now()).await.unwrap();
+                assert!(
+                    !subscribers.iter().any(|id| id == SAMPLE_CONNECTION),
+                    "its subscriptions are gone too"
+                );
+            }
+            _ => {}
+        }
+    }
+
+    // A message on a connection that is no longer open is refused with 410.
+    let response = api.handle(event("subscribe.json")).await;
+    assert_eq!(response.status_code, 410);
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_a_websocket_event_gets_a_400() {
+    let api = WsApi::new(table().await, TokenKey::new(SAMPLE_TOKEN_SECRET).unwrap());
+    for payload in [
+        serde_json::json!({}),
+        serde_json::json!([1, 2]),
+        serde_json::json!({"requestContext": "x"}),
+    ] {
+        assert_eq!(api.handle(WsEvent::read(payload)).await.status_code, 400);
+    }
+}

@@ -1,0 +1,146 @@
+"""Signed webhooks end to end: POST /jobs with a callback_url -> job-worker -> outbox -> SNS ->
+WebhookQueue -> webhook-dispatcher -> a receiver on loopback that checks every signature the way
+the Standard Webhooks specification describes (written here in Python, independently of the Rust
+signer). The secret is the one the stack created in Secrets Manager from the template."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from flow import client, require_stack, wait_until
+from test_jobs_flow import call
+
+SECRET_ID = "WebhookSigningSecret"
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> bytes:
+    require_stack()
+    return client("secretsmanager").get_secret_value(SecretId=SECRET_ID)["SecretString"].encode()
+
+
+class Receiver:
+    """An HTTP receiver on 127.0.0.1 that fails the first `failures` requests with a 500 (or all
+    of them), and records every request with whether its signature verified."""
+
+    def __init__(self, key: bytes, failures: int | float = 0):
+        self.key, self.failures = key, failures
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                request = {
+                    "id": self.headers.get("webhook-id"),
+                    "timestamp": self.headers.get("webhook-timestamp"),
+                    "verified": receiver.verify(self.headers, body),
+                    "body": json.loads(body),
+                    "path": self.path,
+                }
+                receiver.requests.append(request)
+                status = 500 if len(receiver.requests) <= receiver.failures else 204
+                request["status"] = status
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/jobs"
+
+    def verify(self, headers, body: bytes) -> bool:
+        msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "0")
+        if abs(time.time() - int(timestamp)) > 300:
+            return False
+        expected = base64.b64encode(hmac.new(self.key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
+        signatures = [part.removeprefix("v1,") for part in headers.get("webhook-signature", "").split(" ") if part.startswith("v1,")]
+        return any(hmac.compare_digest(expected, signature) for signature in signatures)
+
+    def accepted(self) -> list[dict]:
+        return [request for request in self.requests if request["status"] == 204]
+
+    def close(self):
+        self.server.shutdown()
+
+
+def submit(callback_url: str) -> str:
+    status, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}, "callback_url": callback_url})
+    assert status == 202, job
+    return job["id"]
+
+
+def test_a_finished_job_is_posted_to_its_callback_once_and_signed(signing_key):
+    receiver = Receiver(signing_key)
+    try:
+        job_id = submit(receiver.url)
+        wait_until(lambda: receiver.requests, 60, "the webhook delivery")
+        time.sleep(3)  # room for a duplicate, if the dispatcher sent one
+        assert len(receiver.requests) == 1
+        delivery = receiver.requests[0]
+        assert delivery["verified"], "the signature must verify with the stack's secret"
+        assert delivery["path"] == "/hooks/jobs"
+        event = delivery["body"]
+        assert (event["type"], event["data"]["job_id"]) == ("job.succeeded", job_id)
+        assert delivery["id"] == event["id"], "webhook-id is the event id"
+    finally:
+        receiver.close()
+
+
+def test_a_receiver_failing_three_times_gets_exactly_one_accepted_delivery(signing_key):
+    receiver = Receiver(signing_key, failures=3)
+    try:
+        job_id = submit(receiver.url)
+        wait_until(lambda: receiver.accepted(), 90, "the fourth delivery attempt")
+        time.sleep(3)
+        assert [request["status"] for request in receiver.requests] == [500, 500, 500, 204]
+        assert len({request["id"] for request in receiver.requests}) == 1, "every retry carries the same webhook-id"
+        assert all(request["verified"] for request in receiver.requests)
+        assert receiver.accepted()[0]["body"]["data"]["job_id"] == job_id
+    finally:
+        receiver.close()
+
+
+def test_a_receiver_that_never_succeeds_leaves_the_event_in_the_dead_letter_queue(signing_key):
+    receiver = Receiver(signing_key, failures=float("inf"))
+    sqs = client("sqs")
+    dead_letters = sqs.get_queue_url(QueueName="WebhookDeadLetterQueue")["QueueUrl"]
+    try:
+        job_id = submit(receiver.url)
+
+        def in_dead_letter_queue():
+            for message in sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, VisibilityTimeout=1).get("Messages", []):
+                if json.loads(message["Body"])["data"]["job_id"] == job_id:
+                    sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=message["ReceiptHandle"])
+                    return True
+            return False
+
+        wait_until(in_dead_letter_queue, 120, "the undeliverable event in WebhookDeadLetterQueue")
+        assert len(receiver.requests) == 5, "maxReceiveCount tries, then the dead-letter queue"
+        assert not receiver.accepted()
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize(("callback_url", "detail"), [
+    ("https://10.0.0.7/hooks", "must not point at a private, loopback or link-local address"),
+    ("https://169.254.169.254/latest/meta-data/", "must not point at a private, loopback or link-local address"),
+    ("http://hooks.example.com/jobs", "must use https"),
+    ("https://user:password@hooks.example.com/", "must not contain credentials"),
+])
+def test_a_callback_url_that_may_not_be_called_is_refused_at_submit_time(callback_url, detail):
+    require_stack()
+    status, problem = call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}, "callback_url": callback_url})
+    assert status == 422
+    assert {"pointer": "/callback_url", "detail": detail} in problem["errors"]
