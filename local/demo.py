@@ -81,6 +81,7 @@ def main() -> int:
 
     jobs_walk(created and created.get("id"))
     fanout_walk()
+    push_walk()
 
     print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0
@@ -180,6 +181,70 @@ def fanout_walk() -> None:
         call.failures += 1
     else:
         print("< the small order raised no alert: the body filter kept it from large-order-alert")
+
+
+def push_walk() -> None:
+    """A job finishing live over WebSocket, and its signed webhook arriving."""
+    import base64
+    import hashlib
+    import hmac
+
+    import boto3
+    from websockets.sync.client import connect
+
+    from .webhook_receiver import Receiver
+
+    print("\n\nPush: WebSocket (API Gateway WebSocket API -> ws-api; events -> ws-push -> PostToConnection)")
+    print("      and signed webhooks (events -> webhook-dispatcher -> POST callback_url)")
+    secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    token_key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
+    claims = f"v1.c-42.{int(time.time()) + 300}"
+    token = f"{claims}.{base64.urlsafe_b64encode(hmac.new(token_key, claims.encode(), hashlib.sha256).digest()).rstrip(b'=').decode()}"
+    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode())
+    url = f"{os.environ['LOCAL_WS_URL']}/?token={token[:24]}..."
+    print(f"\n=== Connect a WebSocket client\n> {url}")
+    try:
+        with connect(f"{os.environ['LOCAL_WS_URL']}/?token={token}", open_timeout=30) as websocket:
+            print("< connected")
+            body = {"type": "report", "input": {"seconds": 2}, "callback_url": receiver.url}
+            _, _, job = call("A job that takes 2 s, with a callback URL", "POST", "/jobs", 202, json.dumps(body), {"content-type": "application/json"})
+            if not job:
+                return
+            subscribe = json.dumps({"action": "subscribe", "job_id": job["id"]})
+            print(f"\n=== Follow it over the WebSocket\n> {subscribe}")
+            websocket.send(subscribe)
+            print(f"< {websocket.recv(timeout=30)}")
+            started = time.monotonic()
+            while True:
+                try:
+                    message = json.loads(websocket.recv(timeout=60))
+                except TimeoutError:
+                    print("!!! no job event arrived over the WebSocket")
+                    call.failures += 1
+                    break
+                if message.get("data", {}).get("job_id") == job["id"]:
+                    print(f"< pushed {time.monotonic() - started:.1f} s later: {json.dumps(message)}")
+                    break
+        deadline = time.monotonic() + 30
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"\n=== The webhook at {receiver.url}")
+        for request in receiver.requests:
+            print(f"> POST {request['path']}")
+            print(f"> webhook-id: {request['id']}")
+            print(f"> webhook-timestamp: {request['timestamp']}")
+            print(f"> webhook-signature: {request['signature']}")
+            print(f"> {json.dumps(request['body'])}")
+            print(f"< {request['status']} (signature {'verified' if request['verified'] else 'DID NOT VERIFY'})")
+        if len(receiver.requests) != 1 or not receiver.requests[0]["verified"]:
+            print("!!! expected one delivery with a signature that verifies")
+            call.failures += 1
+    finally:
+        receiver.close()
+
+    call("A callback URL that points into the network is refused at submit time", "POST", "/jobs", 422,
+         json.dumps({"type": "report", "input": {"seconds": 0}, "callback_url": "https://169.254.169.254/latest/meta-data/"}),
+         {"content-type": "application/json"})
 
 
 def call_quiet(method: str, path: str) -> tuple[int, dict, dict]:

@@ -67,3 +67,29 @@ def test_the_poller_fails_what_lambda_would_fail():
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, batch, True) == batch, "an unknown id fails the batch"
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, batch, True) == batch, "an empty id fails the batch"
     assert failed_ids("ok", batch, True) == batch, "an answer that is not a batch response fails the batch"
+
+
+def test_the_test_receiver_verifies_standard_webhooks_signatures():
+    import base64
+
+    from local.webhook_receiver import verify
+
+    # The example of the Standard Webhooks reference libraries' tests.
+    key = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    headers = {"webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
+               "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}
+    body = b'{"test": 2432232314}'
+    assert verify(key, headers, body, now=1614265330)
+    assert not verify(key, headers, b'{"test": 1}', now=1614265330)
+    assert not verify(key, headers, body, now=1614265330 + 301)
+    assert not verify(key, {**headers, "webhook-signature": "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}, body, now=1614265330)
+
+
+def test_the_local_websocket_gateway_serves_the_template_routes():
+    from local.ws_gateway import websocket_api
+
+    api = websocket_api(Template.read())
+    assert api["stage"] == "live" and api["field"] == "action"
+    assert {key: route["binary"] for key, route in api["routes"].items()} == {
+        "$connect": "ws-api", "$disconnect": "ws-api", "subscribe": "ws-api", "$default": "ws-api"}
+    assert {key for key, route in api["routes"].items() if route["responds"]} == {"subscribe", "$default"}

@@ -1,22 +1,19 @@
 """Signed webhooks end to end: POST /jobs with a callback_url -> job-worker -> outbox -> SNS ->
-WebhookQueue -> webhook-dispatcher -> a receiver on loopback that checks every signature the way
-the Standard Webhooks specification describes (written here in Python, independently of the Rust
-signer). The secret is the one the stack created in Secrets Manager from the template."""
+WebhookQueue -> webhook-dispatcher -> a receiver on loopback (local/webhook_receiver.py) that
+checks every signature the way the Standard Webhooks specification describes, in Python,
+independently of the Rust signer. The secret is the one the stack created in Secrets Manager
+from the template."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flow import client, require_stack, wait_until
 from test_jobs_flow import call
+
+from local.webhook_receiver import Receiver
 
 SECRET_ID = "WebhookSigningSecret"
 
@@ -25,54 +22,6 @@ SECRET_ID = "WebhookSigningSecret"
 def signing_key() -> bytes:
     require_stack()
     return client("secretsmanager").get_secret_value(SecretId=SECRET_ID)["SecretString"].encode()
-
-
-class Receiver:
-    """An HTTP receiver on 127.0.0.1 that fails the first `failures` requests with a 500 (or all
-    of them), and records every request with whether its signature verified."""
-
-    def __init__(self, key: bytes, failures: int | float = 0):
-        self.key, self.failures = key, failures
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = {
-                    "id": self.headers.get("webhook-id"),
-                    "timestamp": self.headers.get("webhook-timestamp"),
-                    "verified": receiver.verify(self.headers, body),
-                    "body": json.loads(body),
-                    "path": self.path,
-                }
-                receiver.requests.append(request)
-                status = 500 if len(receiver.requests) <= receiver.failures else 204
-                request["status"] = status
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/jobs"
-
-    def verify(self, headers, body: bytes) -> bool:
-        msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "0")
-        if abs(time.time() - int(timestamp)) > 300:
-            return False
-        expected = base64.b64encode(hmac.new(self.key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
-        signatures = [part.removeprefix("v1,") for part in headers.get("webhook-signature", "").split(" ") if part.startswith("v1,")]
-        return any(hmac.compare_digest(expected, signature) for signature in signatures)
-
-    def accepted(self) -> list[dict]:
-        return [request for request in self.requests if request["status"] == 204]
-
-    def close(self):
-        self.server.shutdown()
 
 
 def submit(callback_url: str) -> str:

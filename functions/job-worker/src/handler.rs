@@ -136,3 +136,43 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jobs::model::{Job, JobRequest, JobType};
+    use serde_json::json;
+
+    use super::*;
+
+    fn job(callback_url: Option<&str>) -> Job {
+        let request = JobRequest {
+            job_type: JobType::Report,
+            input: json!({"seconds": 0}),
+            callback_url: callback_url.map(str::to_owned),
+        };
+        let mut job = Job::queued("j-1".into(), request, Utc::now());
+        job.attempts = 1;
+        job
+    }
+
+    #[test]
+    fn a_finished_run_reports_its_outcome_and_where_to_deliver_it() {
+        let succeeded = finished_event(
+            &job(Some("https://hooks.example.com/jobs")),
+            &Finish::Succeeded(json!({"rows": 0})),
+        )
+        .expect("an event");
+        assert_eq!((succeeded.event_type.as_str(), succeeded.version), (JOB_SUCCEEDED, 1));
+        assert_eq!(
+            succeeded.data,
+            json!({"job_id": "j-1", "type": "report", "attempts": 1, "result": {"rows": 0},
+                   "callback_url": "https://hooks.example.com/jobs"})
+        );
+        let failed = finished_event(&job(None), &Finish::Failed("no such order".into())).expect("an event");
+        assert_eq!(
+            failed.data,
+            json!({"job_id": "j-1", "type": "report", "attempts": 1, "error": "no such order"})
+        );
+        assert!(finished_event(&job(None), &Finish::Requeue("throttled".into())).is_none());
+    }
+}

@@ -175,6 +175,28 @@ async fn every_sample_event_gets_the_documented_answer() {
                 assert_eq!(body_json(&again)["id"], body_json(&response)["id"]);
                 assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
             }
+            "create-job-with-callback.json" => {
+                let job = assert_accepted(&response);
+                assert_eq!(job["callback_url"], "https://hooks.example.com/jobs?tenant=7");
+                let stored = local
+                    .jobs()
+                    .get(job["id"].as_str().unwrap())
+                    .await
+                    .unwrap()
+                    .expect("stored");
+                assert_eq!(
+                    stored.callback_url.as_deref(),
+                    Some("https://hooks.example.com/jobs?tenant=7")
+                );
+            }
+            "create-job-private-callback.json" => {
+                let problem = assert_problem(&response, StatusCode::UNPROCESSABLE_ENTITY);
+                assert_eq!(problem["errors"][0]["pointer"], "/callback_url");
+                assert_eq!(
+                    problem["errors"][0]["detail"],
+                    "must not point at a private, loopback or link-local address"
+                );
+            }
             "get-job.json" => {
                 assert_eq!(response.status(), StatusCode::OK);
                 let job = body_json(&response);

@@ -1,0 +1,72 @@
+"""A webhook receiver on 127.0.0.1 for the demo and the tests: it checks every delivery's
+signature the way the Standard Webhooks specification describes (written here in Python,
+independently of the Rust signer), can fail its first N requests, and records what it got.
+
+Locally only: jobs may name http://127.0.0.1 callback URLs because the stack sets
+LOCAL_WEBHOOKS_ALLOW_LOOPBACK, which the functions honour only under the local stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOLERANCE_SECONDS = 300
+
+
+def verify(key: bytes, headers, body: bytes, now: float | None = None) -> bool:
+    """Standard Webhooks: HMAC-SHA256 over "{webhook-id}.{webhook-timestamp}.{body}", base64,
+    one of the space-separated "v1,<signature>" values, timestamp within five minutes."""
+    msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
+    signatures = [part[3:] for part in headers.get("webhook-signature", "").split(" ") if part.startswith("v1,")]
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
+
+
+class Receiver:
+    """Fails the first `failures` requests with a 500 (float("inf"): all of them), answers the
+    others 204, and records each request with whether its signature verified."""
+
+    def __init__(self, key: bytes, failures: int | float = 0, path: str = "/hooks/jobs"):
+        self.key, self.failures = key, failures
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    status = 500 if len(receiver.requests) < receiver.failures else 204
+                    receiver.requests.append({
+                        "id": self.headers.get("webhook-id"),
+                        "timestamp": self.headers.get("webhook-timestamp"),
+                        "signature": self.headers.get("webhook-signature"),
+                        "verified": verify(receiver.key, self.headers, body),
+                        "body": json.loads(body),
+                        "path": self.path,
+                        "status": status,
+                    })
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def accepted(self) -> list[dict]:
+        return [request for request in self.requests if request["status"] == 204]
+
+    def close(self) -> None:
+        self.server.shutdown()
