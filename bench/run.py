@@ -53,6 +53,13 @@ COLD_START_EVENTS = {
     "notifier": ("notifier/raw-events.json", "1 failed"),
     "audit-log": ("audit-log/sns-notifications.json", "0 failed"),
     "large-order-alert": ("large-order-alert/large-order.json", "ok"),
+    # The bench's secret is generated, not the key the sample token was minted with: the token
+    # is read and its signature refused (init includes reading the secret).
+    "ws-api": ("ws-api/connect.json", "401"),
+    # No connection follows anything in the bench's table; the one record that is no event fails.
+    "ws-push": ("ws-push/job-and-order-events.json", "1 failed"),
+    # No network here: the two deliveries to hooks.example.com fail (DNS), and the poison record.
+    "webhook-dispatcher": ("webhook-dispatcher/job-events.json", "3 failed"),
 }
 
 TARGETS = {

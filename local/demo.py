@@ -185,21 +185,17 @@ def fanout_walk() -> None:
 
 def push_walk() -> None:
     """A job finishing live over WebSocket, and its signed webhook arriving."""
-    import base64
-    import hashlib
-    import hmac
-
     import boto3
     from websockets.sync.client import connect
 
     from .webhook_receiver import Receiver
+    from .ws_token import mint
 
     print("\n\nPush: WebSocket (API Gateway WebSocket API -> ws-api; events -> ws-push -> PostToConnection)")
     print("      and signed webhooks (events -> webhook-dispatcher -> POST callback_url)")
     secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     token_key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
-    claims = f"v1.c-42.{int(time.time()) + 300}"
-    token = f"{claims}.{base64.urlsafe_b64encode(hmac.new(token_key, claims.encode(), hashlib.sha256).digest()).rstrip(b'=').decode()}"
+    token = mint(token_key, "c-42", int(time.time()) + 300)
     receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode())
     url = f"{os.environ['LOCAL_WS_URL']}/?token={token[:24]}..."
     print(f"\n=== Connect a WebSocket client\n> {url}")

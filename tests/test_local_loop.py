@@ -54,7 +54,8 @@ def test_the_event_has_the_http_api_shape():
 
 def test_the_sqs_mappings_are_the_template_sqs_events():
     mappings = {(m.queue, m.binary, m.batch_size, m.report_batch_item_failures) for m in TEMPLATE.sqs_mappings()}
-    assert mappings == {("JobsQueue", "job-worker", 10, True), ("NotifierQueue", "notifier", 10, True), ("AuditLogQueue", "audit-log", 10, True)}
+    assert mappings == {("JobsQueue", "job-worker", 10, True), ("NotifierQueue", "notifier", 10, True), ("AuditLogQueue", "audit-log", 10, True),
+                        ("WebhookQueue", "webhook-dispatcher", 10, True), ("WsPushQueue", "ws-push", 10, True)}
 
 
 def test_the_poller_fails_what_lambda_would_fail():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -255,6 +256,11 @@ def test_no_function_gets_a_fault_switch_or_a_secret_through_its_environment(log
 
     for name, value in raw_environment(logical_id).items():
         assert name not in FAULT_SWITCHES and not name.startswith("LOCAL_"), f"{logical_id}: {name} is a local-only switch"
+        if name.endswith("_SECRET_ARN"):
+            # Where the secret is, not the secret: a reference to a Secrets Manager secret.
+            assert isinstance(value, dict) and TEMPLATE.resources[value["Ref"]]["Type"] == "AWS::SecretsManager::Secret", \
+                f"{logical_id}: {name} must be !Ref to an AWS::SecretsManager::Secret"
+            continue
         assert not any(word in name.upper() for word in ("SECRET", "PASSWORD", "TOKEN", "PRIVATE", "CREDENTIAL")), \
             f"{logical_id}: {name} looks like a secret; read it from Secrets Manager or SSM at init instead"
         # Values are names and references, never literal key material.
@@ -268,3 +274,42 @@ def test_no_managed_policy_grants_full_access():
                 assert "FullAccess" not in policy and policy != "AdministratorAccess", f"{logical_id}: {policy}"
         for arn in function.get("Properties", {}).get("ManagedPolicyArns", []) or []:
             assert "FullAccess" not in str(arn), f"{logical_id}: {arn}"
+
+
+def test_the_websocket_api_is_throttled_access_logged_and_its_connect_checks_a_token():
+    stages = TEMPLATE.of_type("AWS::ApiGatewayV2::Stage")
+    assert stages
+    for name, stage in stages.items():
+        properties = stage["Properties"]
+        assert properties["DefaultRouteSettings"]["ThrottlingRateLimit"], name
+        assert properties["DefaultRouteSettings"]["ThrottlingBurstLimit"], name
+        json.loads(properties["AccessLogSettings"]["Format"].replace("\n", ""))
+    # No authorizer: the $connect integration's function checks the token, so it must have the key.
+    integrations = TEMPLATE.of_type("AWS::ApiGatewayV2::Integration")
+    for route in TEMPLATE.of_type("AWS::ApiGatewayV2::Route").values():
+        if route["Properties"]["RouteKey"] != "$connect":
+            continue
+        integration = route["Properties"]["Target"]["Fn::Sub"].split("${")[1].rstrip("}")
+        function = re.search(r"\$\{(\w+)\.Arn\}", json.dumps(integrations[integration]["Properties"]["IntegrationUri"])).group(1)
+        assert "WS_TOKEN_SECRET_ARN" in FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+
+
+def test_secrets_are_generated_encrypted_and_readable_by_one_function_each():
+    for name, secret in TEMPLATE.of_type("AWS::SecretsManager::Secret").items():
+        properties = secret["Properties"]
+        assert properties["KmsKeyId"] == {"Ref": "DataKey"}, name
+        assert "GenerateSecretString" in properties and "SecretString" not in properties, name
+        readers = [
+            function for function, resource in FUNCTIONS.items()
+            for policy in resource["Properties"].get("Policies", [])
+            if isinstance(policy, dict) and policy.get("AWSSecretsManagerGetSecretValuePolicy", {}).get("SecretArn") == {"Ref": name}
+        ]
+        assert len(readers) == 1, f"{name} is read by {readers}"
+
+
+def test_ws_push_manages_only_its_own_stages_connections():
+    grants = [statement for function, statement in iam_statements()
+              if isinstance(statement, dict) and "execute-api:ManageConnections" in json.dumps(statement["Action"])]
+    assert grants
+    for statement in grants:
+        assert statement["Resource"]["Fn::Sub"].endswith("${WebSocketApi}/${WebSocketStage}/POST/@connections/*")
