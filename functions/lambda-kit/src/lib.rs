@@ -15,6 +15,7 @@
 //! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
 //! - [`faults`]: the local-only switch that makes a share of SQS records fail (`make load`).
 //! - [`local`]: how a function knows it runs under the local stack, and its local-only switches.
+//! - `secrets` (feature `secrets`): key material read from Secrets Manager at init.
 
 pub mod aws;
 pub mod config;
@@ -26,5 +27,7 @@ pub mod idempotency;
 pub mod local;
 pub mod outbox;
 pub mod problem;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 pub mod sqs;
 pub mod telemetry;

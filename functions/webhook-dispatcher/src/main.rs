@@ -19,16 +19,9 @@ async fn main() -> Result<(), Error> {
         allow_loopback_http: local::switch(ALLOW_LOOPBACK_CALLBACKS),
     };
     let aws = lambda_kit::aws::load().await;
-    let secret = aws_sdk_secretsmanager::Client::new(&aws)
-        .get_secret_value()
-        .secret_id(&secret_id)
-        .send()
-        .await
-        .inspect_err(
-            |error| tracing::error!(error = %lambda_kit::telemetry::ErrorChain(error), "signing secret not readable"),
-        )?;
-    let key = SigningKey::from_secret(secret.secret_string().unwrap_or_default())
-        .inspect_err(|error| tracing::error!(%error, "signing secret unusable"))?;
+    let secret = lambda_kit::secrets::secret_string(&aws, &secret_id).await?;
+    let key =
+        SigningKey::from_secret(&secret).inspect_err(|error| tracing::error!(%error, "signing secret unusable"))?;
     let dispatcher = Dispatcher::new(HttpsSender::new(policy)?, key, policy);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsBatch>| async {

@@ -15,16 +15,8 @@ async fn main() -> Result<(), Error> {
         .and_then(|table| Ok((table, config::required("WS_TOKEN_SECRET_ARN")?)))
         .inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     let aws = lambda_kit::aws::load().await;
-    let secret = aws_sdk_secretsmanager::Client::new(&aws)
-        .get_secret_value()
-        .secret_id(&secret_id)
-        .send()
-        .await
-        .inspect_err(
-            |error| tracing::error!(error = %lambda_kit::telemetry::ErrorChain(error), "token secret not readable"),
-        )?;
-    let tokens = TokenKey::new(secret.secret_string().unwrap_or_default())
-        .inspect_err(|error| tracing::error!(%error, "token secret unusable"))?;
+    let secret = lambda_kit::secrets::secret_string(&aws, &secret_id).await?;
+    let tokens = TokenKey::new(&secret).inspect_err(|error| tracing::error!(%error, "token secret unusable"))?;
     let api = WsApi::new(
         ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&aws), table),
         tokens,
