@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, n, s};
-use lambda_kit::events::{Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::events::{NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use serde_json::Value;
 use tracing::info;
@@ -34,12 +34,8 @@ impl<S: RecordStore> AuditLog<S> {
 
     async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
         let body = message.body.as_deref().unwrap_or_default();
-        let event = match parse_incoming(body)? {
-            Incoming::Event(event) => event,
-            Incoming::Control(kind) => {
-                info!(kind, "SNS control message; not an event, not audited");
-                return Ok(());
-            }
+        let Some(event) = event_in(body)? else {
+            return Ok(());
         };
         let sns_message_id = serde_json::from_str::<Value>(body)
             .ok()

@@ -83,6 +83,18 @@ pub fn parse_incoming(body: &str) -> Result<Incoming, NotAnEvent> {
         .map_err(|error| NotAnEvent(format!("not an event envelope: {error}")))
 }
 
+/// The event in a subscriber's message body, or `None` for an SNS control message, which is
+/// logged and acknowledged: what every SQS subscriber of the topic does first.
+pub fn event_in(body: &str) -> Result<Option<Envelope>, NotAnEvent> {
+    match parse_incoming(body)? {
+        Incoming::Event(event) => Ok(Some(event)),
+        Incoming::Control(kind) => {
+            tracing::info!(kind, "SNS control message, not an event; acknowledged");
+            Ok(None)
+        }
+    }
+}
+
 /// An event SNS did not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedEvent {
@@ -368,6 +380,11 @@ mod tests {
         );
         assert!(parse_incoming("not json").is_err());
         assert!(parse_incoming(r#"{"hello": "world"}"#).is_err());
+        // What subscribers call: control messages are acknowledged, garbage stays poison.
+        assert_eq!(event_in(&confirmation.to_string()).unwrap(), None);
+        assert!(event_in("not json").is_err());
+        let raw = r#"{"id":"e","type":"job.failed","version":1,"time":"t","source":"s","data":{}}"#;
+        assert_eq!(event_in(raw).unwrap().map(|event| event.id), Some("e".to_owned()));
     }
 
     #[test]

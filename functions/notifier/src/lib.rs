@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, s};
-use lambda_kit::events::{Envelope, Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::events::{Envelope, NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use serde_json::Value;
 use tracing::info;
@@ -61,12 +61,8 @@ impl<S: RecordStore> Notifier<S> {
     }
 
     async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
-        let event = match parse_incoming(message.body.as_deref().unwrap_or_default())? {
-            Incoming::Event(event) => event,
-            Incoming::Control(kind) => {
-                info!(kind, "SNS control message; nothing to notify");
-                return Ok(());
-            }
+        let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
+            return Ok(());
         };
         let Some(notification) = notification_for(&event) else {
             info!(event_id = %event.id, event_type = %event.event_type, version = event.version, "event not handled here; ignored");

@@ -12,7 +12,7 @@
 pub mod sender;
 
 use chrono::Utc;
-use lambda_kit::events::{Envelope, Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::events::{Envelope, NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -94,12 +94,8 @@ impl<S: WebhookSender> Dispatcher<S> {
 
     async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
         let body = message.body.as_deref().unwrap_or_default();
-        let event = match parse_incoming(body)? {
-            Incoming::Event(event) => event,
-            Incoming::Control(kind) => {
-                info!(kind, "SNS control message; nothing to deliver");
-                return Ok(());
-            }
+        let Some(event) = event_in(body)? else {
+            return Ok(());
         };
         let Some(url) = callback_of(&event) else {
             info!(event_id = %event.id, event_type = %event.event_type, "no callback for this event");

@@ -9,7 +9,7 @@
 //!   event again to all of them (at least once: a client deduplicates on the event id).
 
 use chrono::Utc;
-use lambda_kit::events::{Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::events::{NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_kit::telemetry::ErrorChain;
 use realtime::connections::{ConnectionStore, StoreError};
@@ -63,12 +63,8 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
     }
 
     async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
-        let event = match parse_incoming(message.body.as_deref().unwrap_or_default())? {
-            Incoming::Event(event) => event,
-            Incoming::Control(kind) => {
-                info!(kind, "SNS control message; nothing to push");
-                return Ok(());
-            }
+        let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
+            return Ok(());
         };
         let topics = topics_of(&event);
         if topics.is_empty() {
