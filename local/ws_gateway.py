@@ -153,8 +153,11 @@ class WebSocketGateway:
         status = int(answer.get("statusCode", 502))
         self.log(f"websocket $connect {cid}: {status}")
         if status != 200:
-            return connection.respond(HTTPStatus(status) if status in HTTPStatus._value2member_map_ else HTTPStatus.BAD_GATEWAY,
-                                      answer.get("body") or "")
+            try:
+                refusal = HTTPStatus(status)
+            except ValueError:
+                refusal = HTTPStatus.BAD_GATEWAY
+            return connection.respond(refusal, answer.get("body") or "")
         self.ids[connection] = cid
         self.connections[cid] = (connection, {"connectedAt": connected_at, "lastActiveAt": connected_at})
         return None
