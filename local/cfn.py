@@ -41,6 +41,10 @@ _TAGS = {
 }
 
 
+# What `!Ref AWS::NoValue` resolves to: the property is left out.
+NO_VALUE = object()
+
+
 class _Loader(yaml.SafeLoader):
     """A YAML loader that reads CloudFormation's short-form tags as their long form."""
 
@@ -121,6 +125,8 @@ class Template:
         }
         if name in pseudo:
             return pseudo[name]
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.body.get("Parameters", {}):
             return self.parameter(name)
         if name in self.resources:
@@ -162,7 +168,29 @@ class Template:
         if set(value) == {"Fn::Join"}:
             separator, items = value["Fn::Join"]
             return separator.join(str(self.resolve(item)) for item in items)
-        return {key: self.resolve(item) for key, item in value.items()}
+        if set(value) == {"Fn::If"}:
+            condition, if_true, if_false = value["Fn::If"]
+            return self.resolve(if_true if self.condition(condition) else if_false)
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        """A template condition, evaluated with the local parameter values."""
+        return bool(self._evaluate(self.body["Conditions"][name]))
+
+    def _evaluate(self, spec: Any) -> Any:
+        if isinstance(spec, dict) and set(spec) == {"Fn::Equals"}:
+            left, right = (self._evaluate(item) for item in spec["Fn::Equals"])
+            return str(left) == str(right)
+        if isinstance(spec, dict) and set(spec) == {"Fn::Not"}:
+            return not self._evaluate(spec["Fn::Not"][0])
+        if isinstance(spec, dict) and set(spec) == {"Fn::And"}:
+            return all(self._evaluate(item) for item in spec["Fn::And"])
+        if isinstance(spec, dict) and set(spec) == {"Fn::Or"}:
+            return any(self._evaluate(item) for item in spec["Fn::Or"])
+        if isinstance(spec, dict) and set(spec) == {"Condition"}:
+            return self.condition(spec["Condition"])
+        return self.resolve(spec)
 
     def _sub(self, spec: Any) -> str:
         text, variables = (spec, {}) if isinstance(spec, str) else (spec[0], spec[1])
@@ -190,7 +218,8 @@ class Template:
     def function_environment(self, logical_id: str) -> dict[str, str]:
         globals_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         own = self.functions()[logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
-        return {name: str(self.resolve(value)) for name, value in {**globals_env, **own}.items()}
+        resolved = {name: self.resolve(value) for name, value in {**globals_env, **own}.items()}
+        return {name: str(value) for name, value in resolved.items() if value is not NO_VALUE}
 
     def log_format(self) -> str | None:
         return self.body.get("Globals", {}).get("Function", {}).get("LoggingConfig", {}).get("LogFormat")

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_kit::dynamodb::DynamoDbRecords;
 use lambda_kit::sqs::SqsBatch;
+use test_support::expected::Expectations;
 
 #[tokio::test]
 async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_not_failures() {
@@ -19,10 +20,17 @@ async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/audit-log/sns-notifications.json");
     let sample: SqsBatch = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
 
+    let expectations = Expectations::of("audit-log");
+    let [expected] = &expectations.events[..] else {
+        panic!("one sample batch")
+    };
+
     let first = audit_log.handle(sample.clone()).await.expect("a batch answer");
     let again = audit_log.handle(sample).await.expect("a batch answer");
 
-    assert!(first.batch_item_failures.is_empty() && again.batch_item_failures.is_empty());
+    let first = serde_json::to_value(&first).expect("an answer");
+    expected.check(&first);
+    expected.check_again(&first, &serde_json::to_value(&again).expect("an answer"));
     for (event_id, event_type, sns_id) in [
         ("0195f3a4-0000-7000-8000-00000000e001", "order.created", "5a1b0001"),
         ("0195f3a4-0000-7000-8000-00000000e004", "order.shipped", "5a1b0002"),

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_kit::dynamodb::DynamoDbRecords;
 use large_order_alert::LargeOrderAlert;
 use serde_json::Value;
+use test_support::expected::Expectations;
 
 #[tokio::test]
 async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
@@ -19,8 +20,18 @@ async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/large-order-alert/large-order.json");
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
 
-    alert.handle(sample.clone()).await.expect("handled");
-    alert.handle(sample).await.expect("a repeat is handled too");
+    let expectations = Expectations::of("large-order-alert");
+    let [expected] = &expectations.events[..] else {
+        panic!("one sample event")
+    };
+
+    // What the runtime sends back is the handler's `Ok` value serialized.
+    let first = alert.handle(sample.clone()).await;
+    let first = serde_json::to_value(first.as_ref().expect("handled")).expect("an answer");
+    let again = alert.handle(sample).await;
+    let again = serde_json::to_value(again.as_ref().expect("a repeat is handled too")).expect("an answer");
+    expected.check(&first);
+    expected.check_again(&first, &again);
 
     let item = client
         .get_item()

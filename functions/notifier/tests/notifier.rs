@@ -2,8 +2,9 @@
 
 use aws_sdk_dynamodb::Client;
 use lambda_kit::dynamodb::DynamoDbRecords;
-use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
+use lambda_kit::sqs::SqsBatch;
 use notifier::Notifier;
+use test_support::expected::Expectations;
 
 async fn local() -> (Client, String) {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -19,14 +20,6 @@ fn sample() -> SqsBatch {
     // As the runtime reads it: the payload's bytes straight into the batch type.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/notifier/raw-events.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
-}
-
-fn failed(response: &SqsBatchResponse) -> Vec<&str> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect()
 }
 
 async fn notification(client: &Client, table: &str, event_id: &str) -> Option<String> {
@@ -49,13 +42,15 @@ async fn the_sample_batch_notifies_known_events_ignores_the_rest_and_reports_onl
     let (client, table) = local().await;
     let notifier = Notifier::new(DynamoDbRecords::new(client.clone(), &table, "id"));
 
+    let expectations = Expectations::of("notifier");
+    let [expected] = &expectations.events[..] else {
+        panic!("one sample batch")
+    };
+
     let response = notifier.handle(sample()).await.expect("a batch answer");
 
-    assert_eq!(
-        failed(&response),
-        ["7b3e0000-0000-4000-8000-000000000005"],
-        "only the record that is not JSON"
-    );
+    // Only the record that is not JSON fails.
+    expected.check(&serde_json::to_value(&response).expect("an answer"));
     assert_eq!(
         notification(&client, &table, "0195f3a4-0000-7000-8000-00000000e001")
             .await
@@ -78,10 +73,10 @@ async fn the_sample_batch_notifies_known_events_ignores_the_rest_and_reports_onl
         "unknown version"
     );
 
+    // A repeated delivery is not a failure.
     let again = notifier.handle(sample()).await.expect("a batch answer");
-    assert_eq!(
-        failed(&again),
-        ["7b3e0000-0000-4000-8000-000000000005"],
-        "a repeated delivery is not a failure"
+    expected.check_again(
+        &serde_json::to_value(&response).expect("an answer"),
+        &serde_json::to_value(&again).expect("an answer"),
     );
 }

@@ -7,6 +7,8 @@
 //! The number of cases comes from `PROPTEST_CASES` (proptest's default, 256, in `make test`;
 //! `make fuzz` runs 100,000 per handler).
 
+pub mod expected;
+
 use std::future::Future;
 
 use lambda_http::request::LambdaRequest;
@@ -441,6 +443,21 @@ pub fn check_http_answer(answer: &Value) -> Result<(), TestCaseError> {
         prop_assert_eq!(body["status"].as_u64(), Some(status));
     }
     Ok(())
+}
+
+/// The answer an HTTP function sends on the wire to the event `text` (what `sam local invoke`
+/// prints), through the same path as the deployed function (`lambda_kit::http::answer`).
+pub async fn wire_answer<F, Fut>(text: &str, context: Context, handler: F) -> Value
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let request: LambdaRequest =
+        serde_json::from_str(text).unwrap_or_else(|error| panic!("not an HTTP event: {error}"));
+    let answer = lambda_kit::http::answer(LambdaEvent::new(request, context), handler)
+        .await
+        .unwrap_or_else(|never| match never {});
+    serde_json::to_value(answer).expect("an answer serializes")
 }
 
 /// Checks the answer to a sample event lambda_http cannot turn into a request

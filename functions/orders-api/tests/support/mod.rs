@@ -80,9 +80,14 @@ pub fn event(name: &str) -> Request {
 }
 
 pub fn with_context(request: Request) -> Request {
+    request.with_lambda_context(context())
+}
+
+/// The Lambda context the tests invoke with.
+pub fn context() -> Context {
     let mut context = Context::default();
     context.request_id = REQUEST_ID.to_owned();
-    request.with_lambda_context(context)
+    context
 }
 
 /// A `POST /orders` request as an HTTP API would deliver it.
