@@ -7,6 +7,7 @@
 #   make bench  cold start, size, handler cost and build times; rewrites BENCHMARKS.md
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
+#   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,7 +23,7 @@ WS_PORT ?= 3001
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build bench fuzz load venv clean
+.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -52,6 +53,13 @@ down:
 build: venv
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build
+
+# The third use of the kit: the artifacts `sam build` made, run by SAM's own emulator in Docker
+# (`sam local invoke`, `start-lambda`, `start-api`), every sample event checked against
+# tests/expected/. Needs a running Docker engine (and, for arm64 on x86_64, qemu's binfmt
+# emulator); installs nothing. See local/sam_local.py.
+sam-local: build
+	$(VENV)/bin/python -m local.sam_local
 
 # The long fuzz run: every function's tests/fuzz.rs with FUZZ_CASES cases per property (the
 # short run is part of make test). No local stack needed: the fuzzed handlers run on in-memory

@@ -22,9 +22,9 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -57,22 +57,25 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 class Moto:
-    """moto's server mode: the real AWS SDKs talk to it over HTTP like to AWS."""
+    """moto's server mode: the real AWS SDKs talk to it over HTTP like to AWS. It listens on
+    loopback, or for `make sam-local` on the Docker bridge's own address (the one address the
+    containers can reach on this machine)."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, host: str = "127.0.0.1"):
         self.log_path = log_path
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.process: subprocess.Popen | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> "Moto":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             # moto's own server, with DynamoDB made safe under concurrent transactions (see there).
-            [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(self.port)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -105,13 +105,14 @@ class Functions:
 
 class Stack:
     def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False,
-                 websocket_port: int | None = None):
+                 websocket_port: int | None = None, aws_host: str = "127.0.0.1"):
         self.template = Template.read()
         self.with_functions = with_functions
         self.gateway_port = gateway_port
         self.invoke_port = invoke_port
         self.websocket_port = websocket_port
         self.quiet = quiet
+        self.aws_host = aws_host
         self.moto: Moto | None = None
         self.functions: Functions | None = None
         self.gateway: Gateway | None = None
@@ -125,7 +126,7 @@ class Stack:
     def start(self) -> dict[str, str]:
         STATE_DIR.mkdir(exist_ok=True)
         LOG_FILE.write_bytes(b"")  # one stack, one log
-        self.moto = Moto(LOG_FILE).start()
+        self.moto = Moto(LOG_FILE, self.aws_host).start()
         self.template.sqs_endpoint = self.moto.endpoint
         self.say(f"local AWS (moto) at {self.moto.endpoint}")
         for made in create_resources(self.template, self.moto):

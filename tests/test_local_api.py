@@ -82,13 +82,20 @@ def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body()
     body = json.dumps({"customer_id": marker, "currency": "EUR", "items": [{"sku": "LOG-1", "quantity": 1, "unit_price": 1}]})
     status, headers, _ = call("POST", "/orders", body, {"content-type": "application/json"})
     assert status == 201
-    time.sleep(0.5)
 
-    log = (Path(__file__).resolve().parent.parent / ".local" / "stack.log").read_text()
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    requests = [line["fields"] for line in lines if line.get("fields", {}).get("message") == "request"]
-    assert any(
-        r["route"] == "/orders" and r["method"] == "POST" and r["status"] == 201 and r["request_id"] and r["latency_ms"] >= 0
-        for r in requests
-    )
+    # The functions' log: the local stack's, or SAM's under make sam-local (written a moment later).
+    path = Path(os.environ.get("LOCAL_FUNCTION_LOG", Path(__file__).resolve().parent.parent / ".local" / "stack.log"))
+    deadline = time.monotonic() + 10
+    while True:
+        log = path.read_text()
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        requests = [line["fields"] for line in lines if line.get("fields", {}).get("message") == "request"]
+        logged = any(
+            r["route"] == "/orders" and r["method"] == "POST" and r["status"] == 201 and r["request_id"] and r["latency_ms"] >= 0
+            for r in requests
+        )
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert logged, f"no request line for the POST in {path}"
     assert marker not in log, "a request body reached the logs"

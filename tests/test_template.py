@@ -313,3 +313,29 @@ def test_ws_push_manages_only_its_own_stages_connections():
     assert grants
     for statement in grants:
         assert statement["Resource"]["Fn::Sub"].endswith("${WebSocketApi}/${WebSocketStage}/POST/@connections/*")
+
+
+def test_the_local_aws_endpoint_reaches_no_deployed_function():
+    """LocalAwsEndpoint exists for `sam local` only (make sam-local): with its default, as in any
+    deploy that does not set it, no function gets AWS_ENDPOINT_URL; and it takes nothing but a
+    plain-http address on loopback or a private network."""
+    spec = TEMPLATE.body["Parameters"]["LocalAwsEndpoint"]
+    assert spec["Default"] == ""
+    deployed = Template.read()  # default parameter values, as `sam deploy` without overrides
+    for logical_id in deployed.functions():
+        assert "AWS_ENDPOINT_URL" not in deployed.function_environment(logical_id), logical_id
+        for name, value in raw_environment(logical_id).items():
+            if name == "AWS_ENDPOINT_URL":
+                assert value == {"Fn::If": ["UseLocalAwsEndpoint", {"Ref": "LocalAwsEndpoint"}, {"Ref": "AWS::NoValue"}]}, logical_id
+    assert TEMPLATE.body["Conditions"]["UseLocalAwsEndpoint"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "LocalAwsEndpoint"}, ""]}]}
+    # Only the one variable, and only through that condition: no other place names the parameter.
+    assert json.dumps(TEMPLATE.body).count('"LocalAwsEndpoint"') == 3
+    pattern = re.compile(spec["AllowedPattern"])
+    for allowed in ("", "http://172.30.250.1:40123", "http://127.0.0.1:5000", "http://10.0.0.2:80"):
+        assert pattern.fullmatch(allowed), allowed
+    for refused in ("https://dynamodb.us-east-1.amazonaws.com", "http://203.0.113.7:80", "http://evil.example:80", "http://172.32.0.1:80"):
+        assert not pattern.fullmatch(refused), refused
+    # With a value, every function gets it (what make sam-local passes).
+    local = Template.read()
+    local.overrides["LocalAwsEndpoint"] = "http://172.30.250.1:40123"
+    assert {local.function_environment(f)["AWS_ENDPOINT_URL"] for f in local.functions()} == {"http://172.30.250.1:40123"}

@@ -9,11 +9,7 @@ use test_support::expected::Expectations;
 
 #[tokio::test]
 async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_not_failures() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test`"
-    );
+    test_support::assert_local_aws();
     let table = lambda_kit::config::required("AUDIT_LOG_TABLE").expect("the function's environment");
     let client = Client::new(&lambda_kit::aws::load().await);
     let audit_log = AuditLog::new(DynamoDbRecords::new(client.clone(), &table, "event_id"));

@@ -12,11 +12,7 @@ struct Local {
 }
 
 async fn local() -> Local {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test`"
-    );
+    test_support::assert_local_aws();
     let aws = lambda_kit::aws::load().await;
     Local {
         sns: aws_sdk_sns::Client::new(&aws),

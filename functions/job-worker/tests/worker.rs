@@ -25,11 +25,7 @@ struct Local {
 }
 
 async fn local() -> Local {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test` (AWS_ENDPOINT_URL is {endpoint:?})"
-    );
+    test_support::assert_local_aws();
     let config = job_worker::config::Config::from_env().expect("the function's environment");
     Local {
         dynamodb: DynamoDb::new(&lambda_kit::aws::load().await),

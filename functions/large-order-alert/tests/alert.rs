@@ -9,11 +9,7 @@ use test_support::expected::Expectations;
 
 #[tokio::test]
 async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test`"
-    );
+    test_support::assert_local_aws();
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
     let client = Client::new(&lambda_kit::aws::load().await);
     let alert = LargeOrderAlert::new(DynamoDbRecords::new(client.clone(), &table, "id"));

@@ -7,11 +7,7 @@ use notifier::Notifier;
 use test_support::expected::Expectations;
 
 async fn local() -> (Client, String) {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test`"
-    );
+    test_support::assert_local_aws();
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
     (Client::new(&lambda_kit::aws::load().await), table)
 }

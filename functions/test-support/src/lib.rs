@@ -479,3 +479,19 @@ where
     let problem: Value = serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("a problem document");
     assert_eq!(problem["type"], "/problems/malformed-event", "{file}");
 }
+
+/// Stops a test that would otherwise talk to a real AWS account: the integration tests run only
+/// against the local AWS, which `make test` (and `make sam-local`, on the Docker bridge's
+/// address) describe with a plain-http `AWS_ENDPOINT_URL` on a loopback or private address.
+pub fn assert_local_aws() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let host = endpoint
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|host| host.parse::<std::net::Ipv4Addr>().ok());
+    assert!(
+        host.is_some_and(|ip| ip.is_loopback() || ip.is_private()),
+        "these tests need the local AWS (moto) and never run against a real account: run them with `make test`, \
+         or `make up` and then `make test-rust` (AWS_ENDPOINT_URL is {endpoint:?})"
+    );
+}

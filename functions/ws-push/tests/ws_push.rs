@@ -16,11 +16,7 @@ use ws_push::{ConnectionPusher, PushError, Pusher};
 const JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e11";
 
 async fn table() -> ConnectionsTable {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test`"
-    );
+    test_support::assert_local_aws();
     let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");
     ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&lambda_kit::aws::load().await), table)
 }

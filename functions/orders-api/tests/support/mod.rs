@@ -20,12 +20,7 @@ pub struct Local {
 }
 
 pub async fn local() -> Local {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
-        "these tests need the local AWS (moto) and never run against a real account: run them with `make test`, \
-         or `make up` and then `make test-rust` (AWS_ENDPOINT_URL is {endpoint:?})"
-    );
+    test_support::assert_local_aws();
     let config = Config::from_env().expect("the function's environment from template.yaml");
     let client = Client::new(&lambda_kit::aws::load().await);
     Local { config, client }
