@@ -235,7 +235,13 @@ def main() -> int:
               f"{architecture} artifacts from .aws-sam/build", flush=True)
         put_fixtures(environment, template, functions)
         env_vars = STATE_DIR / "sam-local-env.json"
-        env_vars.write_text(json.dumps({logical_id: template.function_environment(logical_id) for logical_id, _ in functions}, indent=2))
+        # SAM's resolver leaves the template's Fn::If on AWS_ENDPOINT_URL unresolved (it still
+        # declares the variable, and so lets --env-vars set it): the value comes from here, the
+        # parameter override says the same for a SAM that resolves it.
+        local = Template.read()
+        local.overrides["LocalAwsEndpoint"] = stack.moto.endpoint
+        local.sqs_endpoint = stack.moto.endpoint
+        env_vars.write_text(json.dumps({logical_id: local.function_environment(logical_id) for logical_id, _ in functions}, indent=2))
         options = sam_options(env_vars, stack.moto.endpoint, image)
         sam_environment = {**os.environ, **environment, "SAM_CLI_TELEMETRY": "0"}
         invoke_each_function_once(run, functions, options, sam_environment)
