@@ -58,7 +58,9 @@ build: venv
 # (`sam local invoke`, `start-lambda`, `start-api`), every sample event checked against
 # tests/expected/. Needs a running Docker engine (and, for arm64 on x86_64, qemu's binfmt
 # emulator); installs nothing. See local/sam_local.py.
-sam-local: build
+sam-local: venv
+	$(VENV)/bin/python -m local.sam_local --preflight
+	$(MAKE) --no-print-directory build
 	$(VENV)/bin/python -m local.sam_local
 
 # The long fuzz run: every function's tests/fuzz.rs with FUZZ_CASES cases per property (the

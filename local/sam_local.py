@@ -203,19 +203,20 @@ def http_api_through_start_api(run: Run, options: list[str], environment: dict[s
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m local.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-start-api", action="store_true", help="leave out the start-api requests")
+    parser.add_argument("--preflight", action="store_true", help="only check that Docker (and emulation) can run the functions")
     args = parser.parse_args()
 
-    problem = docker_error()
-    if problem:
-        print(f"make sam-local needs a running Docker engine, and {problem}. Nothing was installed or run.", file=sys.stderr)
-        return 2
-    if not BUILT_TEMPLATE.exists():
-        print("make sam-local: no .aws-sam/build/template.yaml; run `make build` (sam build) first", file=sys.stderr)
-        return 2
     template = Template.read()
     architecture = template.body["Globals"]["Function"]["Architectures"][0]
-    if emulation_error(architecture):
-        print(f"make sam-local: {emulation_error(architecture)}. Nothing was installed or run.", file=sys.stderr)
+    problem = docker_error() or emulation_error(architecture)
+    if problem:
+        print(f"make sam-local needs a running Docker engine that can run {architecture} containers, and {problem}. "
+              f"Nothing was installed or run.", file=sys.stderr)
+        return 2
+    if args.preflight:
+        return 0
+    if not BUILT_TEMPLATE.exists():
+        print("make sam-local: no .aws-sam/build/template.yaml; run `make build` (sam build) first", file=sys.stderr)
         return 2
     image = os.environ.get("SAM_LOCAL_BASE_IMAGE") or default_image(architecture)
     if not base_image_ready(image):
