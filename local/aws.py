@@ -10,6 +10,7 @@ import string
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_until_listening(url: str, process: subprocess.Popen, timeout: float, what: str) -> None:
+    """Waits until `url` gives any HTTP answer (an error status too: the server is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -36,6 +38,8 @@ def wait_until_listening(url: str, process: subprocess.Popen, timeout: float, wh
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{what} did not answer at {url} within {timeout:.0f} s")

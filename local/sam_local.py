@@ -30,14 +30,12 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import boto3
 
 from . import expected as expectations
-from .aws import free_port, stop
+from .aws import free_port, stop, wait_until_listening
 from .cfn import ROOT, Template
 from .lambda_api import InvocationFailed, invoke
 from .sam_image import base_image_ready, build_base_image, default_image, docker_error, emulation_error
@@ -137,24 +135,11 @@ def start(command: list[str], environment: dict[str, str], url: str, what: str, 
     log.write(f"--- {' '.join(command)}\n")
     log.flush()
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_until_listening_any(url, process, timeout, what)
+    try:
+        wait_until_listening(url, process, timeout, what)
+    except RuntimeError as error:
+        raise SystemExit(f"make sam-local: {error}; see {LOG.relative_to(ROOT)}") from error
     return process
-
-
-def wait_until_listening_any(url: str, process: subprocess.Popen, timeout: float, what: str) -> None:
-    """Like wait_until_listening, but any HTTP answer (a 404 of the root too) means it is up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with status {process.returncode}; see {LOG.relative_to(ROOT)}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f} s; see {LOG.relative_to(ROOT)}")
 
 
 def every_event_through_start_lambda(run: Run, functions: list[tuple[str, str]], options: list[str], environment: dict[str, str]) -> None:

@@ -17,8 +17,8 @@ use lambda_http::{Body, Context, Request, RequestExt, Response};
 use lambda_kit::idempotency::IdempotencyKey;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use serde_json::{Value, json};
-use test_support::expected::{Expectations, normalized};
-use test_support::wire_answer;
+use test_support::check_http_sample_events;
+use test_support::expected::normalized;
 
 const REQUEST_ID: &str = "0c5e1c1e-jobs-test-request";
 const SEEDED_JOB_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-00000000a001";
@@ -144,16 +144,7 @@ async fn every_sample_event_gets_the_expected_answer() {
     let local = local().await;
     let api = local.api();
     seed_job(&local).await;
-    let expectations = Expectations::of("jobs-api");
-
-    for expected in &expectations.events {
-        let text = expectations.event_text(&expected.event);
-        let answer = wire_answer(&text, context(), |r| api.handle(r)).await;
-        expected.check(&answer);
-        if expected.again.is_some() {
-            let again = wire_answer(&text, context(), |r| api.handle(r)).await;
-            expected.check_again(&answer, &again);
-        }
+    for (_, answer) in check_http_sample_events("jobs-api", context, |r| api.handle(r)).await {
         if answer["statusCode"] == 202 {
             // Accepted means recorded: the job is in the table as the answer shows it.
             let job = normalized(&answer)["body"].clone();

@@ -7,8 +7,8 @@ mod support;
 use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
 use orders_api::ports::{OrderStore, StoreError};
 use support::{context, local};
-use test_support::expected::{Expectations, normalized};
-use test_support::wire_answer;
+use test_support::check_http_sample_events;
+use test_support::expected::normalized;
 
 /// The order that `get-order*.json` ask for.
 const SEEDED_ORDER_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
@@ -37,21 +37,12 @@ async fn every_sample_event_gets_the_expected_answer() {
     let local = local().await;
     let api = local.api();
     seed_order(&local.store()).await;
-    let expectations = Expectations::of("orders-api");
-
-    for expected in &expectations.events {
-        let text = expectations.event_text(&expected.event);
-        let answer = wire_answer(&text, context(), |r| api.handle(r)).await;
-        expected.check(&answer);
-        if expected.again.is_some() {
-            // A retry with the same key replays the first answer and creates nothing.
-            let again = wire_answer(&text, context(), |r| api.handle(r)).await;
-            expected.check_again(&answer, &again);
-        }
+    for (event, answer) in check_http_sample_events("orders-api", context, |r| api.handle(r)).await {
         if answer["statusCode"] == 201 {
+            // Created means stored, where the Location header says.
             let id = normalized(&answer)["body"]["id"].as_str().expect("an id").to_owned();
             let location = normalized(&answer)["headers"]["location"].clone();
-            assert_eq!(location, format!("/orders/{id}"), "{}", expected.event);
+            assert_eq!(location, format!("/orders/{id}"), "{event}");
             assert_eq!(
                 local.store().get_order(&id).await.expect("read").map(|o| o.id),
                 Some(id)

@@ -460,6 +460,33 @@ where
     serde_json::to_value(answer).expect("an answer serializes")
 }
 
+/// Every sample event of the HTTP function `function` through `handler` (twice where its
+/// expectation has `again`), each answer checked against `tests/expected/<function>.json`.
+/// Returns each event's name and first answer, for the function's own further checks.
+pub async fn check_http_sample_events<F, Fut>(
+    function: &str,
+    context: fn() -> Context,
+    handler: F,
+) -> Vec<(String, Value)>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let expectations = expected::Expectations::of(function);
+    let mut answers = Vec::new();
+    for expected in &expectations.events {
+        let text = expectations.event_text(&expected.event);
+        let answer = wire_answer(&text, context(), &handler).await;
+        expected.check(&answer);
+        if expected.again.is_some() {
+            let again = wire_answer(&text, context(), &handler).await;
+            expected.check_again(&answer, &again);
+        }
+        answers.push((expected.event.clone(), answer));
+    }
+    answers
+}
+
 /// Checks the answer to a sample event lambda_http cannot turn into a request
 /// (`events/<function>/malformed-event-*.json`): a 400 `malformed-event` problem, not a failed
 /// invocation.
