@@ -13,6 +13,7 @@
 use chrono::Utc;
 use jobs::model::JobMessage;
 use jobs::table::{Finish, JobStoreError, Start};
+use lambda_kit::dynamodb::BoxError;
 use lambda_kit::events::Envelope;
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
@@ -54,7 +55,12 @@ pub enum RecordError {
     #[error("job {0} is running in another invocation")]
     Busy(String),
     #[error("job {job_id} failed transiently: {reason}")]
-    Transient { job_id: String, reason: String },
+    Transient {
+        job_id: String,
+        reason: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error(transparent)]
     Store(#[from] JobStoreError),
 }
@@ -108,10 +114,10 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
             Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
         };
 
-        let finish = match work::run(&job, &self.orders).await {
-            Ok(result) => Finish::Succeeded(result),
-            Err(JobError::Permanent(reason)) => Finish::Failed(reason),
-            Err(JobError::Transient(reason)) => Finish::Requeue(reason),
+        let (finish, cause) = match work::run(&job, &self.orders).await {
+            Ok(result) => (Finish::Succeeded(result), None),
+            Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
+            Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
         };
         let event = finished_event(&job, &finish);
         if !self
@@ -124,7 +130,11 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
             return Ok(());
         }
         match finish {
-            Finish::Requeue(reason) => Err(RecordError::Transient { job_id: job.id, reason }),
+            Finish::Requeue(reason) => Err(RecordError::Transient {
+                job_id: job.id,
+                reason,
+                source: cause,
+            }),
             Finish::Succeeded(_) => {
                 info!(job_id = %job.id, attempt = job.attempts, "job succeeded");
                 Ok(())

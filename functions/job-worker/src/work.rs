@@ -8,14 +8,22 @@ use jobs::model::{Job, JobType};
 use orders_api::order::Order;
 use serde_json::{Value, json};
 
+use lambda_kit::dynamodb::BoxError;
+
 use crate::ports::OrderReader;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("{0}")]
     Permanent(String),
-    #[error("{0}")]
-    Transient(String),
+    /// `reason` is what the job record shows; `source` what failed underneath (throttled, access
+    /// denied, unreachable), for the log only.
+    #[error("{reason}")]
+    Transient {
+        reason: String,
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// Runs a job and returns its result.
@@ -30,7 +38,10 @@ pub async fn run(job: &Job, orders: &impl OrderReader) -> Result<Value, JobError
             let order = orders
                 .order(order_id)
                 .await
-                .map_err(|error| JobError::Transient(format!("{error}")))?
+                .map_err(|error| JobError::Transient {
+                    reason: error.to_string(),
+                    source: error.into(),
+                })?
                 .ok_or_else(|| JobError::Permanent(format!("order {order_id} does not exist")))?;
             Ok(invoice(&order))
         }
@@ -49,7 +60,9 @@ pub async fn run(job: &Job, orders: &impl OrderReader) -> Result<Value, JobError
 
 /// The invoice of an order: numbered after the order, amounts in minor units and as text.
 pub fn invoice(order: &Order) -> Value {
-    let number = format!("INV-{}", order.id.replace('-', "")[..12].to_ascii_uppercase());
+    // The first 12 characters of the id without its dashes: any id, however short or non-ASCII.
+    let number: String = order.id.chars().filter(|c| *c != '-').take(12).collect();
+    let number = format!("INV-{}", number.to_uppercase());
     let amount = |minor: u64| format_amount(minor, &order.currency);
     let mut text = format!(
         "Invoice {number}\nCustomer {}\nDate {}\n\n",
@@ -134,6 +147,41 @@ mod tests {
             at,
         )
         .expect("priced")
+    }
+
+    #[test]
+    fn the_invoice_number_comes_from_any_order_id_however_short_or_non_ascii() {
+        let mut order = order();
+        assert_eq!(invoice(&order)["invoice_number"], "INV-0195F3A47C1E");
+        for (id, number) in [("ab-1", "INV-AB1"), ("", "INV-"), ("ördér-ß-7", "INV-ÖRDÉRSS7")] {
+            order.id = id.into();
+            assert_eq!(invoice(&order)["invoice_number"], number, "{id:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_order_read_is_transient_and_keeps_its_cause_out_of_the_reason() {
+        struct Throttled;
+        impl OrderReader for Throttled {
+            async fn order(&self, _: &str) -> Result<Option<Order>, crate::ports::OrderReadError> {
+                Err(crate::ports::OrderReadError(
+                    "ProvisionedThroughputExceededException".into(),
+                ))
+            }
+        }
+        let job = Job::queued(
+            "0195f3a4-7c1e-7b2a-9d4e-0000000d0001".into(),
+            jobs::model::JobRequest {
+                job_type: JobType::Invoice,
+                input: json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}),
+                callback_url: None,
+            },
+            Utc::now(),
+        );
+        let error = run(&job, &Throttled).await.expect_err("a read failure");
+        assert!(matches!(&error, JobError::Transient { reason, .. } if reason == "reading the order failed"));
+        let chain = lambda_kit::telemetry::ErrorChain(&error).to_string();
+        assert!(chain.ends_with("ProvisionedThroughputExceededException"), "{chain}");
     }
 
     #[test]
