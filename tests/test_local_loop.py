@@ -94,3 +94,14 @@ def test_the_local_websocket_gateway_serves_the_template_routes():
     assert {key: route["binary"] for key, route in api["routes"].items()} == {
         "$connect": "ws-api", "$disconnect": "ws-api", "subscribe": "ws-api", "$default": "ws-api"}
     assert {key for key, route in api["routes"].items() if route["responds"]} == {"subscribe", "$default"}
+
+
+def test_the_load_run_expects_poison_events_only_where_a_subscription_filter_lets_them_through():
+    from local.load import delivers, queue_names
+
+    queues = {name: queue for name, (queue, _) in queue_names(TEMPLATE).items() if name != "job-worker"}
+    reached = {name for name, queue in queues.items() if delivers(TEMPLATE, queue, {"event_type": "order.created"})}
+    # The webhook subscription takes job events only; audit-log has no filter.
+    assert reached == {"notifier", "audit-log", "ws-push"}
+    assert all(delivers(TEMPLATE, queue, {"event_type": "job.failed"}) for queue in queues.values())
+    assert not any(delivers(TEMPLATE, queue, {"event_type": "order.shipped"}) for name, queue in queues.items() if name != "audit-log")
