@@ -4,13 +4,11 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, send_update,
-    string,
+    BoxError, Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
 };
 use lambda_kit::events::Envelope;
 use lambda_kit::outbox::OutboxTable;
@@ -34,19 +32,7 @@ pub enum JobStoreError {
     Malformed(#[from] MalformedItem),
 }
 
-impl<E, R> From<SdkError<E, R>> for JobStoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    fn from(error: SdkError<E, R>) -> Self {
-        if is_retryable(&error) {
-            Self::Unavailable(Box::new(error))
-        } else {
-            Self::Failed(Box::new(error))
-        }
-    }
-}
+lambda_kit::sdk_error_classified_into!(JobStoreError);
 
 /// The outcome of trying to start a job.
 #[derive(Debug, Clone, PartialEq)]

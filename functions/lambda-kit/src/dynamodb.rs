@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+pub use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// A DynamoDB item.
@@ -28,6 +28,39 @@ pub fn is_retryable<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool 
         ),
         _ => false,
     }
+}
+
+/// Implements `From<SdkError<_, _>>` for an adapter's error type, the one place an SDK error is
+/// sorted: [`is_retryable`] ones into its `Unavailable(BoxError)` variant (answered 503, or a
+/// record retried), the rest into `Failed(BoxError)`; the SDK error is kept as the source.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// pub enum StoreError {
+///     #[error("the table is unavailable")]
+///     Unavailable(#[source] lambda_kit::dynamodb::BoxError),
+///     #[error("the table request failed")]
+///     Failed(#[source] lambda_kit::dynamodb::BoxError),
+/// }
+/// lambda_kit::sdk_error_classified_into!(StoreError);
+/// ```
+#[macro_export]
+macro_rules! sdk_error_classified_into {
+    ($error:ty) => {
+        impl<E, R> ::std::convert::From<$crate::dynamodb::SdkError<E, R>> for $error
+        where
+            E: $crate::dynamodb::ProvideErrorMetadata + ::std::error::Error + Send + Sync + 'static,
+            R: ::std::fmt::Debug + Send + Sync + 'static,
+        {
+            fn from(error: $crate::dynamodb::SdkError<E, R>) -> Self {
+                if $crate::dynamodb::is_retryable(&error) {
+                    Self::Unavailable(Box::new(error))
+                } else {
+                    Self::Failed(Box::new(error))
+                }
+            }
+        }
+    };
 }
 
 /// Whether a call was refused by its condition expression: the expected outcome of a conditional
@@ -150,5 +183,62 @@ impl RecordStore for DynamoDbRecords {
         put_once(&self.client, &self.table, self.key_attribute, item)
             .await
             .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum StoreError {
+        #[error("unavailable")]
+        Unavailable(#[source] BoxError),
+        #[error("failed")]
+        Failed(#[source] BoxError),
+    }
+    crate::sdk_error_classified_into!(StoreError);
+
+    /// The raw response plays no part in the classification: `()` stands in for it.
+    type Error = SdkError<GetItemError, ()>;
+
+    fn service_error(code: &str) -> Error {
+        SdkError::service_error(GetItemError::generic(ErrorMetadata::builder().code(code).build()), ())
+    }
+
+    #[test]
+    fn throttling_timeouts_and_outages_are_unavailable_everything_else_failed() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "InternalServerError",
+        ] {
+            assert!(
+                matches!(StoreError::from(service_error(code)), StoreError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        let timeout: Error = SdkError::timeout_error("slow");
+        assert!(matches!(StoreError::from(timeout), StoreError::Unavailable(_)));
+        for code in [
+            "AccessDeniedException",
+            "ValidationException",
+            "ResourceNotFoundException",
+        ] {
+            assert!(
+                matches!(StoreError::from(service_error(code)), StoreError::Failed(_)),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_sdk_error_stays_the_source() {
+        let error = StoreError::from(service_error("AccessDeniedException"));
+        let source = std::error::Error::source(&error).expect("a source");
+        assert!(source.downcast_ref::<Error>().is_some());
     }
 }

@@ -26,6 +26,8 @@ pub enum StoreError {
     Corrupt(#[from] MalformedItem),
 }
 
+lambda_kit::sdk_error_classified_into!(StoreError);
+
 impl From<IdempotencyError> for StoreError {
     fn from(error: IdempotencyError) -> Self {
         match error {

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{Item, MalformedItem, is_retryable, n, number, s, string};
+use lambda_kit::dynamodb::{Item, MalformedItem, n, number, s, string};
 use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
@@ -51,8 +50,7 @@ impl OrderStore for DynamoDbStore {
             .table_name(&self.orders_table)
             .key("id", s(id))
             .send()
-            .await
-            .map_err(classify)?;
+            .await?;
         output
             .item
             .as_ref()
@@ -100,10 +98,10 @@ impl OrderStore for DynamoDbStore {
                     } else if failed(2) {
                         Err(StoreError::ClaimLost)
                     } else {
-                        Err(classify(error))
+                        Err(error.into())
                     }
                 }
-                _ => Err(classify(error)),
+                _ => Err(error.into()),
             },
         }
     }
@@ -114,18 +112,6 @@ impl OrderStore for DynamoDbStore {
 
     async fn release_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         Ok(self.idempotency.release(key).await?)
-    }
-}
-
-fn classify<E, R>(error: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    if is_retryable(&error) {
-        StoreError::Unavailable(Box::new(error))
-    } else {
-        StoreError::Failed(Box::new(error))
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{BoxError, Item, is_retryable, n, s};
+use lambda_kit::dynamodb::{BoxError, Item, n, s};
 
 use crate::topic::Topic;
 
@@ -35,19 +35,7 @@ pub enum StoreError {
     Failed(#[source] BoxError),
 }
 
-impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    fn from(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        if is_retryable(&error) {
-            Self::Unavailable(Box::new(error))
-        } else {
-            Self::Failed(Box::new(error))
-        }
-    }
-}
+lambda_kit::sdk_error_classified_into!(StoreError);
 
 /// The port ws-api and ws-push use.
 pub trait ConnectionStore {

@@ -6,8 +6,7 @@ use aws_sdk_dynamodb::types::Update;
 
 use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
 use crate::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, is_retryable, n, number, optional_string, s, send_update,
-    string,
+    BoxError, Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
 };
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -27,19 +26,7 @@ pub enum IdempotencyError {
     ClaimLost,
 }
 
-impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for IdempotencyError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    fn from(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
-        if is_retryable(&error) {
-            Self::Unavailable(Box::new(error))
-        } else {
-            Self::Failed(Box::new(error))
-        }
-    }
-}
+crate::sdk_error_classified_into!(IdempotencyError);
 
 #[derive(Debug, Clone)]
 pub struct IdempotencyTable {
