@@ -87,11 +87,9 @@ def put_fixtures(environment: dict[str, str], template: Template, functions: lis
     this local AWS) and the secrets the events were made with."""
     crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/tests/*.rs")
                     if "async fn sample_event_fixtures()" in p.read_text())
-    command = ["cargo", "test", "--locked", "--tests"]
-    for crate in crates:
-        command += ["-p", crate]
-    command += ["--", "--ignored", "--exact", "sample_event_fixtures"]
-    print(f"fixtures: {' '.join(crates)} (cargo test ... sample_event_fixtures)", flush=True)
+    # The whole workspace, as `make test` builds it: the same feature set, so no rebuild.
+    command = ["cargo", "test", "--locked", "--workspace", "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]
+    print(f"fixtures: {' '.join(crates)} (cargo test --workspace ... sample_event_fixtures)", flush=True)
     out = subprocess.run(command, cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True)
     if out.returncode != 0 or out.stdout.count("test sample_event_fixtures ... ok") != len(crates):
         sys.stdout.write(out.stdout + out.stderr)
