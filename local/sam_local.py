@@ -14,9 +14,10 @@ under SAM's own emulator in Docker, each answer checked against tests/expected/.
    order tests/expected/ gives, through the local Lambda endpoint.
 5. `sam local start-api`: the HTTP API end to end (tests/test_local_api.py against it).
 
-The functions see the local AWS through the template's LocalAwsEndpoint parameter (empty, and
-so absent, in a deploy) and the rest of their environment through --env-vars, resolved as the
-local stack resolves it. One line per invocation, a summary, and a non-zero exit on any mismatch.
+The template declares AWS_ENDPOINT_URL only when its LocalAwsEndpoint parameter is set (never in
+a deploy); SAM leaves that Fn::If unresolved but declares the variable, so the run sets it, with
+the rest of each function's environment, through --env-vars, resolved as the local stack
+resolves it. One line per invocation, a summary, and a non-zero exit on any mismatch.
 """
 
 from __future__ import annotations
@@ -26,13 +27,10 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import boto3
 
 from . import expected as expectations
 from .aws import free_port, stop, wait_until_listening
@@ -82,7 +80,7 @@ def functions_with_events(template: Template) -> list[tuple[str, str]]:
     return pairs
 
 
-def put_fixtures(environment: dict[str, str], template: Template, functions: list[tuple[str, str]]) -> None:
+def put_fixtures(environment: dict[str, str], stack: Stack, functions: list[tuple[str, str]]) -> None:
     """The state the sample events expect: the Rust tests' `sample_event_fixtures` (run against
     this local AWS) and the secrets the events were made with."""
     crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/tests/*.rs")
@@ -95,11 +93,10 @@ def put_fixtures(environment: dict[str, str], template: Template, functions: lis
         sys.stdout.write(out.stdout + out.stderr)
         raise SystemExit("make sam-local: the sample-event fixtures could not be put in place")
 
-    secretsmanager = boto3.client("secretsmanager", endpoint_url=environment["AWS_ENDPOINT_URL"], region_name=environment["AWS_REGION"],
-                                  aws_access_key_id="local", aws_secret_access_key="local")
+    secretsmanager = stack.moto.client("secretsmanager")
     for _, folder in functions:
         for logical_id, value in expectations.secrets(folder).items():
-            if template.resources.get(logical_id, {}).get("Type") != "AWS::SecretsManager::Secret":
+            if stack.template.resources.get(logical_id, {}).get("Type") != "AWS::SecretsManager::Secret":
                 raise SystemExit(f"tests/expected/{folder}.json names {logical_id}, which is no secret in template.yaml")
             secretsmanager.put_secret_value(SecretId=logical_id, SecretString=value)
 
@@ -114,8 +111,12 @@ def invoke_each_function_once(run: Run, functions: list[tuple[str, str]], option
     for logical_id, folder in functions:
         first = expectations.expectations(folder)[0]
         started = time.monotonic()
-        out = subprocess.run([str(SAM), "local", "invoke", logical_id, "-e", str(first.path.relative_to(ROOT)), *options],
-                             cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+        try:
+            out = subprocess.run([str(SAM), "local", "invoke", logical_id, "-e", str(first.path.relative_to(ROOT)), *options],
+                                 cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            run.record("invoke", logical_id, first.event, ["sam local invoke did not finish within 600 s"], time.monotonic() - started)
+            continue
         seconds = time.monotonic() - started
         with open(LOG, "a") as log:
             log.write(f"--- sam local invoke {logical_id} -e {first.path.relative_to(ROOT)}\n{out.stderr}\n{out.stdout}\n")
@@ -217,7 +218,7 @@ def main() -> int:
         environment = stack.start()
         print(f"local AWS (moto) at {stack.moto.endpoint} (the Docker bridge's address); base image {image}; "
               f"{architecture} artifacts from .aws-sam/build", flush=True)
-        put_fixtures(environment, template, functions)
+        put_fixtures(environment, stack, functions)
         env_vars = STATE_DIR / "sam-local-env.json"
         # SAM's resolver leaves the template's Fn::If on AWS_ENDPOINT_URL unresolved (it still
         # declares the variable, and so lets --env-vars set it): the value comes from here, the

@@ -54,10 +54,10 @@ pub enum RecordError {
     UnknownJob(String),
     #[error("job {0} is running in another invocation")]
     Busy(String),
-    #[error("job {job_id} failed transiently: {reason}")]
+    /// The reason is on the job record; the log shows the cause through the error chain.
+    #[error("job {job_id} failed transiently")]
     Transient {
         job_id: String,
-        reason: String,
         #[source]
         source: Option<BoxError>,
     },
@@ -130,9 +130,8 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
             return Ok(());
         }
         match finish {
-            Finish::Requeue(reason) => Err(RecordError::Transient {
+            Finish::Requeue(_) => Err(RecordError::Transient {
                 job_id: job.id,
-                reason,
                 source: cause,
             }),
             Finish::Succeeded(_) => {
