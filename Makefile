@@ -20,6 +20,9 @@ STACK := $(VENV)/bin/python -m local.stack
 API_PORT ?= 3000
 INVOKE_PORT ?= 9000
 WS_PORT ?= 3001
+# Local-stack builds (tests, demo, load) compile in the local-only switches (fault injection,
+# loopback callbacks); sam build, make bench and every deployed binary do not.
+LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
@@ -34,14 +37,15 @@ test: venv lint
 # The two halves of `make test`; they expect the environment of a running local stack, which
 # `make test` passes them.
 test-rust:
-	cargo test --workspace --locked
+	cargo test --workspace --locked $(LOCAL_FEATURES)
 
 test-python:
 	$(VENV)/bin/pytest -q tests
 
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets --locked $(LOCAL_FEATURES) -- -D warnings
+	cargo clippy --workspace --locked -- -D warnings
 
 up: venv
 	$(STACK) up --detach --port $(API_PORT) --invoke-port $(INVOKE_PORT) --ws-port $(WS_PORT)
@@ -68,7 +72,7 @@ sam-local: venv
 # stand-ins of their own ports.
 FUZZ_CASES ?= 100000
 fuzz:
-	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --workspace --locked --profile fuzz --test fuzz -- --test-threads 2
+	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --workspace --locked $(LOCAL_FEATURES) --profile fuzz --test fuzz -- --test-threads 2
 
 # The load run: a local stack with fault injection on (10 % of SQS records fail their first
 # delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See local/load.py.

@@ -37,7 +37,7 @@ from .aws import free_port, stop, wait_until_listening
 from .cfn import ROOT, Template
 from .lambda_api import InvocationFailed, invoke
 from .sam_image import base_image_ready, build_base_image, default_image, docker_error, emulation_error
-from .stack import STATE_DIR, Stack
+from .stack import LOCAL_FEATURES, STATE_DIR, Stack
 
 SAM = Path(sys.executable).parent / "sam"
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -86,7 +86,7 @@ def put_fixtures(environment: dict[str, str], stack: Stack, functions: list[tupl
     crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/tests/*.rs")
                     if "async fn sample_event_fixtures()" in p.read_text())
     # The whole workspace, as `make test` builds it: the same feature set, so no rebuild.
-    command = ["cargo", "test", "--locked", "--workspace", "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]
+    command = ["cargo", "test", "--locked", "--workspace", *LOCAL_FEATURES, "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]
     print(f"fixtures: {' '.join(crates)} (cargo test --workspace ... sample_event_fixtures)", flush=True)
     out = subprocess.run(command, cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True)
     if out.returncode != 0 or out.stdout.count("test sample_event_fixtures ... ok") != len(crates):

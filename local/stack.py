@@ -38,6 +38,9 @@ STATE_DIR = ROOT / ".local"
 FAULT_SWITCHES = ("LOCAL_FAULT_TRANSIENT_RATE", "LOCAL_POLLER_DROP_EVERY")
 STATE_FILE = STATE_DIR / "stack.json"
 LOG_FILE = STATE_DIR / "stack.log"
+# The local-only switches (fault injection, loopback callbacks) are compiled in for the local
+# stack only; the Makefile's LOCAL_FEATURES says the same for cargo test.
+LOCAL_FEATURES = ("--features", "lambda-kit/local")
 
 
 def function_environment(template: Template) -> dict[str, str]:
@@ -71,7 +74,7 @@ class Functions:
         env_file = STATE_DIR / "functions.env"
         env_file.write_text("".join(f"{name}={value}\n" for name, value in self.environment.items()))
         self.process = subprocess.Popen(
-            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet",
+            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet", *LOCAL_FEATURES,
              "--invoke-address", "127.0.0.1", "--invoke-port", str(self.port), "--env-file", str(env_file)],
             cwd=ROOT,
             stdout=open(self.log_path, "ab"),

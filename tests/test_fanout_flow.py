@@ -99,3 +99,24 @@ def test_a_message_the_notifier_cannot_read_ends_in_its_dead_letter_queue(aws):
         return any(m["Body"] == poison for m in messages)
 
     wait_until(landed, 60, "the poison message in NotifierDeadLetterQueue")
+
+
+def test_a_known_event_that_breaks_its_contract_ends_in_the_notifier_dead_letter_queue(aws):
+    """An order.created v1 without its customer, total or lines is poison for the notifier (it
+    reads the event by its contract), never a notification for customer "?"; the audit log still
+    records it, since it keeps every envelope as it came."""
+    sqs, dynamodb, sns = aws
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:DomainEventsTopic"
+    event = {"id": str(uuid.uuid4()), "type": "order.created", "version": 1, "time": "2026-11-26T10:00:00.000Z",
+             "source": "test", "data": {"id": "o-broken"}}
+    sns.publish(TopicArn=topic, Message=json.dumps(event),
+                MessageAttributes={"event_type": {"DataType": "String", "StringValue": "order.created"}})
+    dead_letters = sqs.get_queue_url(QueueName="NotifierDeadLetterQueue")["QueueUrl"]
+
+    def landed():
+        messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        return any(json.loads(m["Body"]).get("id") == event["id"] for m in messages if m["Body"].startswith("{"))
+
+    wait_until(landed, 90, "the broken order.created in NotifierDeadLetterQueue")
+    assert not any(event["id"] in n["id"] for n in scan(dynamodb, os.environ["NOTIFICATIONS_TABLE"])), "no notification"
+    assert any(a["event_id"] == event["id"] for a in scan(dynamodb, os.environ["AUDIT_LOG_TABLE"])), "audited as it came"

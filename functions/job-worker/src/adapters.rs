@@ -2,14 +2,14 @@
 
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use contracts::order::Order;
 use jobs::table::{Finish, JobStoreError, JobsTable, Start};
 use lambda_kit::dynamodb::s;
 use lambda_kit::events::Envelope;
 use lambda_kit::outbox::OutboxTable;
-use orders_api::order::Order;
-use orders_api::store::order_from_item;
 
-use crate::ports::{JobLedger, OrderReadError, OrderReader};
+use crate::ports::JobLedger;
+use crate::work::invoice::{OrderReadError, OrderReader};
 
 /// The jobs table, with the outbox that the events of finished jobs leave through.
 #[derive(Debug, Clone)]
@@ -43,7 +43,8 @@ impl JobLedger for JobsLedger {
     }
 }
 
-/// Reads orders from the orders table that orders-api writes.
+/// Reads orders from the orders table that orders-api writes: each item is a
+/// `contracts::order::Order` through serde, which is all this function knows of orders-api.
 #[derive(Debug, Clone)]
 pub struct OrdersTable {
     client: Client,
@@ -71,8 +72,7 @@ impl OrderReader for OrdersTable {
             .map_err(|error| OrderReadError(error.into()))?;
         output
             .item
-            .as_ref()
-            .map(order_from_item)
+            .map(serde_dynamo::from_item)
             .transpose()
             .map_err(|error| OrderReadError(error.into()))
     }

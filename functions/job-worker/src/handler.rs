@@ -11,36 +11,54 @@
 //! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
 
 use chrono::Utc;
+use contracts::Contract;
+use contracts::job::{JobFailed, JobSucceeded};
 use jobs::model::JobMessage;
 use jobs::table::{Finish, JobStoreError, Start};
-use lambda_kit::dynamodb::BoxError;
+use lambda_kit::BoxError;
 use lambda_kit::events::Envelope;
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::ports::{JobLedger, OrderReader};
-use crate::work::{self, JobError};
+use crate::ports::JobLedger;
+use crate::work::{JobError, Runners};
 
-/// The event a finished run publishes (schema version 1); none for a run that goes back to the queue.
-fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Option<Envelope> {
-    let (event_type, outcome) = match finish {
-        Finish::Succeeded(result) => (JOB_SUCCEEDED, ("result", result.clone())),
-        Finish::Failed(reason) => (JOB_FAILED, ("error", Value::String(reason.clone()))),
-        Finish::Requeue(_) => return None,
-    };
-    let mut data = json!({"job_id": job.id, "type": job.job_type.as_str(), "attempts": job.attempts});
-    data[outcome.0] = outcome.1;
-    if let Some(url) = &job.callback_url {
-        // For webhook-dispatcher: the event says where its outcome is to be delivered.
-        data["callback_url"] = Value::String(url.clone());
+/// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the callback
+/// URL the job named, if any); none for a run that goes back to the queue.
+fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Envelope>, serde_json::Error> {
+    let (job_id, job_type, attempts, callback_url) = (
+        job.id.clone(),
+        job.job_type.as_str().to_owned(),
+        job.attempts,
+        job.callback_url.clone(),
+    );
+    let now = Utc::now();
+    match finish {
+        Finish::Succeeded(result) => JobSucceeded {
+            job_id,
+            job_type,
+            attempts,
+            result: result.clone(),
+            callback_url,
+        }
+        .envelope(SOURCE, now)
+        .map(Some),
+        Finish::Failed(reason) => JobFailed {
+            job_id,
+            job_type,
+            attempts,
+            error: reason.clone(),
+            callback_url,
+        }
+        .envelope(SOURCE, now)
+        .map(Some),
+        Finish::Requeue(_) => Ok(None),
     }
-    Some(Envelope::new(event_type, 1, "job-worker", data, Utc::now()))
 }
 
-pub const JOB_SUCCEEDED: &str = "job.succeeded";
-pub const JOB_FAILED: &str = "job.failed";
+/// The `source` of the events this function publishes.
+const SOURCE: &str = "job-worker";
 
 /// How long a run holds its job when the invocation's deadline is unknown (outside Lambda).
 const DEFAULT_LEASE_MILLIS: i64 = 60_000;
@@ -65,17 +83,17 @@ pub enum RecordError {
     Store(#[from] JobStoreError),
 }
 
-pub struct Worker<L, O> {
+pub struct Worker<L> {
     ledger: L,
-    orders: O,
+    runners: Runners,
     concurrency: usize,
 }
 
-impl<L: JobLedger, O: OrderReader> Worker<L, O> {
-    pub fn new(ledger: L, orders: O, concurrency: usize) -> Self {
+impl<L: JobLedger> Worker<L> {
+    pub fn new(ledger: L, runners: Runners, concurrency: usize) -> Self {
         Self {
             ledger,
-            orders,
+            runners,
             concurrency,
         }
     }
@@ -114,12 +132,13 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
             Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
         };
 
-        let (finish, cause) = match work::run(&job, &self.orders).await {
+        let (finish, cause) = match self.runners.run(&job).await {
             Ok(result) => (Finish::Succeeded(result), None),
             Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
             Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
         };
-        let event = finished_event(&job, &finish);
+        let event =
+            finished_event(&job, &finish).map_err(|error| RecordError::Store(JobStoreError::Failed(error.into())))?;
         if !self
             .ledger
             .finish(&job.id, job.attempts, &finish, Utc::now(), event.as_ref())
@@ -148,14 +167,14 @@ impl<L: JobLedger, O: OrderReader> Worker<L, O> {
 
 #[cfg(test)]
 mod tests {
-    use jobs::model::{Job, JobRequest, JobType};
+    use jobs::model::{Job, JobRequest};
     use serde_json::json;
 
     use super::*;
 
     fn job(callback_url: Option<&str>) -> Job {
         let request = JobRequest {
-            job_type: JobType::Report,
+            job_type: jobs::kinds::report::JOB_TYPE,
             input: json!({"seconds": 0}),
             callback_url: callback_url.map(str::to_owned),
         };
@@ -170,18 +189,25 @@ mod tests {
             &job(Some("https://hooks.example.com/jobs")),
             &Finish::Succeeded(json!({"rows": 0})),
         )
+        .unwrap()
         .expect("an event");
-        assert_eq!((succeeded.event_type.as_str(), succeeded.version), (JOB_SUCCEEDED, 1));
+        assert_eq!((succeeded.event_type.as_str(), succeeded.version), ("job.succeeded", 1));
         assert_eq!(
             succeeded.data,
             json!({"job_id": "j-1", "type": "report", "attempts": 1, "result": {"rows": 0},
                    "callback_url": "https://hooks.example.com/jobs"})
         );
-        let failed = finished_event(&job(None), &Finish::Failed("no such order".into())).expect("an event");
+        let failed = finished_event(&job(None), &Finish::Failed("no such order".into()))
+            .unwrap()
+            .expect("an event");
         assert_eq!(
             failed.data,
             json!({"job_id": "j-1", "type": "report", "attempts": 1, "error": "no such order"})
         );
-        assert!(finished_event(&job(None), &Finish::Requeue("throttled".into())).is_none());
+        assert!(
+            finished_event(&job(None), &Finish::Requeue("throttled".into()))
+                .unwrap()
+                .is_none()
+        );
     }
 }

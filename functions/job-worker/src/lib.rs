@@ -5,7 +5,7 @@
 //! a job runs once however often its message is delivered, and a job whose run crashed is taken
 //! up again once that run's lease (its invocation deadline) has passed.
 //!
-//! - [`work`]: what each job type does (plain Rust over the [`ports`]).
+//! - [`work`]: the job types it runs, each a pluggable runner (plain Rust over its own port).
 //! - [`handler`]: one record's life, and the batch answer (through `lambda_kit::sqs`).
 //! - [`adapters`]: the DynamoDB side of the ports.
 

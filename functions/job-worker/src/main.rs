@@ -4,6 +4,9 @@
 use job_worker::adapters::{JobsLedger, OrdersTable};
 use job_worker::config::Config;
 use job_worker::handler::Worker;
+use job_worker::work::Runners;
+use job_worker::work::invoice::Invoice;
+use job_worker::work::report::Report;
 use jobs::table::JobsTable;
 use lambda_kit::outbox::OutboxTable;
 use lambda_kit::sqs::SqsBatch;
@@ -20,7 +23,11 @@ async fn main() -> Result<(), Error> {
             JobsTable::new(dynamodb.clone(), config.jobs_table),
             OutboxTable::new(config.outbox_table),
         ),
-        OrdersTable::new(dynamodb, config.orders_table),
+        // The job types this worker runs: the async pattern's own, and the invoice job the sync
+        // pattern adds (it reads the orders table).
+        Runners::new()
+            .with(Report)
+            .with(Invoice::new(OrdersTable::new(dynamodb, config.orders_table))),
         config.concurrency,
     );
 

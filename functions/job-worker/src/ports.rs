@@ -1,12 +1,11 @@
-//! What the worker needs: the job ledger (state changes) and a way to read orders.
+//! What the worker needs: the job ledger (state changes). What a job type needs is that type's
+//! own port, beside its runner (`work::invoice::OrderReader`).
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use jobs::table::{Finish, JobStoreError, Start};
-use lambda_kit::dynamodb::BoxError;
 use lambda_kit::events::Envelope;
-use orders_api::order::Order;
 
 pub trait JobLedger: Send + Sync {
     fn start(
@@ -25,13 +24,4 @@ pub trait JobLedger: Send + Sync {
         now: DateTime<Utc>,
         event: Option<&Envelope>,
     ) -> impl Future<Output = Result<bool, JobStoreError>> + Send;
-}
-
-/// Reading the orders store failed; it may work later.
-#[derive(Debug, thiserror::Error)]
-#[error("reading the order failed")]
-pub struct OrderReadError(#[source] pub BoxError);
-
-pub trait OrderReader: Send + Sync {
-    fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, OrderReadError>> + Send;
 }

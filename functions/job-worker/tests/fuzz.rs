@@ -4,17 +4,19 @@
 //! so a record fails only when its message is not a job message.
 
 use chrono::{DateTime, Utc};
+use contracts::order::Order;
 use job_worker::handler::Worker;
-use job_worker::ports::{JobLedger, OrderReadError, OrderReader};
-use jobs::model::{Job, JobMessage, JobRequest, JobType};
+use job_worker::ports::JobLedger;
+use job_worker::work::Runners;
+use job_worker::work::invoice::{Invoice, OrderReadError, OrderReader};
+use jobs::model::{Job, JobMessage, JobRequest};
 use jobs::table::{Finish, JobStoreError, Start};
 use lambda_kit::events::Envelope;
 use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Context, LambdaEvent};
-use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
 use proptest::prelude::*;
 use serde_json::json;
-use test_support::{check_batch, config, sqs_batches_like};
+use test_support::{check_batch, config, contract_order, sqs_batches_like};
 
 const ORDER_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
 
@@ -23,7 +25,7 @@ struct EveryJobStarts;
 impl JobLedger for EveryJobStarts {
     async fn start(&self, id: &str, now: DateTime<Utc>, _: i64) -> Result<Start, JobStoreError> {
         let request = JobRequest {
-            job_type: JobType::Invoice,
+            job_type: jobs::kinds::invoice::JOB_TYPE,
             input: json!({ "order_id": ORDER_ID }),
             callback_url: None,
         };
@@ -48,16 +50,7 @@ struct OneOrder;
 
 impl OrderReader for OneOrder {
     async fn order(&self, id: &str) -> Result<Option<Order>, OrderReadError> {
-        let request = OrderRequest {
-            customer_id: "c-42".into(),
-            currency: "EUR".into(),
-            items: vec![OrderLine {
-                sku: "BOOK-1".into(),
-                quantity: 2,
-                unit_price: 1250,
-            }],
-        };
-        Ok(Order::new(id.to_owned(), request, TaxRate::DEFAULT, Utc::now()).ok())
+        Ok(Some(contract_order(id, "c-42", "EUR", &[("BOOK-1", 2, 1250)])))
     }
 }
 
@@ -68,7 +61,7 @@ proptest! {
     fn every_record_is_run_or_reported_by_its_own_id((text, records) in sqs_batches_like("job-worker", "mixed-batch")) {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
-        let worker = Worker::new(EveryJobStarts, OneOrder, 4);
+        let worker = Worker::new(EveryJobStarts, Runners::new().with(Invoice::new(OneOrder)), 4);
         let outcome = runtime.block_on(worker.handle(LambdaEvent::new(batch, Context::default())));
         check_batch(&records, &outcome, |body| serde_json::from_str::<JobMessage>(body.unwrap_or_default()).is_err())?;
     }

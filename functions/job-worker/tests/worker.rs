@@ -5,16 +5,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::Client as DynamoDb;
 use chrono::Utc;
+use contracts::order::Order;
 use job_worker::adapters::{JobsLedger, OrdersTable};
 use job_worker::handler::Worker;
-use job_worker::ports::{OrderReadError, OrderReader};
+use job_worker::work::Runners;
+use job_worker::work::invoice::{Invoice, OrderReadError, OrderReader};
+use job_worker::work::report::Report;
+use jobs::kinds::{invoice, report};
 use jobs::model::{Job, JobRequest, JobStatus, JobType};
 use jobs::table::{JobStoreError, JobsTable, Start};
 use lambda_kit::outbox::OutboxTable;
 use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
 use lambda_runtime::{Context, LambdaEvent};
-use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
 use serde_json::{Value, json};
+use test_support::contract_order;
 use test_support::expected::Expectations;
 
 struct Local {
@@ -44,10 +48,15 @@ impl Local {
         JobsLedger::new(self.jobs(), OutboxTable::new(&self.outbox_table))
     }
 
-    fn worker(&self) -> Worker<JobsLedger, OrdersTable> {
+    fn worker(&self) -> Worker<JobsLedger> {
+        self.worker_with(OrdersTable::new(self.dynamodb.clone(), &self.orders_table))
+    }
+
+    /// The worker as main.rs wires it, reading orders from `orders`.
+    fn worker_with(&self, orders: impl OrderReader + 'static) -> Worker<JobsLedger> {
         Worker::new(
             self.ledger(),
-            OrdersTable::new(self.dynamodb.clone(), &self.orders_table),
+            Runners::new().with(Report).with(Invoice::new(orders)),
             10,
         )
     }
@@ -96,10 +105,7 @@ fn failed(response: &SqsBatchResponse) -> Vec<&str> {
         .collect()
 }
 
-async fn handle<L: job_worker::ports::JobLedger, O: OrderReader>(
-    worker: &Worker<L, O>,
-    payload: Value,
-) -> SqsBatchResponse {
+async fn handle<L: job_worker::ports::JobLedger>(worker: &Worker<L>, payload: Value) -> SqsBatchResponse {
     worker
         .handle(LambdaEvent::new(
             SqsBatch::try_from(payload).expect("an SQS batch"),
@@ -124,13 +130,13 @@ const MIXED_BATCH_INVOICE: &str = "0195f3a4-7c1e-7b2a-9d4e-0000000c0002";
 /// The queued jobs the sample batches name.
 async fn seed_sample_jobs(local: &Local) {
     for id in CLEAN_BATCH_JOBS.into_iter().chain([MIXED_BATCH_REPORT]) {
-        local.seed(id, JobType::Report, json!({"seconds": 0})).await;
+        local.seed(id, report::JOB_TYPE, json!({"seconds": 0})).await;
     }
     // An invoice for an order that does not exist: fails permanently.
     local
         .seed(
             MIXED_BATCH_INVOICE,
-            JobType::Invoice,
+            invoice::JOB_TYPE,
             json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-0000000cdead"}),
         )
         .await;
@@ -179,38 +185,19 @@ async fn sample_event_fixtures() {
 async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
     let local = local().await;
     let order_id = unique_id();
-    let order = Order::new(
-        order_id.clone(),
-        OrderRequest {
-            customer_id: "c-7".into(),
-            currency: "EUR".into(),
-            items: vec![OrderLine {
-                sku: "LAMP-2".into(),
-                quantity: 3,
-                unit_price: 2999,
-            }],
-        },
-        TaxRate::DEFAULT,
-        Utc::now(),
-    )
-    .expect("priced");
-    use orders_api::ports::OrderStore;
-    orders_api::store::DynamoDbStore::new(
-        local.dynamodb.clone(),
-        &local.orders_table,
-        "unused",
-        &local.outbox_table,
-    )
-    .create_order(
-        &order,
-        &lambda_kit::events::Envelope::new("order.created", 1, "seed", json!({}), Utc::now()),
-        None,
-    )
-    .await
-    .expect("order stored");
+    // The order as orders-api keeps it: its contract, through serde, in the orders table.
+    let order = contract_order(&order_id, "c-7", "EUR", &[("LAMP-2", 3, 2999)]);
+    local
+        .dynamodb
+        .put_item()
+        .table_name(&local.orders_table)
+        .set_item(Some(serde_dynamo::to_item(&order).expect("an item")))
+        .send()
+        .await
+        .expect("order stored");
     let job_id = unique_id();
     local
-        .seed(&job_id, JobType::Invoice, json!({"order_id": order_id}))
+        .seed(&job_id, invoice::JOB_TYPE, json!({"order_id": order_id}))
         .await;
 
     let response = handle(
@@ -238,7 +225,7 @@ async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
 async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
     let message = batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]);
     handle(&local.worker(), message.clone()).await;
     let finished = local.job(&job_id).await;
@@ -261,35 +248,20 @@ impl OrderReader for FlakyOrders {
         if self.reads.fetch_add(1, Ordering::SeqCst) < self.failures {
             return Err(OrderReadError(std::io::Error::other("connection reset").into()));
         }
-        let request = OrderRequest {
-            customer_id: "c-9".into(),
-            currency: "USD".into(),
-            items: vec![OrderLine {
-                sku: "CUP".into(),
-                quantity: 1,
-                unit_price: 500,
-            }],
-        };
-        Ok(Some(
-            Order::new(id.into(), request, TaxRate::DEFAULT, Utc::now()).expect("priced"),
-        ))
+        Ok(Some(contract_order(id, "c-9", "USD", &[("CUP", 1, 500)])))
     }
 }
 
 #[tokio::test]
 async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
     let local = local().await;
-    let worker = Worker::new(
-        local.ledger(),
-        FlakyOrders {
-            failures: 1,
-            reads: AtomicUsize::new(0),
-        },
-        10,
-    );
+    let worker = local.worker_with(FlakyOrders {
+        failures: 1,
+        reads: AtomicUsize::new(0),
+    });
     let job_id = unique_id();
     local
-        .seed(&job_id, JobType::Invoice, json!({"order_id": unique_id()}))
+        .seed(&job_id, invoice::JOB_TYPE, json!({"order_id": unique_id()}))
         .await;
     let message = batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]);
 
@@ -315,7 +287,7 @@ async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
 async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
     // A run started and died: RUNNING, its lease (the invocation deadline) already past.
     let started = local
         .jobs()
@@ -339,7 +311,7 @@ async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
 async fn a_job_another_run_holds_is_not_run_twice_at_once() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, JobType::Report, json!({"seconds": 0})).await;
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
     local
         .jobs()
         .start(&job_id, Utc::now(), Utc::now().timestamp_millis() + 60_000)

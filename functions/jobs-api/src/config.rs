@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use contracts::callback::Policy;
 use lambda_kit::config::{self, ConfigError};
-use webhooks::target::Policy;
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -4,7 +4,9 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
+use contracts::callback::Policy;
 use http::{HeaderValue, Method, StatusCode, header};
+use jobs::kinds::JobKinds;
 use jobs::model::{self, Job};
 use jobs::table::JobStoreError;
 use lambda_http::{Body, Request, Response};
@@ -16,7 +18,6 @@ use lambda_kit::telemetry::ErrorChain;
 use sha2::{Digest, Sha256};
 use tracing::{error, warn};
 use uuid::Uuid;
-use webhooks::target::Policy;
 
 use crate::ports::{JobQueue, JobStore, QueueError};
 
@@ -119,24 +120,27 @@ impl ApiError {
 pub struct JobsApi<S, Q> {
     store: S,
     queue: Q,
+    kinds: JobKinds,
     idempotency_ttl: std::time::Duration,
-    callbacks: Policy,
+    callbacks: Option<Policy>,
 }
 
 impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
-    /// An API that accepts https callback URLs on public hosts only.
-    pub fn new(store: S, queue: Q, idempotency_ttl: std::time::Duration) -> Self {
+    /// An API that accepts jobs of the registered `kinds`, without callbacks.
+    pub fn new(store: S, queue: Q, kinds: JobKinds, idempotency_ttl: std::time::Duration) -> Self {
         Self {
             store,
             queue,
+            kinds,
             idempotency_ttl,
-            callbacks: Policy::default(),
+            callbacks: None,
         }
     }
 
-    /// Which callback URLs a job may name (see [`webhooks::target`]).
-    pub fn with_callbacks(mut self, callbacks: Policy) -> Self {
-        self.callbacks = callbacks;
+    /// Lets a job name a `callback_url` that `policy` allows (see `contracts::callback`): where
+    /// the callbacks pattern is deployed.
+    pub fn with_callbacks(mut self, policy: Policy) -> Self {
+        self.callbacks = Some(policy);
         self
     }
 
@@ -174,7 +178,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     async fn create_job(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let key = idempotency::key_of(request, CREATE_JOB)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
-        let job_request = model::validate(&body, self.callbacks).map_err(ApiError::InvalidFields)?;
+        let job_request = model::validate(&body, &self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 

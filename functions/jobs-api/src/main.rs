@@ -1,6 +1,9 @@
 //! jobs-api: wiring only. Config, tracing and clients are set up once per execution environment;
 //! every request then goes to [`JobsApi::handle`].
 
+use jobs::kinds::JobKinds;
+use jobs::kinds::invoice::Invoice;
+use jobs::kinds::report::Report;
 use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
@@ -19,7 +22,10 @@ async fn main() -> Result<(), Error> {
         IdempotencyTable::new(dynamodb, config.idempotency_table),
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
-    let api = JobsApi::new(store, queue, config.idempotency_ttl).with_callbacks(config.callbacks);
+    // The job types this API accepts: the async pattern's own, and the invoice job the sync
+    // pattern adds. Callbacks: the callbacks pattern is deployed.
+    let kinds = JobKinds::new().with(Invoice).with(Report);
+    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl).with_callbacks(config.callbacks);
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
     lambda_kit::http::run(|request| api.handle(request)).await

@@ -8,7 +8,7 @@ use aws_sdk_sqs::Client as Sqs;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use chrono::Utc;
 use http::StatusCode;
-use jobs::model::{Job, JobRequest, JobType};
+use jobs::model::{Job, JobRequest};
 use jobs::table::{JobStoreError, JobsTable};
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
@@ -50,7 +50,7 @@ impl Local {
             self.jobs(),
             IdempotencyTable::new(self.dynamodb.clone(), &self.config.idempotency_table),
         );
-        JobsApi::new(store, queue, self.config.idempotency_ttl).with_callbacks(self.config.callbacks)
+        JobsApi::new(store, queue, kinds(), self.config.idempotency_ttl).with_callbacks(self.config.callbacks)
     }
 
     fn api(&self) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
@@ -120,7 +120,7 @@ async fn seed_job(local: &Local) {
     let seeded = Job::queued(
         SEEDED_JOB_ID.into(),
         JobRequest {
-            job_type: JobType::Report,
+            job_type: jobs::kinds::report::JOB_TYPE,
             input: json!({"seconds": 1}),
             callback_url: None,
         },
@@ -279,4 +279,10 @@ async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let job = assert_accepted(&retried);
     assert_eq!(header(&retried, "idempotent-replayed"), None);
     assert_eq!(job["id"], job_id.as_str());
+}
+
+fn kinds() -> jobs::kinds::JobKinds {
+    jobs::kinds::JobKinds::new()
+        .with(jobs::kinds::invoice::Invoice)
+        .with(jobs::kinds::report::Report)
 }

@@ -54,7 +54,8 @@ fn samples() -> Vec<Value> {
 }
 
 fn answer(text: &str) -> Option<Value> {
-    let api = JobsApi::new(Accepting, Accepting, std::time::Duration::from_secs(3600));
+    let api = JobsApi::new(Accepting, Accepting, kinds(), std::time::Duration::from_secs(3600))
+        .with_callbacks(contracts::callback::Policy::default());
     http_answer(text, |request| api.handle(request))
 }
 
@@ -74,4 +75,10 @@ proptest! {
             check_http_answer(&answer)?;
         }
     }
+}
+
+fn kinds() -> jobs::kinds::JobKinds {
+    jobs::kinds::JobKinds::new()
+        .with(jobs::kinds::invoice::Invoice)
+        .with(jobs::kinds::report::Report)
 }

@@ -2,7 +2,9 @@
 //! `job-worker` (which runs them).
 //!
 //! - [`model`]: what a job request is, the job record and its states, the queue message.
+//! - [`kinds`]: the pluggable job types and the input each accepts.
 //! - [`table`]: the jobs table, where every state change is a conditional write.
 
+pub mod kinds;
 pub mod model;
 pub mod table;

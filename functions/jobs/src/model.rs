@@ -1,38 +1,34 @@
 //! Jobs: requests, records, states and the queue message. Plain Rust.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
-use lambda_kit::problem::FieldError;
+use contracts::FieldError;
+use contracts::callback::{self, Policy};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Map, Value};
-use webhooks::target::{self, Policy};
+use serde_json::Value;
 
-/// The longest a `report` job may be asked to take. The worker's timeout leaves room for it.
-pub const MAX_REPORT_SECONDS: u64 = 10;
+use crate::kinds::{JobKinds, unknown_fields};
 
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobType {
-    /// Renders the invoice of an order from the orders table.
-    Invoice,
-    /// A deliberately slow job (it waits `seconds`): the kind of work no API caller should wait for.
-    Report,
-}
+/// What a job does: the name of its type (`report`, `invoice`, ...), one of the
+/// [`crate::kinds::JobKinds`] the deployment registered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobType(Cow<'static, str>);
 
 impl JobType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobType::Invoice => "invoice",
-            JobType::Report => "report",
-        }
+    pub const fn named(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "invoice" => Some(JobType::Invoice),
-            "report" => Some(JobType::Report),
-            _ => None,
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for JobType {
+    fn from(name: String) -> Self {
+        Self(Cow::Owned(name))
     }
 }
 
@@ -85,37 +81,42 @@ pub struct JobRequest {
 
 /// Checks a request body, naming every invalid field by its JSON Pointer.
 ///
-/// `{"type": "invoice", "input": {"order_id": "<uuid>"}}` or
-/// `{"type": "report", "input": {"seconds": 0..=10}}`, either with an optional
-/// `"callback_url": "https://..."` that `callbacks` allows.
-pub fn validate(body: &Value, callbacks: Policy) -> Result<JobRequest, Vec<FieldError>> {
+/// `{"type": "<a registered kind>", "input": {...}}`, the input as that kind asks, with an
+/// optional `"callback_url": "https://..."` that `callbacks` allows. `callbacks` is `None` where
+/// the callbacks pattern is not deployed: the field is then refused as unknown.
+pub fn validate(body: &Value, kinds: &JobKinds, callbacks: Option<Policy>) -> Result<JobRequest, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
-    unknown_fields(object, "", &["type", "input", "callback_url"], &mut errors);
-    let callback_url = match object.get("callback_url") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(url)) => match target::check_url(url, callbacks) {
+    let known: &[&str] = if callbacks.is_some() {
+        &["type", "input", "callback_url"]
+    } else {
+        &["type", "input"]
+    };
+    unknown_fields(object, "", known, &mut errors);
+    let callback_url = match (object.get("callback_url"), callbacks) {
+        (None | Some(Value::Null), _) | (_, None) => None,
+        (Some(Value::String(url)), Some(policy)) => match callback::check_url(url, policy) {
             Ok(url) => Some(url.to_string()),
             Err(refusal) => {
                 errors.push(FieldError::new("/callback_url", refusal.to_string()));
                 None
             }
         },
-        Some(_) => {
+        (Some(_), Some(_)) => {
             errors.push(FieldError::new("/callback_url", "must be a URL string"));
             None
         }
     };
-    let job_type = match object.get("type") {
+    let kind = match object.get("type") {
         None => {
             errors.push(FieldError::new("/type", "is required"));
             None
         }
-        Some(Value::String(text)) if JobType::parse(text).is_some() => JobType::parse(text),
+        Some(Value::String(name)) if kinds.get(name).is_some() => kinds.get(name),
         Some(_) => {
-            errors.push(FieldError::new("/type", "must be \"invoice\" or \"report\""));
+            errors.push(FieldError::new("/type", format!("must be {}", kinds.names())));
             None
         }
     };
@@ -130,46 +131,17 @@ pub fn validate(body: &Value, callbacks: Policy) -> Result<JobRequest, Vec<Field
             None
         }
     };
-    if let (Some(job_type), Some(input)) = (job_type, input) {
-        match job_type {
-            JobType::Invoice => {
-                unknown_fields(input, "/input", &["order_id"], &mut errors);
-                match input.get("order_id") {
-                    None => errors.push(FieldError::new("/input/order_id", "is required")),
-                    Some(Value::String(id)) if uuid::Uuid::try_parse(id).is_ok() => {}
-                    Some(_) => errors.push(FieldError::new("/input/order_id", "must be an order id (a UUID)")),
-                }
-            }
-            JobType::Report => {
-                unknown_fields(input, "/input", &["seconds"], &mut errors);
-                match input.get("seconds").map(Value::as_u64) {
-                    None => errors.push(FieldError::new("/input/seconds", "is required")),
-                    Some(Some(seconds)) if seconds <= MAX_REPORT_SECONDS => {}
-                    Some(_) => errors.push(FieldError::new(
-                        "/input/seconds",
-                        format!("must be a whole number from 0 to {MAX_REPORT_SECONDS}"),
-                    )),
-                }
-            }
-        }
+    if let (Some(kind), Some(input)) = (kind, input) {
+        kind.check_input(input, &mut errors);
         if errors.is_empty() {
             return Ok(JobRequest {
-                job_type,
+                job_type: kind.job_type(),
                 input: Value::Object(input.clone()),
                 callback_url,
             });
         }
     }
     Err(errors)
-}
-
-fn unknown_fields(object: &Map<String, Value>, at: &str, known: &[&str], errors: &mut Vec<FieldError>) {
-    for name in object.keys().filter(|name| !known.contains(&name.as_str())) {
-        errors.push(FieldError::new(
-            format!("{at}/{}", name.replace('~', "~0").replace('/', "~1")),
-            "is not a known field",
-        ));
-    }
 }
 
 /// A job record, as the table keeps it and `GET /jobs/{id}` shows it.
@@ -220,7 +192,7 @@ impl Job {
     pub fn message(&self) -> JobMessage {
         JobMessage {
             job_id: self.id.clone(),
-            job_type: self.job_type,
+            job_type: self.job_type.clone(),
         }
     }
 }
@@ -255,6 +227,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::kinds::invoice::{self, Invoice};
+    use crate::kinds::report::{self, MAX_REPORT_SECONDS, Report};
+
+    fn kinds() -> JobKinds {
+        JobKinds::new().with(Invoice).with(Report)
+    }
+
+    fn validate(body: &Value, policy: Policy) -> Result<JobRequest, Vec<FieldError>> {
+        super::validate(body, &kinds(), Some(policy))
+    }
 
     fn pointers(body: Value) -> Vec<String> {
         validate(&body, Policy::default())
@@ -270,7 +252,7 @@ mod tests {
             &json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}),
             Policy::default(),
         );
-        assert_eq!(request.expect("valid").job_type, JobType::Invoice);
+        assert_eq!(request.expect("valid").job_type, invoice::JOB_TYPE);
         assert_eq!(
             pointers(json!({"type": "invoice", "input": {"order_id": "o-1"}})),
             ["/input/order_id"]
@@ -293,6 +275,25 @@ mod tests {
         assert_eq!(
             pointers(json!({"type": "report", "input": {"seconds": -1}})),
             ["/input/seconds"]
+        );
+    }
+
+    #[test]
+    fn only_the_registered_kinds_are_accepted_and_without_callbacks_no_callback_url() {
+        let report_only = JobKinds::new().with(Report);
+        let invoice = json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}});
+        let refused = super::validate(&invoice, &report_only, None).unwrap_err();
+        assert_eq!(refused, [FieldError::new("/type", "must be \"report\"")]);
+        let with_callback =
+            json!({"type": "report", "input": {"seconds": 1}, "callback_url": "https://hooks.example.com/"});
+        let refused = super::validate(&with_callback, &report_only, None).unwrap_err();
+        assert_eq!(refused, [FieldError::new("/callback_url", "is not a known field")]);
+        assert_eq!(
+            super::validate(&with_callback, &report_only, Some(Policy::default()))
+                .unwrap()
+                .callback_url
+                .as_deref(),
+            Some("https://hooks.example.com/")
         );
     }
 
@@ -346,9 +347,6 @@ mod tests {
         ] {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
         }
-        for job_type in [JobType::Invoice, JobType::Report] {
-            assert_eq!(JobType::parse(job_type.as_str()), Some(job_type));
-        }
         assert!(JobStatus::Failed.is_finished() && !JobStatus::Running.is_finished());
     }
 
@@ -356,7 +354,7 @@ mod tests {
     fn the_queue_message_carries_the_job_id_and_type_only() {
         let message = JobMessage {
             job_id: "j-1".into(),
-            job_type: JobType::Report,
+            job_type: report::JOB_TYPE,
         };
         assert_eq!(
             serde_json::to_value(&message).unwrap(),

@@ -9,8 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Any error an SDK reports, kept as the source of an adapter's own error.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::BoxError;
 
 /// Throttling, timeouts and outages: worth retrying later. Anything else is a failure to report.
 pub fn is_retryable<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {

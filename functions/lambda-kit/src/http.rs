@@ -16,6 +16,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+#[cfg(feature = "idempotency")]
 use crate::idempotency::StoredResponse;
 use crate::problem::Problem;
 
@@ -279,6 +280,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 /// Header that marks an answer given again for a repeated idempotency key.
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
+#[cfg(feature = "idempotency")]
 impl StoredResponse {
     /// The kept answer as HTTP; a replay is marked with `Idempotent-Replayed: true`.
     pub fn into_response(self, replayed: bool) -> Response<Body> {

@@ -1,33 +1,50 @@
-//! What the kit's Lambda functions share.
+//! What the kit's Lambda functions share, à la carte: each module past the first three sits
+//! behind a Cargo feature of the same name, so a function compiles only the SDK crates and
+//! runtime pieces it uses (`cargo tree -p <function>` shows them).
 //!
+//! Always there:
 //! - [`config`]: typed configuration read from the environment once, at start-up, failing fast.
 //! - [`telemetry`]: the tracing subscriber, honouring Lambda's advanced logging controls.
 //! - [`aws`]: one `SdkConfig` for every client, honouring the standard endpoint settings
 //!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
-//! - [`problem`]: RFC 9457 `application/problem+json` answers, the one place where an error
-//!   becomes an HTTP status.
-//! - [`http`]: what every HTTP handler does before its own logic: find the route path behind any
-//!   API Gateway stage, read a JSON body within a size limit, and build JSON answers.
-//! - [`idempotency`]: idempotent creates with an `Idempotency-Key`, and their DynamoDB table.
-//! - [`sqs`]: SQS batches with per-record failures, for every SQS consumer.
-//! - [`events`]: the domain-event envelope, and publishing to SNS in batches.
-//! - [`outbox`]: events written in the same transaction as the change they report.
-//! - [`dynamodb`]: attribute helpers and the retryable/failed split of SDK errors.
-//! - [`faults`]: the local-only switch that makes a share of SQS records fail (`make load`).
-//! - [`local`]: how a function knows it runs under the local stack, and its local-only switches.
-//! - `secrets` (feature `secrets`): key material read from Secrets Manager at init.
+//! - [`local`]: the local-only switches; in a build without the `local` feature they are
+//!   constants that say "off".
+//!
+//! By feature:
+//! - `http`: [`problem`] (RFC 9457 answers, the one place an error becomes an HTTP status) and
+//!   [`http`] (route paths behind any stage, JSON bodies within a size limit, JSON answers).
+//! - `idempotency`: [`idempotency`], idempotent creates with an `Idempotency-Key`, in DynamoDB.
+//! - `sqs`: [`sqs`], SQS batches with per-record failures, for every SQS consumer.
+//! - `events`: [`events`], reading the domain events of the `contracts` crate from a message
+//!   body; `sns` adds publishing them to SNS in batches.
+//! - `outbox`: [`outbox`], events written in the same transaction as the change they report.
+//! - `dynamodb`: [`dynamodb`], attribute helpers and the retryable/failed split of SDK errors.
+//! - `secrets`: key material read from Secrets Manager at init.
+//! - `local`: [`faults`], the switch that makes a share of SQS records fail (`make load`), and
+//!   the real [`local`] switches. Only local-stack builds turn it on.
 
 pub mod aws;
 pub mod config;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "events")]
 pub mod events;
+#[cfg(all(feature = "local", feature = "sqs"))]
 pub mod faults;
+#[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "idempotency")]
 pub mod idempotency;
 pub mod local;
+#[cfg(feature = "outbox")]
 pub mod outbox;
+#[cfg(feature = "http")]
 pub mod problem;
 #[cfg(feature = "secrets")]
 pub mod secrets;
+#[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;
+
+/// Any error an SDK or a dependency reports, kept as the source of an adapter's own error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

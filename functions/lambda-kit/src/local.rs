@@ -1,7 +1,9 @@
-//! Settings that exist for the local stack only, and the one test that keeps them there: a
-//! function is under the local stack when its SDK endpoint (`AWS_ENDPOINT_URL`) is an `http://`
-//! URL on loopback. On Lambda the variable is unset (or points at a real endpoint), so a local
-//! switch left in an environment is ignored there, with an error in the log.
+//! Settings that exist for the local stack only, kept off the production path twice:
+//! - they are compiled in only with the `local` feature, which only local-stack builds turn on
+//!   (`make test`, `make demo`, `make load`); in any other build [`switch`] is a constant `false`
+//!   and no variable is read;
+//! - even then a switch is honoured only when the SDK endpoint (`AWS_ENDPOINT_URL`) is an
+//!   `http://` URL on loopback, that is under the local stack, with an error in the log otherwise.
 
 /// `LOCAL_WEBHOOKS_ALLOW_LOOPBACK=true`: callback URLs may be `http://` on loopback, so the
 /// tests' webhook receivers on 127.0.0.1 can be called. template.yaml never sets it.
@@ -14,6 +16,7 @@ pub fn is_local_endpoint(endpoint: Option<&str>) -> bool {
 
 /// Reads a local-only boolean switch: `true` only when the variable says `true` and the process
 /// runs under the local stack.
+#[cfg(feature = "local")]
 pub fn switch(name: &str) -> bool {
     let on = std::env::var(name).is_ok_and(|value| value.trim() == "true");
     if !on {
@@ -28,6 +31,17 @@ pub fn switch(name: &str) -> bool {
     }
     tracing::warn!(variable = name, "local-only switch is on");
     true
+}
+
+/// A build without the `local` feature has no local switches: every one is off.
+#[cfg(not(feature = "local"))]
+pub const fn switch(_name: &str) -> bool {
+    false
+}
+
+/// Whether this binary was built for the local stack (feature `local`).
+pub const fn is_local_build() -> bool {
+    cfg!(feature = "local")
 }
 
 pub(crate) fn is_loopback_url(url: &str) -> bool {

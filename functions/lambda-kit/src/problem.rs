@@ -14,21 +14,8 @@ use serde_json::{Map, Value};
 /// Media type of a problem details document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One invalid member of a request, located by a JSON Pointer (RFC 6901) into the body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub pointer: String,
-    pub detail: String,
-}
-
-impl FieldError {
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
-    }
-}
+/// One invalid field of a request; domains return it, [`Problem::invalid_fields`] lists it.
+pub use contracts::FieldError;
 
 /// A problem details document (RFC 9457) and the headers that go with it.
 #[derive(Debug, Clone, Serialize)]

@@ -228,6 +228,8 @@ where
             return false;
         }
     };
+    // Only in local-stack builds (feature `local`): a production binary has no such branch.
+    #[cfg(feature = "local")]
     if crate::faults::configured().is_some_and(|faults| faults.fails(&message)) {
         span.in_scope(|| warn!("injected transient fault (LOCAL_FAULT_TRANSIENT_RATE); reported for redelivery"));
         return false;

@@ -1,10 +1,15 @@
 //! large-order-alert: SNS invokes it directly (asynchronously) for large orders only; the
 //! subscription's filter on the message body (`data.total >= 100000`) is the threshold, so this
 //! function never sees a small order. An invocation that fails is retried twice by Lambda and
-//! then sent to the on-failure destination with its error.
+//! then sent to the on-failure destination with its error: so a message that is not an event,
+//! or an `order.created` v1 whose data breaks its contract, fails the invocation too. Retrying
+//! it cannot help, but failing is the only way an asynchronous invocation reaches its on-failure
+//! destination, where nothing is lost; the other records of the event are handled first.
 
+use contracts::Contract;
+use contracts::order::OrderCreated;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, n, s};
-use lambda_kit::events::{Incoming, NotAnEvent, parse_incoming};
+use lambda_kit::events::{ContractViolation, Incoming, NotAnEvent, parse_incoming};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -12,6 +17,10 @@ use tracing::{info, warn};
 pub enum AlertError {
     #[error("the event is not an SNS notification batch")]
     NotAnSnsEvent,
+    #[error(transparent)]
+    NotAnEvent(#[from] NotAnEvent),
+    #[error(transparent)]
+    BreaksContract(#[from] ContractViolation),
     #[error("the alert could not be stored")]
     Store(#[source] BoxError),
 }
@@ -25,12 +34,13 @@ impl<S: RecordStore> LargeOrderAlert<S> {
         Self { store }
     }
 
-    /// Handles an SNS event (one record in practice). A message that is not an event is logged
-    /// and dropped: retrying it cannot help. A failed write fails the invocation, to be retried.
+    /// Handles an SNS event (one record in practice). A failed write fails the invocation, to be
+    /// retried; poison fails it after the other records, to reach the on-failure destination.
     pub async fn handle(&self, event: Value) -> Result<(), AlertError> {
         let Some(Value::Array(records)) = event.get("Records") else {
             return Err(AlertError::NotAnSnsEvent);
         };
+        let mut poison = None;
         for record in records {
             let message = record
                 .pointer("/Sns/Message")
@@ -42,29 +52,37 @@ impl<S: RecordStore> LargeOrderAlert<S> {
                     info!(kind, "SNS control message ignored");
                     continue;
                 }
-                Err(NotAnEvent(reason)) => {
-                    warn!(%reason, "message is not an event; dropped");
+                Err(error) => {
+                    warn!(%error, "message is not an event; the invocation fails for the on-failure destination");
+                    poison = Some(AlertError::from(error));
                     continue;
                 }
             };
-            if (event.event_type.as_str(), event.version) != ("order.created", 1) {
-                info!(event_id = %event.id, event_type = %event.event_type, "not an order.created v1; ignored");
-                continue;
-            }
-            let field = |name: &str| event.data.get(name).cloned().unwrap_or(Value::Null);
+            let order = match OrderCreated::from_envelope(&event) {
+                None => {
+                    info!(event_id = %event.id, event_type = %event.event_type, "not an order.created v1; ignored");
+                    continue;
+                }
+                Some(Err(violation)) => {
+                    warn!(%violation, "the invocation fails for the on-failure destination");
+                    poison = Some(AlertError::from(violation));
+                    continue;
+                }
+                Some(Ok(OrderCreated(order))) => order,
+            };
             let item = Item::from([
                 ("id".to_owned(), s(format!("alert#{}", event.id))),
                 ("event_id".to_owned(), s(&event.id)),
                 ("event_type".to_owned(), s("large-order")),
-                ("order_id".to_owned(), s(field("id").as_str().unwrap_or_default())),
+                ("order_id".to_owned(), s(&order.id)),
                 ("recipient".to_owned(), s("sales-team")),
-                ("total".to_owned(), n(field("total").as_u64().unwrap_or_default())),
-                ("currency".to_owned(), s(field("currency").as_str().unwrap_or_default())),
+                ("total".to_owned(), n(order.total)),
+                ("currency".to_owned(), s(&order.currency)),
             ]);
             if self.store.put_once(item).await.map_err(AlertError::Store)? {
                 info!(event_id = %event.id, "large order alert raised");
             }
         }
-        Ok(())
+        poison.map_or(Ok(()), Err)
     }
 }

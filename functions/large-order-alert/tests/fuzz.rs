@@ -6,6 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use contracts::Contract;
+use contracts::order::OrderCreated;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore};
 use lambda_kit::events::{Incoming, parse_incoming};
 use large_order_alert::LargeOrderAlert;
@@ -44,22 +46,25 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn order_events_are_stored_and_anything_else_is_dropped_without_failing(text in events()) {
+    fn order_events_are_stored_and_poison_fails_the_invocation_after_them(text in events()) {
         let event: Value = serde_json::from_str(&text).expect("JSON");
         let stored = Arc::new(Mutex::new(Vec::new()));
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let outcome = runtime.block_on(LargeOrderAlert::new(Recording(stored.clone())).handle(event.clone()));
-        prop_assert!(outcome.is_ok(), "{:?}", outcome);
-
-        let expected: Vec<String> = event["Records"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|record| match parse_incoming(record.pointer("/Sns/Message").and_then(Value::as_str).unwrap_or_default()) {
-                Ok(Incoming::Event(event)) if event.event_type == "order.created" && event.version == 1 => Some(event.id),
-                _ => None,
-            })
-            .collect();
+        let mut expected = Vec::new();
+        let mut poison = false;
+        for record in event["Records"].as_array().into_iter().flatten() {
+            match parse_incoming(record.pointer("/Sns/Message").and_then(Value::as_str).unwrap_or_default()) {
+                Ok(Incoming::Event(event)) => match OrderCreated::from_envelope(&event) {
+                    Some(Ok(_)) => expected.push(event.id),
+                    Some(Err(_)) => poison = true,
+                    None => {}
+                },
+                Ok(Incoming::Control(_)) => {}
+                Err(_) => poison = true,
+            }
+        }
+        prop_assert_eq!(outcome.is_err(), poison, "{:?}", outcome);
         prop_assert_eq!(&*stored.lock().unwrap(), &expected);
     }
 }

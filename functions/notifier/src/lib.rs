@@ -3,10 +3,10 @@
 //! subscription's attribute filter) with raw delivery, and still tolerates anything else.
 
 use chrono::Utc;
+use contracts::order::OrderCreated;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, s};
-use lambda_kit::events::{Envelope, NotAnEvent, event_in};
+use lambda_kit::events::{ContractViolation, Event, NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
-use serde_json::Value;
 use tracing::info;
 
 /// Records of one batch handled at the same time.
@@ -19,23 +19,21 @@ pub struct Notification {
     pub message: String,
 }
 
-/// The notification an event calls for; `None` for a type or version this notifier does not know.
-pub fn notification_for(event: &Envelope) -> Option<Notification> {
-    let text = |name: &str| event.data.get(name).and_then(Value::as_str).unwrap_or("?").to_owned();
-    match (event.event_type.as_str(), event.version) {
-        ("order.created", 1) => Some(Notification {
-            recipient: format!("customer:{}", text("customer_id")),
-            message: format!("Your order {} is confirmed.", text("id")),
-        }),
-        ("job.succeeded", 1) => Some(Notification {
-            recipient: format!("job:{}", text("job_id")),
-            message: format!("Your {} job {} finished.", text("type"), text("job_id")),
-        }),
-        ("job.failed", 1) => Some(Notification {
-            recipient: format!("job:{}", text("job_id")),
-            message: format!("Your {} job {} failed: {}", text("type"), text("job_id"), text("error")),
-        }),
-        _ => None,
+/// The notification an event calls for, read by its contract.
+pub fn notification_for(event: &Event) -> Notification {
+    match event {
+        Event::OrderCreated(OrderCreated(order)) => Notification {
+            recipient: format!("customer:{}", order.customer_id),
+            message: format!("Your order {} is confirmed.", order.id),
+        },
+        Event::JobSucceeded(job) => Notification {
+            recipient: format!("job:{}", job.job_id),
+            message: format!("Your {} job {} finished.", job.job_type, job.job_id),
+        },
+        Event::JobFailed(job) => Notification {
+            recipient: format!("job:{}", job.job_id),
+            message: format!("Your {} job {} failed: {}", job.job_type, job.job_id, job.error),
+        },
     }
 }
 
@@ -43,6 +41,9 @@ pub fn notification_for(event: &Envelope) -> Option<Notification> {
 pub enum RecordError {
     #[error(transparent)]
     Poison(#[from] NotAnEvent),
+    /// A known event whose data breaks its contract: poison too, never a notification of `"?"`.
+    #[error(transparent)]
+    BreaksContract(#[from] ContractViolation),
     #[error("the notification could not be stored")]
     Store(#[source] BoxError),
 }
@@ -64,10 +65,11 @@ impl<S: RecordStore> Notifier<S> {
         let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
             return Ok(());
         };
-        let Some(notification) = notification_for(&event) else {
+        let Some(known) = Event::read(&event)? else {
             info!(event_id = %event.id, event_type = %event.event_type, version = event.version, "event not handled here; ignored");
             return Ok(());
         };
+        let notification = notification_for(&known);
         let item = Item::from([
             ("id".to_owned(), s(format!("notification#{}", event.id))),
             ("event_id".to_owned(), s(&event.id)),
@@ -88,42 +90,40 @@ impl<S: RecordStore> Notifier<S> {
 
 #[cfg(test)]
 mod tests {
+    use lambda_kit::events::Envelope;
     use serde_json::json;
 
     use super::*;
 
+    fn read(event_type: &str, version: u32, data: serde_json::Value) -> Result<Option<Event>, ContractViolation> {
+        Event::read(&Envelope::new(event_type, version, "test", data, Utc::now()))
+    }
+
     #[test]
     fn each_known_event_calls_for_its_notification() {
-        let order = Envelope::new(
+        let order = read(
             "order.created",
             1,
-            "orders-api",
-            json!({"id": "o-1", "customer_id": "c-42"}),
-            Utc::now(),
+            json!({"id": "o-1", "customer_id": "c-42", "currency": "EUR", "items": [], "subtotal": 0,
+                   "tax_rate_basis_points": 0, "tax": 0, "total": 0, "created_at": "2026-11-26T10:00:00.000Z"}),
         );
-        let failed = Envelope::new(
+        let failed = read(
             "job.failed",
             1,
-            "job-worker",
-            json!({"job_id": "j-1", "type": "invoice", "error": "no order"}),
-            Utc::now(),
+            json!({"job_id": "j-1", "type": "invoice", "attempts": 1, "error": "no order"}),
         );
-        assert_eq!(notification_for(&order).unwrap().recipient, "customer:c-42");
+        assert_eq!(notification_for(&order.unwrap().unwrap()).recipient, "customer:c-42");
         assert_eq!(
-            notification_for(&failed).unwrap().message,
+            notification_for(&failed.unwrap().unwrap()).message,
             "Your invoice job j-1 failed: no order"
         );
     }
 
     #[test]
-    fn unknown_types_and_versions_call_for_nothing() {
-        assert_eq!(
-            notification_for(&Envelope::new("order.shipped", 1, "x", json!({}), Utc::now())),
-            None
-        );
-        assert_eq!(
-            notification_for(&Envelope::new("order.created", 2, "x", json!({}), Utc::now())),
-            None
-        );
+    fn unknown_types_and_versions_call_for_nothing_and_a_broken_contract_is_poison() {
+        assert_eq!(read("order.shipped", 1, json!({})).unwrap(), None);
+        assert_eq!(read("order.created", 2, json!({})).unwrap(), None);
+        assert!(read("order.created", 1, json!({"id": "o-1", "customer_id": "c-42"})).is_err());
+        assert!(read("job.failed", 1, json!({"job_id": "j-1"})).is_err());
     }
 }

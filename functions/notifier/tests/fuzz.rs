@@ -1,13 +1,13 @@
-//! Fuzzing the notifier's batch handling: batches of the sample's records, some damaged
-//! anywhere, with bodies valid, damaged or garbage (test_support::check_batch states the
-//! properties). Poison is what `parse_incoming` refuses; everything else is stored.
+//! Fuzzing the notifier's batch handling: batches of the sample's records, some damaged anywhere,
+//! with bodies valid, damaged or garbage (test_support::check_batch states the properties). Poison
+//! is what `parse_incoming` refuses, or a known event that breaks its contract; everything else is
+//! stored.
 
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore};
-use lambda_kit::events::parse_incoming;
 use lambda_kit::sqs::SqsBatch;
 use notifier::Notifier;
 use proptest::prelude::*;
-use test_support::{check_batch, config, sqs_batches_like};
+use test_support::{check_batch, config, is_poison_event, sqs_batches_like};
 
 struct Accepting;
 
@@ -25,6 +25,6 @@ proptest! {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let outcome = runtime.block_on(Notifier::new(Accepting).handle(batch));
-        check_batch(&records, &outcome, |body| parse_incoming(body.unwrap_or_default()).is_err())?;
+        check_batch(&records, &outcome, is_poison_event)?;
     }
 }

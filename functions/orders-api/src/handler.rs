@@ -4,6 +4,8 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
+use contracts::Contract;
+use contracts::order::OrderCreated;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use lambda_kit::events::Envelope;
@@ -23,8 +25,6 @@ use lambda_kit::idempotency::{self, Claim, InvalidKey, NewClaim, Replay, StoredR
 /// 400 KB item size, and the API Gateway limit (10 MB) far above it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The event every new order publishes.
-pub const ORDER_CREATED: &str = "order.created";
 /// The operation an idempotency key is scoped to.
 const CREATE_ORDER: &str = "POST /orders";
 
@@ -169,7 +169,8 @@ impl<S: OrderStore> OrdersApi<S> {
         // UUIDv7: unique without coordination, and sorted by creation time.
         let order = Order::new(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
         let answer = created(&order);
-        let event = order_created(&order);
+        // An order is strings and integers: it always converts to JSON.
+        let event = order_created(&order).map_err(|error| StoreError::Failed(error.into()))?;
 
         let Some(key) = key else {
             self.store.create_order(&order, &event, None).await?;
@@ -212,11 +213,9 @@ impl<S: OrderStore> OrdersApi<S> {
     }
 }
 
-/// The `order.created` event (schema version 1): the order as the API shows it.
-fn order_created(order: &Order) -> Envelope {
-    // An order is strings and integers: it always converts to JSON.
-    let data = serde_json::to_value(order).unwrap_or_default();
-    Envelope::new(ORDER_CREATED, 1, "orders-api", data, order.created_at)
+/// The `order.created` v1 event: the order, by its contract.
+fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
+    OrderCreated(order.into()).envelope("orders-api", order.created_at)
 }
 
 /// The 201 answer for a new order, in the form it is kept for replays.

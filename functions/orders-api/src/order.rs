@@ -1,7 +1,7 @@
 //! The order domain: what a valid order request is, and how it is priced. Plain Rust: no HTTP, no AWS.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use lambda_kit::problem::FieldError;
+use contracts::FieldError;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -265,6 +265,57 @@ pub struct PricedLine {
     pub quantity: u64,
     pub unit_price: u64,
     pub line_total: u64,
+}
+
+/// The order as it is published and stored: the contract other patterns read.
+impl From<&Order> for contracts::order::Order {
+    fn from(order: &Order) -> Self {
+        Self {
+            id: order.id.clone(),
+            customer_id: order.customer_id.clone(),
+            currency: order.currency.clone(),
+            items: order
+                .items
+                .iter()
+                .map(|line| contracts::order::OrderLine {
+                    sku: line.sku.clone(),
+                    quantity: line.quantity,
+                    unit_price: line.unit_price,
+                    line_total: line.line_total,
+                })
+                .collect(),
+            subtotal: order.subtotal,
+            tax_rate_basis_points: order.tax_rate_basis_points,
+            tax: order.tax,
+            total: order.total,
+            created_at: order.created_at,
+        }
+    }
+}
+
+impl From<contracts::order::Order> for Order {
+    fn from(order: contracts::order::Order) -> Self {
+        Self {
+            id: order.id,
+            customer_id: order.customer_id,
+            currency: order.currency,
+            items: order
+                .items
+                .into_iter()
+                .map(|line| PricedLine {
+                    sku: line.sku,
+                    quantity: line.quantity,
+                    unit_price: line.unit_price,
+                    line_total: line.line_total,
+                })
+                .collect(),
+            subtotal: order.subtotal,
+            tax_rate_basis_points: order.tax_rate_basis_points,
+            tax: order.tax,
+            total: order.total,
+            created_at: order.created_at,
+        }
+    }
 }
 
 impl Order {

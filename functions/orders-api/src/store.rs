@@ -1,18 +1,15 @@
 //! The DynamoDB adapter of [`OrderStore`]: one table for orders, one for idempotency records.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{Item, MalformedItem, n, number, s, string};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use lambda_kit::dynamodb::{Item, MalformedItem, s};
 use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
 use lambda_kit::outbox::OutboxTable;
 
-use crate::order::{Order, PricedLine, format_timestamp};
+use crate::order::Order;
 use crate::ports::{OrderStore, StoreError};
 
 /// Orders keyed by `id`, the idempotency records of their creates, and the outbox their events
@@ -66,7 +63,9 @@ impl OrderStore for DynamoDbStore {
     ) -> Result<(), StoreError> {
         let put_order = Put::builder()
             .table_name(&self.orders_table)
-            .set_item(Some(order_to_item(order)))
+            .set_item(Some(
+                order_to_item(order).map_err(|error| StoreError::Failed(error.into()))?,
+            ))
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| StoreError::Failed(error.into()))?;
@@ -115,62 +114,15 @@ impl OrderStore for DynamoDbStore {
     }
 }
 
-fn order_to_item(order: &Order) -> Item {
-    let items = order
-        .items
-        .iter()
-        .map(|line| {
-            AttributeValue::M(HashMap::from([
-                ("sku".to_owned(), s(&line.sku)),
-                ("quantity".to_owned(), n(line.quantity)),
-                ("unit_price".to_owned(), n(line.unit_price)),
-                ("line_total".to_owned(), n(line.line_total)),
-            ]))
-        })
-        .collect();
-    Item::from([
-        ("id".to_owned(), s(&order.id)),
-        ("customer_id".to_owned(), s(&order.customer_id)),
-        ("currency".to_owned(), s(&order.currency)),
-        ("items".to_owned(), AttributeValue::L(items)),
-        ("subtotal".to_owned(), n(order.subtotal)),
-        ("tax_rate_basis_points".to_owned(), n(order.tax_rate_basis_points)),
-        ("tax".to_owned(), n(order.tax)),
-        ("total".to_owned(), n(order.total)),
-        ("created_at".to_owned(), s(format_timestamp(&order.created_at))),
-    ])
+/// An order item is the order's contract (`contracts::order::Order`) through serde: the
+/// attributes other patterns read (job-worker's invoice job reads this table).
+fn order_to_item(order: &Order) -> Result<Item, serde_dynamo::Error> {
+    serde_dynamo::to_item(contracts::order::Order::from(order))
 }
 
-/// Reads an order item back (also what other functions use to read orders).
-pub fn order_from_item(item: &Item) -> Result<Order, MalformedItem> {
-    let items = match item.get("items") {
-        Some(AttributeValue::L(lines)) => lines
-            .iter()
-            .map(|line| match line {
-                AttributeValue::M(line) => Ok(PricedLine {
-                    sku: string(line, "sku")?,
-                    quantity: number(line, "quantity")?,
-                    unit_price: number(line, "unit_price")?,
-                    line_total: number(line, "line_total")?,
-                }),
-                _ => Err(MalformedItem("an order line is not a map".into())),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => return Err(MalformedItem("order items are missing".into())),
-    };
-    let created_at = string(item, "created_at")?;
-    let created_at = DateTime::parse_from_rfc3339(&created_at)
-        .map_err(|error| MalformedItem(format!("created_at {created_at:?}: {error}")))?
-        .with_timezone(&Utc);
-    Ok(Order {
-        id: string(item, "id")?,
-        customer_id: string(item, "customer_id")?,
-        currency: string(item, "currency")?,
-        items,
-        subtotal: number(item, "subtotal")?,
-        tax_rate_basis_points: number(item, "tax_rate_basis_points")?,
-        tax: number(item, "tax")?,
-        total: number(item, "total")?,
-        created_at,
-    })
+/// Reads an order item back.
+fn order_from_item(item: &Item) -> Result<Order, MalformedItem> {
+    serde_dynamo::from_item::<_, contracts::order::Order>(item.clone())
+        .map(Order::from)
+        .map_err(|error| MalformedItem(format!("not an order: {error}")))
 }

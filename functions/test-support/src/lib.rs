@@ -522,3 +522,45 @@ pub fn assert_local_aws() {
          or `make up` and then `make test-rust` (AWS_ENDPOINT_URL is {endpoint:?})"
     );
 }
+
+/// An order by its contract (`contracts::order::Order`), as orders-api would have priced it at
+/// the default 20 % tax: what a test of another pattern seeds where it reads orders.
+pub fn contract_order(
+    id: &str,
+    customer_id: &str,
+    currency: &str,
+    lines: &[(&str, u64, u64)],
+) -> contracts::order::Order {
+    let items: Vec<contracts::order::OrderLine> = lines
+        .iter()
+        .map(|(sku, quantity, unit_price)| contracts::order::OrderLine {
+            sku: (*sku).to_owned(),
+            quantity: *quantity,
+            unit_price: *unit_price,
+            line_total: quantity * unit_price,
+        })
+        .collect();
+    let subtotal: u64 = items.iter().map(|line| line.line_total).sum();
+    let tax = (subtotal * 2_000 + 5_000) / 10_000;
+    contracts::order::Order {
+        id: id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        currency: currency.to_owned(),
+        items,
+        subtotal,
+        tax_rate_basis_points: 2_000,
+        tax,
+        total: subtotal + tax,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+/// Whether a subscriber that reads events by their contracts must report `body` as poison: not
+/// an event (nor an SNS control message), or a known event whose data breaks its contract.
+pub fn is_poison_event(body: Option<&str>) -> bool {
+    match contracts::parse_incoming(body.unwrap_or_default()) {
+        Err(_) => true,
+        Ok(contracts::Incoming::Control(_)) => false,
+        Ok(contracts::Incoming::Event(event)) => contracts::Event::read(&event).is_err(),
+    }
+}

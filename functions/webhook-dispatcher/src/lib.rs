@@ -6,18 +6,17 @@
 //! - Retries are the queue's: a failed delivery (no answer, a timeout, anything but 2xx, a
 //!   redirect included) is a batch item failure, the message comes back after the queue's
 //!   visibility timeout, and after `maxReceiveCount` tries it rests in the dead-letter queue.
-//! - The URL is checked again before every delivery ([`webhooks::target`]), and the connection
+//! - The URL is checked again before every delivery ([`contracts::callback`]), and the connection
 //!   goes only to an address that check allows ([`sender`]).
 
 pub mod sender;
 
 use chrono::Utc;
-use lambda_kit::events::{Envelope, NotAnEvent, event_in};
+use contracts::callback::{self as target, CallbackUrl, Policy, Refusal};
+use lambda_kit::events::{ContractViolation, Envelope, Event, NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
-use serde_json::Value;
 use tracing::{info, warn};
 use webhooks::signature::SigningKey;
-use webhooks::target::{self, CallbackUrl, Policy, Refusal};
 
 /// Records of one batch delivered at the same time.
 const CONCURRENCY: usize = 10;
@@ -57,6 +56,9 @@ pub trait WebhookSender {
 pub enum RecordError {
     #[error(transparent)]
     Poison(#[from] NotAnEvent),
+    /// A known event whose data breaks its contract: poison, delivered nowhere.
+    #[error(transparent)]
+    BreaksContract(#[from] ContractViolation),
     #[error("delivery of event {event_id} failed")]
     Delivery {
         event_id: String,
@@ -65,12 +67,14 @@ pub enum RecordError {
     },
 }
 
-/// The callback URL an event asks for: only a finished job's event (schema version 1) names one.
-pub fn callback_of(event: &Envelope) -> Option<&str> {
-    match (event.event_type.as_str(), event.version) {
-        ("job.succeeded" | "job.failed", 1) => event.data.get("callback_url").and_then(Value::as_str),
-        _ => None,
-    }
+/// The callback URL an event asks for, read by its contract: only a finished job's event names
+/// one. A known event whose data breaks its contract is poison.
+pub fn callback_of(event: &Envelope) -> Result<Option<String>, ContractViolation> {
+    Ok(match Event::read(event)? {
+        Some(Event::JobSucceeded(job)) => job.callback_url,
+        Some(Event::JobFailed(job)) => job.callback_url,
+        Some(Event::OrderCreated(_)) | None => None,
+    })
 }
 
 pub struct Dispatcher<S> {
@@ -97,11 +101,11 @@ impl<S: WebhookSender> Dispatcher<S> {
         let Some(event) = event_in(body)? else {
             return Ok(());
         };
-        let Some(url) = callback_of(&event) else {
+        let Some(url) = callback_of(&event)? else {
             info!(event_id = %event.id, event_type = %event.event_type, "no callback for this event");
             return Ok(());
         };
-        let url = match target::check_url(url, self.policy) {
+        let url = match target::check_url(&url, self.policy) {
             Ok(url) => url,
             Err(refusal) => {
                 // Checked at submit time already: only a changed policy gets here, and no retry

@@ -1,6 +1,7 @@
 //! webhook-dispatcher: wiring only. The signing secret is read from AWS Secrets Manager once per
 //! execution environment (never from an environment variable), the HTTPS client built once.
 
+use contracts::callback::Policy;
 use lambda_kit::config;
 use lambda_kit::local::{self, ALLOW_LOOPBACK_CALLBACKS};
 use lambda_kit::sqs::SqsBatch;
@@ -8,7 +9,6 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use webhook_dispatcher::Dispatcher;
 use webhook_dispatcher::sender::HttpsSender;
 use webhooks::signature::SigningKey;
-use webhooks::target::Policy;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

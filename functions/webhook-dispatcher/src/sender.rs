@@ -2,7 +2,7 @@
 //!
 //! Safe by default, because the URL is the caller's choice:
 //! - host names are resolved here, every address is checked with
-//!   [`webhooks::target::is_allowed_address`], and the connection goes only to an allowed one (so
+//!   [`contracts::callback::is_allowed_address`], and the connection goes only to an allowed one (so
 //!   a name that resolves to a private address, or starts to between submit and delivery, is
 //!   refused, not connected to);
 //! - https only, unless the policy allows http on loopback (the local stack's test receivers);
@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use contracts::callback::{CallbackUrl, Policy, is_allowed_address};
 use http::{Method, Request, header};
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -25,7 +26,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
-use webhooks::target::{CallbackUrl, Policy, is_allowed_address};
 
 use crate::{SendError, SignedHeaders, WebhookSender};
 

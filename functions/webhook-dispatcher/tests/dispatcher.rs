@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 
+use contracts::callback::{CallbackUrl, Policy, check_url};
 use http::StatusCode;
 use hyper_util::client::legacy::connect::dns::Name;
 use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
@@ -14,7 +15,6 @@ use tower_service::Service;
 use webhook_dispatcher::sender::{CheckedResolver, HttpsSender};
 use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
 use webhooks::signature::{SigningKey, verify};
-use webhooks::target::{CallbackUrl, Policy, check_url};
 
 const LOCAL: Policy = Policy {
     allow_loopback_http: true,

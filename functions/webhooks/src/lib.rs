@@ -1,9 +1,8 @@
-//! Signed webhooks, as plain Rust (no AWS, no I/O):
-//! - [`signature`]: signing a delivery the way the Standard Webhooks specification describes
-//!   (`webhook-id`, `webhook-timestamp`, `webhook-signature`), and verifying one: the code a
-//!   receiver needs;
-//! - [`target`]: which callback URLs may be called at all (https only, no private, loopback or
-//!   link-local address), checked when a job is submitted and again before each delivery.
+//! Signed webhooks, as plain Rust (no AWS, no I/O): signing a delivery the way the Standard
+//! Webhooks specification describes (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+//! and verifying one: the code a receiver needs.
+//!
+//! Which callback URLs may be called at all is a rule the async pattern (at submit) and this
+//! one (at delivery) share: `contracts::callback`.
 
 pub mod signature;
-pub mod target;

@@ -9,7 +9,7 @@
 //!   event again to all of them (at least once: a client deduplicates on the event id).
 
 use chrono::Utc;
-use lambda_kit::events::{NotAnEvent, event_in};
+use lambda_kit::events::{ContractViolation, Event, NotAnEvent, event_in};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_kit::telemetry::ErrorChain;
 use realtime::connections::{ConnectionStore, StoreError};
@@ -38,6 +38,9 @@ pub trait ConnectionPusher {
 pub enum RecordError {
     #[error(transparent)]
     Poison(#[from] NotAnEvent),
+    /// A known event whose data breaks its contract: poison, pushed to nobody.
+    #[error(transparent)]
+    BreaksContract(#[from] ContractViolation),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{failed} of the event's connections could not be reached")]
@@ -66,11 +69,11 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
         let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
             return Ok(());
         };
-        let topics = topics_of(&event);
-        if topics.is_empty() {
+        let Some(known) = Event::read(&event)? else {
             info!(event_id = %event.id, event_type = %event.event_type, "no client can follow this event");
             return Ok(());
-        }
+        };
+        let topics = topics_of(&known);
         let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let now = Utc::now();
         let mut connections = Vec::new();

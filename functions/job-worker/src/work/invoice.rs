@@ -1,60 +1,62 @@
-//! What each job type does. A job either succeeds with a result, fails permanently (its input
-//! cannot be processed: retrying would not help), or fails transiently (a dependency failed:
-//! the queue delivers it again).
+//! The `invoice` job: renders the invoice of an order. It exists where the synchronous and the
+//! asynchronous patterns are deployed together: it reads the orders table orders-api writes, by
+//! the order's contract (`contracts::order::Order`), and knows nothing else of orders-api. A
+//! project without orders leaves this file and its registration in `main.rs` out.
 
-use std::time::Duration;
+use std::future::Future;
 
-use jobs::model::{Job, JobType};
-use orders_api::order::Order;
+use contracts::order::Order;
+use jobs::model::JobType;
+use lambda_kit::BoxError;
 use serde_json::{Value, json};
 
-use lambda_kit::dynamodb::BoxError;
+use super::{BoxedRun, JobError, Runner};
 
-use crate::ports::OrderReader;
-
+/// Reading an order failed; it may work later.
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("{0}")]
-    Permanent(String),
-    /// `reason` is what the job record shows; `source` what failed underneath (throttled, access
-    /// denied, unreachable), for the log only.
-    #[error("{reason}")]
-    Transient {
-        reason: String,
-        #[source]
-        source: BoxError,
-    },
+#[error("reading the order failed")]
+pub struct OrderReadError(#[source] pub BoxError);
+
+/// Where the invoice job reads orders.
+pub trait OrderReader: Send + Sync {
+    fn order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, OrderReadError>> + Send;
 }
 
-/// Runs a job and returns its result.
-pub async fn run(job: &Job, orders: &impl OrderReader) -> Result<Value, JobError> {
-    match job.job_type {
-        JobType::Invoice => {
-            let order_id = job
-                .input
-                .get("order_id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| JobError::Permanent("the job input has no order_id".into()))?;
-            let order = orders
-                .order(order_id)
-                .await
-                .map_err(|error| JobError::Transient {
-                    reason: error.to_string(),
-                    source: error.into(),
-                })?
-                .ok_or_else(|| JobError::Permanent(format!("order {order_id} does not exist")))?;
-            Ok(invoice(&order))
-        }
-        JobType::Report => {
-            let seconds = job
-                .input
-                .get("seconds")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| JobError::Permanent("the job input has no seconds".into()))?;
-            // Stands in for slow work (a large query, a render): what no API caller should wait for.
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            Ok(json!({"seconds": seconds, "rows": seconds * 1_000}))
-        }
+/// Runs `invoice` jobs (`{"order_id": "<uuid>"}`) over an order source.
+pub struct Invoice<O> {
+    orders: O,
+}
+
+impl<O: OrderReader> Invoice<O> {
+    pub fn new(orders: O) -> Self {
+        Self { orders }
+    }
+
+    async fn render(&self, input: &Value) -> Result<Value, JobError> {
+        let order_id = input
+            .get("order_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| JobError::Permanent("the job input has no order_id".into()))?;
+        let order = self
+            .orders
+            .order(order_id)
+            .await
+            .map_err(|error| JobError::Transient {
+                reason: error.to_string(),
+                source: error.into(),
+            })?
+            .ok_or_else(|| JobError::Permanent(format!("order {order_id} does not exist")))?;
+        Ok(invoice(&order))
+    }
+}
+
+impl<O: OrderReader> Runner for Invoice<O> {
+    fn job_type(&self) -> JobType {
+        jobs::kinds::invoice::JOB_TYPE
+    }
+
+    fn run<'a>(&'a self, input: &'a Value) -> BoxedRun<'a> {
+        Box::pin(self.render(input))
     }
 }
 
@@ -123,30 +125,29 @@ pub fn format_amount(minor: u64, currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use orders_api::order::{OrderLine, OrderRequest, TaxRate};
+    use contracts::order::OrderLine;
 
     use super::*;
 
     fn order() -> Order {
-        let request = OrderRequest {
+        Order {
+            id: "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01".into(),
             customer_id: "c-42".into(),
             currency: "EUR".into(),
             items: vec![OrderLine {
                 sku: "BOOK-1".into(),
                 quantity: 2,
                 unit_price: 1250,
+                line_total: 2500,
             }],
-        };
-        let at = DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
-            .expect("time")
-            .with_timezone(&Utc);
-        Order::new(
-            "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01".into(),
-            request,
-            TaxRate::DEFAULT,
-            at,
-        )
-        .expect("priced")
+            subtotal: 2500,
+            tax_rate_basis_points: 2000,
+            tax: 500,
+            total: 3000,
+            created_at: DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+                .expect("time")
+                .with_timezone(&Utc),
+        }
     }
 
     #[test]
@@ -163,22 +164,12 @@ mod tests {
     async fn a_failed_order_read_is_transient_and_keeps_its_cause_out_of_the_reason() {
         struct Throttled;
         impl OrderReader for Throttled {
-            async fn order(&self, _: &str) -> Result<Option<Order>, crate::ports::OrderReadError> {
-                Err(crate::ports::OrderReadError(
-                    "ProvisionedThroughputExceededException".into(),
-                ))
+            async fn order(&self, _: &str) -> Result<Option<Order>, OrderReadError> {
+                Err(OrderReadError("ProvisionedThroughputExceededException".into()))
             }
         }
-        let job = Job::queued(
-            "0195f3a4-7c1e-7b2a-9d4e-0000000d0001".into(),
-            jobs::model::JobRequest {
-                job_type: JobType::Invoice,
-                input: json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}),
-                callback_url: None,
-            },
-            Utc::now(),
-        );
-        let error = run(&job, &Throttled).await.expect_err("a read failure");
+        let input = json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"});
+        let error = Invoice::new(Throttled).run(&input).await.expect_err("a read failure");
         assert!(matches!(&error, JobError::Transient { reason, .. } if reason == "reading the order failed"));
         let chain = lambda_kit::telemetry::ErrorChain(&error).to_string();
         assert!(chain.ends_with("ProvisionedThroughputExceededException"), "{chain}");

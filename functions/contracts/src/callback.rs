@@ -1,6 +1,8 @@
-//! Which callback URLs the kit may call: a caller chooses the URL, so without these checks a job
-//! submission could make the dispatcher reach the instance metadata service, a database in the
-//! VPC or anything else only the function can see (server-side request forgery).
+//! Which callback URLs may be called: the rule the async pattern applies when a job names one,
+//! and the callbacks pattern applies again before each delivery. A caller chooses the URL, so
+//! without these checks a job submission could make the dispatcher reach the instance metadata
+//! service, a database in the VPC or anything else only the function can see (server-side
+//! request forgery).
 //!
 //! Two moments, one rule:
 //! - at submit time, [`check_url`] refuses what the URL alone shows: not https, credentials in

@@ -1,0 +1,87 @@
+"""The crate graph: each pattern a unit, each function compiling only what it uses.
+
+Read from cargo itself (`cargo metadata`, `cargo tree`), so a new dependency that ties two
+patterns together, or pulls an SDK crate into a function that never calls it, fails here."""
+
+import json
+import subprocess
+
+import pytest
+
+from local.cfn import ROOT
+
+# The five patterns and the crates of each; the shared kit is what any pattern may use.
+PATTERNS = {
+    "sync": {"orders-api"},
+    "async": {"jobs", "jobs-api", "job-worker"},
+    "fanout": {"event-publisher", "notifier", "audit-log", "large-order-alert"},
+    "realtime": {"realtime", "ws-api", "ws-push"},
+    "callbacks": {"webhooks", "webhook-dispatcher"},
+}
+SHARED = {"lambda-kit", "contracts", "test-support"}
+
+# What each function's production build compiles of the AWS SDK and the Lambda runtime.
+# aws-sdk-sts comes with aws-config (its assume-role providers) into every function; lambda_http
+# brings aws_lambda_events' API Gateway types.
+SDK = {
+    "orders-api": {"aws-sdk-dynamodb", "lambda_http", "aws_lambda_events"},
+    "jobs-api": {"aws-sdk-dynamodb", "aws-sdk-sqs", "lambda_http", "aws_lambda_events"},
+    "job-worker": {"aws-sdk-dynamodb", "aws_lambda_events"},
+    "event-publisher": {"aws-sdk-dynamodb", "aws-sdk-sns"},
+    "notifier": {"aws-sdk-dynamodb", "aws_lambda_events"},
+    "audit-log": {"aws-sdk-dynamodb", "aws_lambda_events"},
+    "large-order-alert": {"aws-sdk-dynamodb"},
+    "ws-api": {"aws-sdk-dynamodb", "aws-sdk-secretsmanager"},
+    "ws-push": {"aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "aws_lambda_events"},
+    "webhook-dispatcher": {"aws-sdk-secretsmanager", "aws_lambda_events"},
+}
+WATCHED = ("aws-sdk-", "lambda_http", "aws_lambda_events")
+
+
+def cargo(*args: str) -> str:
+    return subprocess.run(["cargo", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def members() -> dict[str, dict]:
+    metadata = json.loads(cargo("metadata", "--format-version", "1", "--no-deps", "--locked"))
+    return {package["name"]: package for package in metadata["packages"]
+            if "/functions/" in package["manifest_path"]}
+
+
+def pattern_of(crate: str) -> str | None:
+    return next((name for name, crates in PATTERNS.items() if crate in crates), None)
+
+
+def test_every_crate_belongs_to_one_pattern_or_to_the_shared_kit(members):
+    listed = set().union(*PATTERNS.values()) | SHARED
+    assert set(members) == listed
+
+
+def test_no_crate_of_one_pattern_depends_on_a_crate_of_another(members):
+    crossings = []
+    for name, package in members.items():
+        mine = pattern_of(name)
+        for dependency in package["dependencies"]:
+            theirs = pattern_of(dependency["name"])
+            if name in SHARED and theirs is not None:
+                crossings.append(f"shared {name} -> {dependency['name']} ({theirs})")
+            elif mine and theirs and theirs != mine:
+                crossings.append(f"{name} ({mine}) -> {dependency['name']} ({theirs})")
+    assert crossings == []
+
+
+@pytest.mark.parametrize("function", sorted(SDK))
+def test_a_function_compiles_only_the_sdk_crates_it_calls(function):
+    tree = cargo("tree", "-p", function, "-e", "normal", "--prefix", "none", "--locked")
+    compiled = {line.split()[0] for line in tree.splitlines() if line.startswith(WATCHED)}
+    assert compiled - {"aws-sdk-sts"} == SDK[function]
+
+
+@pytest.mark.parametrize("function", sorted(SDK))
+def test_a_production_build_has_no_local_switches(function):
+    """sam build compiles a function on its own, without the `local` feature the local stack
+    turns on: the fault switch and the loopback callbacks are not in what is deployed."""
+    tree = cargo("tree", "-p", function, "-e", "normal,features", "--prefix", "none", "--locked")
+    assert "lambda-kit feature" in tree, "the tree lists lambda-kit's features"
+    assert 'lambda-kit feature "local"' not in tree
