@@ -5,7 +5,7 @@
 //! validation, serialization, the log line), not the network round trip to DynamoDB.
 
 use lambda_kit::events::Envelope;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 use orders_api::order::Order;
 use orders_api::ports::{OrderStore, StoreError};
 use serde_json::{Value, json};
@@ -83,12 +83,20 @@ impl OrderStore for AcceptingStore {
     ) -> Result<(), StoreError> {
         Ok(())
     }
+}
 
-    async fn claim_key(&self, _: &NewClaim) -> Result<Claim, StoreError> {
+impl ClaimStore for AcceptingStore {
+    type Error = StoreError;
+
+    async fn claim(&self, _: &NewClaim) -> Result<Claim, StoreError> {
         Ok(Claim::Acquired)
     }
 
-    async fn release_key(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSen
 use jobs::model::{Job, JobMessage};
 use jobs::table::{JobStoreError, JobsTable};
 use lambda_kit::idempotency::dynamodb::{IdempotencyError, IdempotencyTable};
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 
 use crate::ports::{JobQueue, JobStore, QueueError};
 
@@ -32,16 +32,20 @@ impl JobStore for DynamoDbJobStore {
     async fn delete_queued_job(&self, id: &str) -> Result<(), JobStoreError> {
         self.jobs.delete_queued(id).await
     }
+}
 
-    async fn claim_key(&self, claim: &NewClaim) -> Result<Claim, IdempotencyError> {
+impl ClaimStore for DynamoDbJobStore {
+    type Error = IdempotencyError;
+
+    async fn claim(&self, claim: &NewClaim) -> Result<Claim, IdempotencyError> {
         self.idempotency.claim(claim).await
     }
 
-    async fn complete_key(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), IdempotencyError> {
+    async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), IdempotencyError> {
         self.idempotency.complete(claim, response).await
     }
 
-    async fn release_key(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
         self.idempotency.release(key).await
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use contracts::callback::Policy;
 use http::{HeaderValue, Method, StatusCode, header};
 use jobs::kinds::JobKinds;
@@ -12,7 +12,9 @@ use jobs::table::JobStoreError;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
-use lambda_kit::idempotency::{self, Claim, IdempotencyKey, InvalidKey, NewClaim, Replay, StoredResponse};
+use lambda_kit::idempotency::{
+    self, CreateError, Created, IdempotencyKey, InvalidKey, NewClaim, Refusal, StoredResponse,
+};
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use sha2::{Digest, Sha256};
@@ -74,10 +76,8 @@ enum ApiError {
     InvalidFields(Vec<FieldError>),
     #[error(transparent)]
     InvalidKey(#[from] InvalidKey),
-    #[error("the idempotency key was used with another request body")]
-    KeyReused,
-    #[error("a request with this idempotency key is in progress")]
-    KeyInProgress,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("no such job")]
     JobNotFound,
     #[error(transparent)]
@@ -88,6 +88,9 @@ enum ApiError {
     Queue(#[from] QueueError),
 }
 
+/// Nothing jobs-api does loses a claim: it completes its claims after the create, never in it.
+impl CreateError for ApiError {}
+
 impl ApiError {
     fn into_problem(self, request_id: &str) -> Problem {
         match self {
@@ -96,10 +99,8 @@ impl ApiError {
             ApiError::Body(error) => error.into(),
             ApiError::InvalidFields(errors) => Problem::invalid_fields("Invalid job", errors),
             ApiError::InvalidKey(error) => error.into(),
-            ApiError::KeyReused => idempotency::key_reused_problem(),
-            ApiError::KeyInProgress | ApiError::Idempotency(IdempotencyError::ClaimLost) => {
-                idempotency::key_in_progress_problem()
-            }
+            ApiError::Refused(refusal) => refusal.into(),
+            ApiError::Idempotency(IdempotencyError::ClaimLost) => idempotency::key_in_progress_problem(),
             ApiError::JobNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No job has this id."),
             // Throttling, an outage, or a queue that did not take the job: nothing was queued, and
             // the same request (with the same Idempotency-Key) can be sent again.
@@ -182,49 +183,26 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 
-        let Some(key) = key else {
-            let job = Job::queued(Uuid::now_v7().to_string(), job_request, now);
-            return Ok(self.enqueue(job, trace_header).await?.into_response(false));
-        };
-
-        let claim = NewClaim {
-            fingerprint: idempotency::fingerprint(&job_request),
-            now_millis: now.timestamp_millis(),
-            in_progress_until_millis: idempotency::claim_until(
-                kit_http::deadline_millis(request),
+        let claim = key.map(|key| {
+            NewClaim::new(
+                key,
+                idempotency::fingerprint(&job_request),
                 now.timestamp_millis(),
-            ),
-            expires_at_seconds: (now + Duration::from_std(self.idempotency_ttl).unwrap_or(Duration::days(1)))
-                .timestamp(),
-            key,
-        };
-        match self.store.claim_key(&claim).await? {
-            Claim::Acquired => {}
-            Claim::Existing(existing) => {
-                return match idempotency::replay(existing, &claim.fingerprint) {
-                    Replay::Response(stored) => Ok(stored.into_response(true)),
-                    Replay::InProgress => Err(ApiError::KeyInProgress),
-                    Replay::Mismatch => Err(ApiError::KeyReused),
-                };
-            }
-        }
-        // The id follows from the key, so a retry after a crash between queueing and completing
-        // the claim finds the job it already made instead of making a second one.
-        let job = Job::queued(job_id_for(&claim.key), job_request, now);
-        let answer = match self.enqueue(job, trace_header).await {
-            Ok(answer) => answer,
-            Err(error) => {
-                if let Err(release_error) = self.store.release_key(&claim.key).await {
-                    warn!(error = %ErrorChain(&release_error), "idempotency claim not released; it expires at the deadline");
-                }
-                return Err(error);
-            }
-        };
-        if let Err(error) = self.store.complete_key(&claim, &answer).await {
-            // The job is queued; a retry with this key finds it through its id.
-            warn!(error = %ErrorChain(&error), "idempotency claim not completed");
-        }
-        Ok(answer.into_response(false))
+                kit_http::deadline_millis(request),
+                self.idempotency_ttl,
+            )
+        });
+        // With a key, the id follows from it, so a retry after a crash between queueing and
+        // completing the claim finds the job it already made instead of making a second one.
+        let id = claim
+            .as_ref()
+            .map_or_else(|| Uuid::now_v7().to_string(), |claim| job_id_for(&claim.key));
+        let job = Job::queued(id, job_request, now);
+        let answer = idempotency::create_once(&self.store, claim, async |_| {
+            Ok::<_, ApiError>(Created::ToComplete(self.enqueue(job, trace_header).await?))
+        })
+        .await?;
+        Ok(answer.into_response())
     }
 
     /// Records the job and sends it. If the send fails, the record is removed again so no job

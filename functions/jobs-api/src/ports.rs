@@ -5,21 +5,16 @@ use std::future::Future;
 use jobs::model::{Job, JobMessage};
 use jobs::table::JobStoreError;
 use lambda_kit::dynamodb::BoxError;
+use lambda_kit::idempotency::ClaimStore;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
 
-pub trait JobStore: Send + Sync {
+/// Jobs, and their idempotency claims (through the kit's [`ClaimStore`], which the kit's create
+/// flow drives).
+pub trait JobStore: ClaimStore<Error = IdempotencyError> {
     fn insert_job(&self, job: &Job) -> impl Future<Output = Result<(), JobStoreError>> + Send;
     fn get_job(&self, id: &str) -> impl Future<Output = Result<Option<Job>, JobStoreError>> + Send;
     /// Removes a job whose message never left, so it is not shown `QUEUED` forever.
     fn delete_queued_job(&self, id: &str) -> impl Future<Output = Result<(), JobStoreError>> + Send;
-    fn claim_key(&self, claim: &NewClaim) -> impl Future<Output = Result<Claim, IdempotencyError>> + Send;
-    fn complete_key(
-        &self,
-        claim: &NewClaim,
-        response: &StoredResponse,
-    ) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
-    fn release_key(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), IdempotencyError>> + Send;
 }
 
 /// The message could not be sent; the job was not queued.

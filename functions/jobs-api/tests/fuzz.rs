@@ -7,7 +7,7 @@ use jobs::table::JobStoreError;
 use jobs_api::handler::JobsApi;
 use jobs_api::ports::{JobQueue, JobStore, QueueError};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 use proptest::prelude::*;
 use serde_json::Value;
 use test_support::{check_http_answer, config, http_answer, http_event, http_request, sample_event};
@@ -24,13 +24,18 @@ impl JobStore for Accepting {
     async fn delete_queued_job(&self, _: &str) -> Result<(), JobStoreError> {
         Ok(())
     }
-    async fn claim_key(&self, _: &NewClaim) -> Result<Claim, IdempotencyError> {
+}
+
+impl ClaimStore for Accepting {
+    type Error = IdempotencyError;
+
+    async fn claim(&self, _: &NewClaim) -> Result<Claim, IdempotencyError> {
         Ok(Claim::Acquired)
     }
-    async fn complete_key(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), IdempotencyError> {
+    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), IdempotencyError> {
         Ok(())
     }
-    async fn release_key(&self, _: &IdempotencyKey) -> Result<(), IdempotencyError> {
+    async fn release(&self, _: &IdempotencyKey) -> Result<(), IdempotencyError> {
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 #[cfg(feature = "idempotency")]
-use crate::idempotency::StoredResponse;
+use crate::idempotency::{Answer, StoredResponse};
 use crate::problem::Problem;
 
 /// The media type of every JSON answer.
@@ -295,6 +295,15 @@ impl StoredResponse {
             headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
         }
         response
+    }
+}
+
+#[cfg(feature = "idempotency")]
+impl Answer {
+    /// The answer as HTTP; a replay is marked with `Idempotent-Replayed: true`.
+    pub fn into_response(self) -> Response<Body> {
+        let (response, replayed) = self.into_parts();
+        response.into_response(replayed)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use contracts::Contract;
 use contracts::order::OrderCreated;
 use http::{Method, StatusCode};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::order::{self, Order, PricingError};
 use crate::ports::{OrderStore, StoreError};
-use lambda_kit::idempotency::{self, Claim, InvalidKey, NewClaim, Replay, StoredResponse};
+use lambda_kit::idempotency::{self, CreateError, Created, InvalidKey, NewClaim, Refusal, StoredResponse};
 
 /// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
 /// about 12 KiB; the limit keeps the stored item and its replayable answer far below DynamoDB's
@@ -78,14 +78,19 @@ enum ApiError {
     Pricing(#[from] PricingError),
     #[error(transparent)]
     InvalidKey(#[from] InvalidKey),
-    #[error("the idempotency key was used with another request body")]
-    KeyReused,
-    #[error("a request with this idempotency key is in progress")]
-    KeyInProgress,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error("no such order")]
     OrderNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl CreateError for ApiError {
+    /// Another request holds the key now; it is not ours to release.
+    fn claim_lost(&self) -> bool {
+        matches!(self, ApiError::Store(StoreError::ClaimLost))
+    }
 }
 
 impl ApiError {
@@ -108,8 +113,8 @@ impl ApiError {
                     .with_errors(vec![FieldError::new(pointer, error.to_string())])
             }
             ApiError::InvalidKey(error) => error.into(),
-            ApiError::KeyReused => idempotency::key_reused_problem(),
-            ApiError::KeyInProgress | ApiError::Store(StoreError::ClaimLost) => idempotency::key_in_progress_problem(),
+            ApiError::Refused(refusal) => refusal.into(),
+            ApiError::Store(StoreError::ClaimLost) => idempotency::key_in_progress_problem(),
             ApiError::OrderNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No order has this id."),
             ApiError::Store(StoreError::Unavailable(source)) => {
                 warn!(request_id, error = %ErrorChain(source.as_ref()), "store unavailable");
@@ -172,44 +177,24 @@ impl<S: OrderStore> OrdersApi<S> {
         // An order is strings and integers: it always converts to JSON.
         let event = order_created(&order).map_err(|error| StoreError::Failed(error.into()))?;
 
-        let Some(key) = key else {
-            self.store.create_order(&order, &event, None).await?;
-            return Ok(answer.into_response(false));
-        };
-
-        let claim = NewClaim {
-            key,
-            fingerprint,
-            now_millis: now.timestamp_millis(),
-            in_progress_until_millis: idempotency::claim_until(
-                kit_http::deadline_millis(request),
+        let claim = key.map(|key| {
+            NewClaim::new(
+                key,
+                fingerprint,
                 now.timestamp_millis(),
-            ),
-            expires_at_seconds: (now + Duration::from_std(self.settings.idempotency_ttl).unwrap_or(Duration::days(1)))
-                .timestamp(),
-        };
-        match self.store.claim_key(&claim).await? {
-            Claim::Acquired => {}
-            Claim::Existing(existing) => {
-                return match idempotency::replay(existing, &claim.fingerprint) {
-                    Replay::Response(stored) => Ok(stored.into_response(true)),
-                    Replay::InProgress => Err(ApiError::KeyInProgress),
-                    Replay::Mismatch => Err(ApiError::KeyReused),
-                };
-            }
-        }
-        match self.store.create_order(&order, &event, Some((&claim, &answer))).await {
-            Ok(()) => Ok(answer.into_response(false)),
-            // Another request holds the key now; it is not ours to release.
-            Err(StoreError::ClaimLost) => Err(StoreError::ClaimLost.into()),
-            Err(error) => {
-                if let Err(release_error) = self.store.release_key(&claim.key).await {
-                    // The claim expires at the invocation's deadline anyway.
-                    warn!(error = %ErrorChain(&release_error), "idempotency claim not released");
-                }
-                Err(error.into())
-            }
-        }
+                kit_http::deadline_millis(request),
+                self.settings.idempotency_ttl,
+            )
+        });
+        // The order, its event and (with a key) the completed claim are one transaction.
+        let answer = idempotency::create_once(&self.store, claim, async |claim| {
+            self.store
+                .create_order(&order, &event, claim.map(|claim| (claim, &answer)))
+                .await?;
+            Ok::<_, ApiError>(Created::Completed(answer))
+        })
+        .await?;
+        Ok(answer.into_response())
     }
 }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use lambda_kit::dynamodb::{BoxError, MalformedItem};
 use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{ClaimStore, NewClaim, StoredResponse};
 
 use crate::order::Order;
 
@@ -39,8 +39,9 @@ impl From<IdempotencyError> for StoreError {
     }
 }
 
-/// Where orders and idempotency records are kept.
-pub trait OrderStore: Send + Sync {
+/// Where orders and their idempotency claims are kept (the claims through the kit's
+/// [`ClaimStore`], which the kit's create flow drives).
+pub trait OrderStore: ClaimStore<Error = StoreError> {
     /// The order with this id, if there is one.
     fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
@@ -53,11 +54,4 @@ pub trait OrderStore: Send + Sync {
         event: &Envelope,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Claims an idempotency key, or reports who holds it.
-    fn claim_key(&self, claim: &NewClaim) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-
-    /// Gives up a claim still in progress (the create failed), so a retry need not wait for it
-    /// to expire. A completed claim is left alone.
-    fn release_key(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use lambda_kit::dynamodb::{Item, MalformedItem, s};
 use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 use lambda_kit::outbox::OutboxTable;
 
 use crate::order::Order;
@@ -104,12 +104,20 @@ impl OrderStore for DynamoDbStore {
             },
         }
     }
+}
 
-    async fn claim_key(&self, claim: &NewClaim) -> Result<Claim, StoreError> {
+impl ClaimStore for DynamoDbStore {
+    type Error = StoreError;
+
+    async fn claim(&self, claim: &NewClaim) -> Result<Claim, StoreError> {
         Ok(self.idempotency.claim(claim).await?)
     }
 
-    async fn release_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), StoreError> {
+        Ok(self.idempotency.complete(claim, response).await?)
+    }
+
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         Ok(self.idempotency.release(key).await?)
     }
 }

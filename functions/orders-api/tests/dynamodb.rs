@@ -8,9 +8,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use http::StatusCode;
-use lambda_kit::idempotency::{self, IdempotencyKey, NewClaim};
+use lambda_kit::idempotency::{self, ClaimStore, IdempotencyKey, NewClaim};
 use orders_api::order;
-use orders_api::ports::OrderStore;
 use orders_api::store::DynamoDbStore;
 use serde_json::{Value, json};
 use support::{REQUEST_ID, body_json, get, header, local, post_order, unique};
@@ -111,11 +110,7 @@ async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
     let customer = unique("c");
     let key = unique("key");
     let body = order_for(&customer);
-    local
-        .store()
-        .claim_key(&claim(&key, &body, 60_000))
-        .await
-        .expect("claim");
+    local.store().claim(&claim(&key, &body, 60_000)).await.expect("claim");
 
     let response = local.api().handle(post_order(&body, Some(&key))).await;
 
@@ -131,7 +126,7 @@ async fn a_claim_whose_invocation_died_is_taken_over_by_the_retry() {
     let key = unique("key");
     let body = order_for(&customer);
     // The first attempt claimed the key and its invocation ended without completing it.
-    local.store().claim_key(&claim(&key, &body, -1)).await.expect("claim");
+    local.store().claim(&claim(&key, &body, -1)).await.expect("claim");
 
     let response = local.api().handle(post_order(&body, Some(&key))).await;
 

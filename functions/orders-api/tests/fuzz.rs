@@ -8,7 +8,7 @@
 //! fault); every 4xx is a problem document.
 
 use lambda_kit::events::Envelope;
-use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
 use orders_api::order::Order;
@@ -32,10 +32,20 @@ impl OrderStore for AcceptingStore {
     ) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn claim_key(&self, _: &NewClaim) -> Result<Claim, StoreError> {
+}
+
+impl ClaimStore for AcceptingStore {
+    type Error = StoreError;
+
+    async fn claim(&self, _: &NewClaim) -> Result<Claim, StoreError> {
         Ok(Claim::Acquired)
     }
-    async fn release_key(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+
+    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
         Ok(())
     }
 }

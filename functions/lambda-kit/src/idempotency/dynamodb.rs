@@ -28,6 +28,22 @@ pub enum IdempotencyError {
 
 crate::sdk_error_classified_into!(IdempotencyError);
 
+impl super::ClaimStore for IdempotencyTable {
+    type Error = IdempotencyError;
+
+    async fn claim(&self, claim: &NewClaim) -> Result<Claim, IdempotencyError> {
+        IdempotencyTable::claim(self, claim).await
+    }
+
+    async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), IdempotencyError> {
+        IdempotencyTable::complete(self, claim, response).await
+    }
+
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+        IdempotencyTable::release(self, key).await
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IdempotencyTable {
     client: Client,

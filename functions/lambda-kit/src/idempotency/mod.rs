@@ -6,9 +6,15 @@
 //! nothing; the same key with another body is refused. A claim whose invocation died is taken over
 //! once its in-progress expiry (the invocation's deadline) has passed. Records expire by TTL.
 //!
-//! The rules here are plain Rust; [`dynamodb::IdempotencyTable`] keeps the records.
+//! [`flow::create_once`] runs that flow for a handler; the rules here are plain Rust;
+//! [`dynamodb::IdempotencyTable`] keeps the records.
 
 pub mod dynamodb;
+pub mod flow;
+
+pub use flow::{Answer, ClaimStore, CreateError, Created, Refusal, create_once};
+
+use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -85,6 +91,21 @@ pub struct NewClaim {
     pub expires_at_seconds: i64,
 }
 
+impl NewClaim {
+    /// The claim of a request that arrived at `now_millis` with `key`: held until the
+    /// invocation's deadline (see [`claim_until`]), kept for `ttl`.
+    pub fn new(key: IdempotencyKey, fingerprint: String, now_millis: i64, deadline_millis: u64, ttl: Duration) -> Self {
+        let ttl_seconds = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            key,
+            fingerprint,
+            now_millis,
+            in_progress_until_millis: claim_until(deadline_millis, now_millis),
+            expires_at_seconds: (now_millis / 1000).saturating_add(ttl_seconds),
+        }
+    }
+}
+
 /// What to do with a request whose key was claimed before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replay {
@@ -117,6 +138,15 @@ impl From<InvalidKey> for crate::problem::Problem {
             "Invalid Idempotency-Key",
         )
         .with_detail(format!("{error}."))
+    }
+}
+
+impl From<Refusal> for crate::problem::Problem {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InProgress => key_in_progress_problem(),
+            Refusal::KeyReused => key_reused_problem(),
+        }
     }
 }
 
