@@ -127,8 +127,8 @@ def test_loop() -> dict:
     run(["cargo", "test", "--workspace", "--locked", "--no-run"], quiet=True)
     loops = {}
     for label, touched, command in (
-        ("orders-api handler touched", "functions/orders-api/src/handler.rs", ["cargo", "test", "-p", "orders-api", "--locked", "--no-run"]),
-        ("lambda-kit touched, whole workspace", "functions/lambda-kit/src/http.rs", ["cargo", "test", "--workspace", "--locked", "--no-run"]),
+        ("orders-api handler touched", "functions/sync/orders-api/src/handler.rs", ["cargo", "test", "-p", "orders-api", "--locked", "--no-run"]),
+        ("lambda-kit touched, whole workspace", "kit/lambda-kit/src/http.rs", ["cargo", "test", "--workspace", "--locked", "--no-run"]),
     ):
         os.utime(ROOT / touched)
         loops[label] = round(run(command, quiet=True), 1)

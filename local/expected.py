@@ -1,6 +1,6 @@
 """The expected answers to the sample events (tests/expected/<function>.json), for make sam-local.
 
-The same files the Rust sample-event tests read, with the same rules (functions/test-support/
+The same files the Rust sample-event tests read, with the same rules (kit/test-support/
 src/expected.rs says them): JSON Pointers into the answer as the function sends it on the wire,
 matched exactly, or by `$starts_with`, `$absent`, and in `again` by `$same_as_first`.
 """

@@ -83,7 +83,7 @@ def functions_with_events(template: Template) -> list[tuple[str, str]]:
 def put_fixtures(environment: dict[str, str], stack: Stack, functions: list[tuple[str, str]]) -> None:
     """The state the sample events expect: the Rust tests' `sample_event_fixtures` (run against
     this local AWS) and the secrets the events were made with."""
-    crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/tests/*.rs")
+    crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/*/tests/*.rs")
                     if "async fn sample_event_fixtures()" in p.read_text())
     # The whole workspace, as `make test` builds it: the same feature set, so no rebuild.
     command = ["cargo", "test", "--locked", "--workspace", *LOCAL_FEATURES, "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]

@@ -5,6 +5,7 @@ patterns together, or pulls an SDK crate into a function that never calls it, fa
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +47,7 @@ def cargo(*args: str) -> str:
 def members() -> dict[str, dict]:
     metadata = json.loads(cargo("metadata", "--format-version", "1", "--no-deps", "--locked"))
     return {package["name"]: package for package in metadata["packages"]
-            if "/functions/" in package["manifest_path"]}
+            if "/functions/" in package["manifest_path"] or "/kit/" in package["manifest_path"]}
 
 
 def pattern_of(crate: str) -> str | None:
@@ -56,6 +57,10 @@ def pattern_of(crate: str) -> str | None:
 def test_every_crate_belongs_to_one_pattern_or_to_the_shared_kit(members):
     listed = set().union(*PATTERNS.values()) | SHARED
     assert set(members) == listed
+    for name, package in members.items():
+        folder = Path(package["manifest_path"]).parent.relative_to(ROOT)
+        expected = Path("kit", name) if name in SHARED else Path("functions", pattern_of(name), name)
+        assert folder == expected, "functions/<pattern>/<crate> or kit/<crate>"
 
 
 def test_no_crate_of_one_pattern_depends_on_a_crate_of_another(members):

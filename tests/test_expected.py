@@ -1,5 +1,5 @@
 """tests/expected/: the one source of the sample events' expected answers, and the Python reading
-of it that make sam-local uses (functions/test-support/src/expected.rs is the Rust one; these
+of it that make sam-local uses (kit/test-support/src/expected.rs is the Rust one; these
 cases are the same as its unit tests)."""
 
 from __future__ import annotations

@@ -1,0 +1,336 @@
+//! job-worker against the local DynamoDB (moto) through the real SDK: the sample batches, and
+//! each way a record can end.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::Client as DynamoDb;
+use chrono::Utc;
+use contracts::order::Order;
+use job_worker::adapters::{JobsLedger, OrdersTable};
+use job_worker::handler::Worker;
+use job_worker::work::Runners;
+use job_worker::work::invoice::{Invoice, OrderReadError, OrderReader};
+use job_worker::work::report::Report;
+use jobs::kinds::{invoice, report};
+use jobs::model::{Job, JobRequest, JobStatus, JobType};
+use jobs::table::{JobStoreError, JobsTable, Start};
+use lambda_kit::outbox::OutboxTable;
+use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use test_support::contract_order;
+use test_support::expected::Expectations;
+
+struct Local {
+    dynamodb: DynamoDb,
+    jobs_table: String,
+    orders_table: String,
+    outbox_table: String,
+}
+
+async fn local() -> Local {
+    test_support::assert_local_aws();
+    let config = job_worker::config::Config::from_env().expect("the function's environment");
+    Local {
+        dynamodb: DynamoDb::new(&lambda_kit::aws::load().await),
+        jobs_table: config.jobs_table,
+        orders_table: config.orders_table,
+        outbox_table: config.outbox_table,
+    }
+}
+
+impl Local {
+    fn jobs(&self) -> JobsTable {
+        JobsTable::new(self.dynamodb.clone(), &self.jobs_table)
+    }
+
+    fn ledger(&self) -> JobsLedger {
+        JobsLedger::new(self.jobs(), OutboxTable::new(&self.outbox_table))
+    }
+
+    fn worker(&self) -> Worker<JobsLedger> {
+        self.worker_with(OrdersTable::new(self.dynamodb.clone(), &self.orders_table))
+    }
+
+    /// The worker as main.rs wires it, reading orders from `orders`.
+    fn worker_with(&self, orders: impl OrderReader + 'static) -> Worker<JobsLedger> {
+        Worker::new(
+            self.ledger(),
+            Runners::new().with(Report).with(Invoice::new(orders)),
+            10,
+        )
+    }
+
+    async fn seed(&self, id: &str, job_type: JobType, input: Value) {
+        let job = Job::queued(
+            id.into(),
+            JobRequest {
+                job_type,
+                input,
+                callback_url: None,
+            },
+            Utc::now(),
+        );
+        match self.jobs().insert(&job).await {
+            Ok(()) | Err(JobStoreError::AlreadyExists) => {}
+            Err(error) => panic!("seeding failed: {error}"),
+        }
+    }
+
+    async fn job(&self, id: &str) -> Job {
+        self.jobs().get(id).await.expect("read").expect("the job exists")
+    }
+}
+
+fn event(name: &str) -> Value {
+    let path = test_support::events_dir("job-worker").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+fn batch(records: &[(&str, Value)]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "receiptHandle": "r", "body": body.to_string(), "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:JobsQueue"}))
+        .collect();
+    json!({"Records": records})
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+async fn handle<L: job_worker::ports::JobLedger>(worker: &Worker<L>, payload: Value) -> SqsBatchResponse {
+    worker
+        .handle(LambdaEvent::new(
+            SqsBatch::try_from(payload).expect("an SQS batch"),
+            Context::default(),
+        ))
+        .await
+        .expect("a batch answer")
+}
+
+fn unique_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+const CLEAN_BATCH_JOBS: [&str; 3] = [
+    "0195f3a4-7c1e-7b2a-9d4e-0000000b0001",
+    "0195f3a4-7c1e-7b2a-9d4e-0000000b0002",
+    "0195f3a4-7c1e-7b2a-9d4e-0000000b0003",
+];
+const MIXED_BATCH_REPORT: &str = "0195f3a4-7c1e-7b2a-9d4e-0000000c0001";
+const MIXED_BATCH_INVOICE: &str = "0195f3a4-7c1e-7b2a-9d4e-0000000c0002";
+
+/// The queued jobs the sample batches name.
+async fn seed_sample_jobs(local: &Local) {
+    for id in CLEAN_BATCH_JOBS.into_iter().chain([MIXED_BATCH_REPORT]) {
+        local.seed(id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    }
+    // An invoice for an order that does not exist: fails permanently.
+    local
+        .seed(
+            MIXED_BATCH_INVOICE,
+            invoice::JOB_TYPE,
+            json!({"order_id": "0195f3a4-7c1e-7b2a-9d4e-0000000cdead"}),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn every_sample_batch_gets_the_expected_answer() {
+    let local = local().await;
+    let worker = local.worker();
+    seed_sample_jobs(&local).await;
+    let expectations = Expectations::of("job-worker");
+
+    for expected in &expectations.events {
+        let response = handle(&worker, event(&expected.event)).await;
+        expected.check(&serde_json::to_value(&response).expect("an answer serializes"));
+        match expected.event.as_str() {
+            "clean-batch.json" => {
+                for id in CLEAN_BATCH_JOBS {
+                    assert_eq!(local.job(id).await.status, JobStatus::Succeeded);
+                }
+            }
+            "mixed-batch.json" => {
+                // Not JSON, no job id, an unknown job: reported, so they reach the DLQ in the end.
+                assert_eq!(local.job(MIXED_BATCH_REPORT).await.status, JobStatus::Succeeded);
+                let invoice = local.job(MIXED_BATCH_INVOICE).await;
+                assert_eq!(invoice.status, JobStatus::Failed);
+                assert!(
+                    invoice.error.as_deref().is_some_and(|e| e.contains("does not exist")),
+                    "{invoice:?}"
+                );
+            }
+            other => panic!("events/job-worker/{other}: say what it leaves in the jobs table"),
+        }
+    }
+}
+
+/// What `make sam-local` needs in the local AWS before it sends the sample batches to the
+/// `sam build` artifact: the queued jobs they name.
+#[tokio::test]
+#[ignore = "fixtures for make sam-local, which runs it"]
+async fn sample_event_fixtures() {
+    seed_sample_jobs(&local().await).await;
+}
+
+#[tokio::test]
+async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
+    let local = local().await;
+    let order_id = unique_id();
+    // The order as orders-api keeps it: its contract, through serde, in the orders table.
+    let order = contract_order(&order_id, "c-7", "EUR", &[("LAMP-2", 3, 2999)]);
+    local
+        .dynamodb
+        .put_item()
+        .table_name(&local.orders_table)
+        .set_item(Some(serde_dynamo::to_item(&order).expect("an item")))
+        .send()
+        .await
+        .expect("order stored");
+    let job_id = unique_id();
+    local
+        .seed(&job_id, invoice::JOB_TYPE, json!({"order_id": order_id}))
+        .await;
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]),
+    )
+    .await;
+
+    assert!(failed(&response).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let result = job.result.expect("a result");
+    assert_eq!(
+        (
+            result["subtotal"].as_u64(),
+            result["tax"].as_u64(),
+            result["total"].as_u64()
+        ),
+        (Some(8997), Some(1799), Some(10796))
+    );
+    assert!(result["text"].as_str().is_some_and(|text| text.contains("107.96 EUR")));
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    let message = batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]);
+    handle(&local.worker(), message.clone()).await;
+    let finished = local.job(&job_id).await;
+
+    let again = handle(&local.worker(), message).await;
+
+    assert!(failed(&again).is_empty(), "acknowledged, not retried");
+    assert_eq!(local.job(&job_id).await, finished, "no state change, no second run");
+    assert_eq!(finished.attempts, 1);
+}
+
+/// Orders that are out of reach the first `failures` times they are read.
+struct FlakyOrders {
+    failures: usize,
+    reads: AtomicUsize,
+}
+
+impl OrderReader for FlakyOrders {
+    async fn order(&self, id: &str) -> Result<Option<Order>, OrderReadError> {
+        if self.reads.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(OrderReadError(std::io::Error::other("connection reset").into()));
+        }
+        Ok(Some(contract_order(id, "c-9", "USD", &[("CUP", 1, 500)])))
+    }
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
+    let local = local().await;
+    let worker = local.worker_with(FlakyOrders {
+        failures: 1,
+        reads: AtomicUsize::new(0),
+    });
+    let job_id = unique_id();
+    local
+        .seed(&job_id, invoice::JOB_TYPE, json!({"order_id": unique_id()}))
+        .await;
+    let message = batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]);
+
+    let first = handle(&worker, message.clone()).await;
+    let after_first = local.job(&job_id).await;
+    let second = handle(&worker, message).await;
+
+    assert_eq!(failed(&first), ["m1"]);
+    assert_eq!(after_first.status, JobStatus::Queued, "back in the queue's hands");
+    assert!(
+        after_first
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("reading the order failed")),
+        "{after_first:?}"
+    );
+    assert!(failed(&second).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
+}
+
+#[tokio::test]
+async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    // A run started and died: RUNNING, its lease (the invocation deadline) already past.
+    let started = local
+        .jobs()
+        .start(&job_id, Utc::now(), Utc::now().timestamp_millis() - 1)
+        .await
+        .expect("start");
+    assert!(matches!(started, Start::Started(_)));
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]),
+    )
+    .await;
+
+    assert!(failed(&response).is_empty());
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
+}
+
+#[tokio::test]
+async fn a_job_another_run_holds_is_not_run_twice_at_once() {
+    let local = local().await;
+    let job_id = unique_id();
+    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    local
+        .jobs()
+        .start(&job_id, Utc::now(), Utc::now().timestamp_millis() + 60_000)
+        .await
+        .expect("start");
+
+    let response = handle(
+        &local.worker(),
+        batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]),
+    )
+    .await;
+
+    assert_eq!(failed(&response), ["m1"], "comes back after the visibility timeout");
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Running, 1));
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_sqs_batch_fails_the_invocation() {
+    // The runtime deserializes the payload into the handler's event type; for anything but a
+    // batch that fails, and the runtime reports an invocation error.
+    let payload = br#"{"hello": "world"}"#;
+    assert!(serde_json::from_slice::<SqsBatch>(payload).is_err());
+}

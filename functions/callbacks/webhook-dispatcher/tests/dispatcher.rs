@@ -1,0 +1,222 @@
+//! webhook-dispatcher: the sample batch through the handler, and the real HTTPS sender against
+//! receivers on loopback (a few lines of tokio, answering what each test needs).
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+
+use contracts::callback::{CallbackUrl, Policy, check_url};
+use http::StatusCode;
+use hyper_util::client::legacy::connect::dns::Name;
+use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
+use test_support::expected::Expectations;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tower_service::Service;
+use webhook_dispatcher::sender::{CheckedResolver, HttpsSender};
+use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
+use webhooks::signature::{SigningKey, verify};
+
+const LOCAL: Policy = Policy {
+    allow_loopback_http: true,
+};
+const PRODUCTION: Policy = Policy {
+    allow_loopback_http: false,
+};
+
+fn key() -> SigningKey {
+    SigningKey::from_secret("a-test-signing-secret-of-enough-bytes").unwrap()
+}
+
+fn sample() -> SqsBatch {
+    let path = test_support::events_dir("webhook-dispatcher").join("job-events.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+/// Records what would have been sent and answers `status` (a port stand-in, not an AWS service).
+struct Recording {
+    status: StatusCode,
+    sent: RefCell<Vec<(String, SignedHeaders, Vec<u8>)>>,
+}
+
+impl WebhookSender for Recording {
+    async fn post(&self, url: &CallbackUrl, headers: &SignedHeaders, body: Vec<u8>) -> Result<StatusCode, SendError> {
+        self.sent.borrow_mut().push((url.to_string(), headers.clone(), body));
+        Ok(self.status)
+    }
+}
+
+#[tokio::test]
+async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison() {
+    let sender = Recording {
+        status: StatusCode::NO_CONTENT,
+        sent: RefCell::default(),
+    };
+    let dispatcher = Dispatcher::new(sender, key(), PRODUCTION);
+    let response = dispatcher.handle(sample()).await.expect("batch handled");
+
+    // Record 3 names no callback, record 4's (the metadata service) is refused without a try,
+    // record 5 is not an event.
+    Expectations::of("webhook-dispatcher").events[0].check(&serde_json::to_value(&response).expect("an answer"));
+    let sent = dispatcher_sent(&dispatcher);
+    let urls: Vec<&str> = sent.iter().map(|(url, _, _)| url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://hooks.example.com/jobs",
+            "https://hooks.example.com/jobs?tenant=7"
+        ]
+    );
+    for (_, headers, body) in sent.iter() {
+        let now = chrono::Utc::now().timestamp();
+        verify(
+            &key(),
+            &headers.id,
+            &headers.timestamp.to_string(),
+            &headers.signature,
+            body,
+            now,
+        )
+        .expect("signed");
+        let event: serde_json::Value = serde_json::from_slice(body).expect("the body is the event");
+        assert_eq!(event["id"], headers.id.as_str(), "webhook-id is the event id");
+    }
+}
+
+fn dispatcher_sent(dispatcher: &Dispatcher<Recording>) -> Vec<(String, SignedHeaders, Vec<u8>)> {
+    dispatcher.sender().sent.borrow().clone()
+}
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
+    let dispatcher = Dispatcher::new(
+        Recording {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            sent: RefCell::default(),
+        },
+        key(),
+        PRODUCTION,
+    );
+    let response = dispatcher.handle(sample()).await.expect("batch handled");
+    assert_eq!(
+        failed(&response),
+        [
+            "5eb0c000-0000-4000-8000-000000000001",
+            "5eb0c000-0000-4000-8000-000000000002",
+            "5eb0c000-0000-4000-8000-000000000005"
+        ]
+    );
+}
+
+/// A one-request HTTP server on loopback: returns its address and a handle yielding the raw
+/// request it received after answering `answer`.
+async fn receiver(answer: &'static str) -> (SocketAddr, tokio::task::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let handle = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = socket.read(&mut buffer).await.unwrap();
+            request.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&request);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        line.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            if read == 0 {
+                break;
+            }
+        }
+        socket.write_all(answer.as_bytes()).await.unwrap();
+        socket.shutdown().await.ok();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    (address, handle)
+}
+
+fn headers() -> SignedHeaders {
+    let body = br#"{"id":"evt-1"}"#;
+    SignedHeaders {
+        id: "evt-1".into(),
+        timestamp: 1_800_000_000,
+        signature: key().sign("evt-1", 1_800_000_000, body),
+    }
+}
+
+#[tokio::test]
+async fn the_https_sender_posts_the_signed_body_and_reads_only_the_status() {
+    let (address, request) = receiver("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").await;
+    let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
+    let sender = HttpsSender::new(LOCAL).unwrap();
+    let status = sender
+        .post(&url, &headers(), br#"{"id":"evt-1"}"#.to_vec())
+        .await
+        .expect("sent");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let request = request.await.unwrap();
+    assert!(request.starts_with("POST /hook HTTP/1.1\r\n"), "{request}");
+    let lower = request.to_ascii_lowercase();
+    assert!(lower.contains("\r\nwebhook-id: evt-1\r\n"));
+    assert!(lower.contains("\r\nwebhook-timestamp: 1800000000\r\n"));
+    assert!(request.contains(&format!("\r\nwebhook-signature: {}\r\n", headers().signature)));
+    assert!(lower.contains("\r\ncontent-type: application/json\r\n"));
+    assert!(request.ends_with(r#"{"id":"evt-1"}"#));
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_but_reported() {
+    let (address, request) =
+        receiver("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
+    let status = HttpsSender::new(LOCAL)
+        .unwrap()
+        .post(&url, &headers(), b"{}".to_vec())
+        .await
+        .expect("answered");
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    request.await.unwrap();
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_outside_the_local_policy() {
+    let (address, _request) = receiver("HTTP/1.1 204 No Content\r\n\r\n").await;
+    // The URL check would refuse it already; the connector refuses it on its own as well.
+    let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
+    let outcome = HttpsSender::new(PRODUCTION)
+        .unwrap()
+        .post(&url, &headers(), b"{}".to_vec())
+        .await;
+    assert!(matches!(outcome, Err(SendError::Failed(_))), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn host_names_resolving_to_loopback_are_refused_in_production() {
+    let name: Name = "localhost".parse().unwrap();
+    let refused = CheckedResolver::new(PRODUCTION).call(name.clone()).await;
+    assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::PermissionDenied);
+    let allowed: Vec<SocketAddr> = CheckedResolver::new(LOCAL)
+        .call(name)
+        .await
+        .expect("resolved")
+        .collect();
+    assert!(!allowed.is_empty() && allowed.iter().all(|address| address.ip().is_loopback()));
+}

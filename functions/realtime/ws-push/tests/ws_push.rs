@@ -1,0 +1,102 @@
+//! ws-push against DynamoDB (moto, real SDK) with the sample batch: each event reaches exactly
+//! the connections that follow it, a connection that answers 410 Gone is removed with its
+//! subscriptions, poison is reported by its message id. The Management API side is a recording
+//! stand-in here; tests/test_websocket_flow.py drives the real SDK call through the local gateway.
+
+use std::cell::RefCell;
+
+use chrono::Utc;
+use lambda_kit::sqs::SqsBatch;
+use realtime::connections::{ConnectionStore, ConnectionsTable};
+use realtime::topic::Topic;
+use serde_json::Value;
+use test_support::expected::Expectations;
+use ws_push::{ConnectionPusher, PushError, Pusher};
+
+const JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e11";
+
+async fn table() -> ConnectionsTable {
+    test_support::assert_local_aws();
+    let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");
+    ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&lambda_kit::aws::load().await), table)
+}
+
+fn sample() -> SqsBatch {
+    let path = test_support::events_dir("ws-push").join("job-and-order-events.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON")
+}
+
+/// Records each push; `gone` answers 410.
+struct Recording {
+    gone: String,
+    pushed: RefCell<Vec<(String, Value)>>,
+}
+
+impl ConnectionPusher for Recording {
+    async fn push(&self, connection_id: &str, message: &[u8]) -> Result<(), PushError> {
+        if connection_id == self.gone {
+            return Err(PushError::Gone);
+        }
+        self.pushed
+            .borrow_mut()
+            .push((connection_id.to_owned(), serde_json::from_slice(message).expect("JSON")));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_sample_batch_reaches_the_followers_and_removes_the_gone() {
+    let store = table().await;
+    let now = Utc::now();
+    let run = uuid_suffix();
+    let (job_follower, customer_follower, gone) =
+        (format!("job-{run}"), format!("customer-{run}"), format!("gone-{run}"));
+    for (connection, topic) in [
+        (&job_follower, Topic::Job(JOB.into())),
+        (&customer_follower, Topic::Customer("c-push".into())),
+        (&gone, Topic::Job(JOB.into())),
+    ] {
+        store.open(connection, "c-push", now).await.unwrap();
+        store.subscribe(connection, &[topic], now).await.unwrap();
+    }
+
+    let pusher = Pusher::new(
+        store.clone(),
+        Recording {
+            gone: gone.clone(),
+            pushed: RefCell::default(),
+        },
+    );
+    let response = pusher.handle(sample()).await.expect("batch handled");
+
+    // Only the poison record fails.
+    Expectations::of("ws-push").events[0].check(&serde_json::to_value(&response).expect("an answer"));
+
+    let pushed = pusher.pusher().pushed.borrow().clone();
+    let to = |connection: &str| -> Vec<String> {
+        pushed
+            .iter()
+            .filter(|(id, _)| id == connection)
+            .map(|(_, event)| event["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(to(&job_follower), ["job.succeeded"]);
+    assert_eq!(to(&customer_follower), ["order.created"]);
+    assert!(to(&gone).is_empty());
+
+    assert_eq!(
+        store.customer_of(&gone, Utc::now()).await.unwrap(),
+        None,
+        "the gone connection is removed"
+    );
+    let followers = store.subscribers(&Topic::Job(JOB.into()), Utc::now()).await.unwrap();
+    assert!(followers.contains(&job_follower) && !followers.contains(&gone));
+
+    for connection in [&job_follower, &customer_follower] {
+        store.close(connection).await.unwrap();
+    }
+}
+
+fn uuid_suffix() -> String {
+    format!("{:x}", Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
