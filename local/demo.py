@@ -77,7 +77,8 @@ def main() -> int:
     call("A body over the 64 KiB limit", "POST", "/orders", 413, json.dumps({**ORDER, "padding": "x" * 70_000}), json_headers)
     call("An order that does not exist", "GET", f"/orders/{uuid.uuid4()}", 404)
     call("A method the resource does not accept", "DELETE", location, 405)
-    call("A path the API does not serve", "GET", "/customers", 404)
+    call("A path under /orders the API does not serve", "GET", f"{location}/items", 404)
+    call("A path no API of the stack claims: API Gateway's own 404, no function invoked", "GET", "/customers", 404)
 
     jobs_walk(created and created.get("id"))
     fanout_walk()

@@ -175,7 +175,7 @@ def http_api_through_start_api(run: Run, options: list[str], environment: dict[s
     try:
         started = time.monotonic()
         out = subprocess.run([str(Path(sys.executable).parent / "pytest"), "-q", "-p", "no:cacheprovider", "tests/test_local_api.py"],
-                             cwd=ROOT, env={**environment, "LOCAL_API_URL": url, "LOCAL_FUNCTION_LOG": str(api_log)},
+                             cwd=ROOT, env={**environment, "LOCAL_API_URL": url, "LOCAL_FUNCTION_LOG": str(api_log), "LOCAL_API_EMULATOR": "sam"},
                              capture_output=True, text=True)
         summary = (out.stdout.strip().splitlines() or ["no output"])[-1]
         problems = [] if out.returncode == 0 else [line for line in out.stdout.splitlines() if "FAILED" in line or "Error" in line][:10] or [summary]

@@ -28,7 +28,7 @@ SDK = {
     "orders-api": {"aws-sdk-dynamodb", "lambda_http", "aws_lambda_events"},
     "jobs-api": {"aws-sdk-dynamodb", "aws-sdk-sqs", "lambda_http", "aws_lambda_events"},
     "job-worker": {"aws-sdk-dynamodb", "aws_lambda_events"},
-    "event-publisher": {"aws-sdk-dynamodb", "aws-sdk-sns"},
+    "event-publisher": {"aws-sdk-dynamodb", "aws-sdk-sns", "aws_lambda_events"},
     "notifier": {"aws-sdk-dynamodb", "aws_lambda_events"},
     "audit-log": {"aws-sdk-dynamodb", "aws_lambda_events"},
     "large-order-alert": {"aws-sdk-dynamodb"},

@@ -63,7 +63,7 @@ def test_an_idempotent_retry_over_http_is_replayed():
         ("POST", "/orders", '{"customer_id": "c"}', "application/json", 422),
         ("POST", "/orders", ORDER, "text/plain", 415),
         ("GET", f"/orders/{uuid.uuid4()}", None, None, 404),
-        ("GET", "/customers", None, None, 404),
+        ("GET", f"/orders/{uuid.uuid4()}/items", None, None, 404),
         ("PATCH", "/orders", None, None, 405),
     ],
 )
@@ -72,6 +72,16 @@ def test_client_errors_come_back_as_problem_details(method, path, body, content_
     assert answer_status == status, answer
     assert headers["content-type"] == "application/problem+json"
     assert json.loads(answer)["status"] == status
+
+
+def test_a_path_no_api_claims_gets_the_gateways_own_answer_and_invokes_nothing():
+    """No $default route: each API answers its own paths, API Gateway the rest (404 and
+    {"message": "Not Found"}; SAM's emulator answers 403 "Missing Authentication Token" instead)."""
+    status, headers, answer = call("GET", "/customers")
+    expected = (403, {"message": "Missing Authentication Token"}) if os.environ.get("LOCAL_API_EMULATOR") == "sam" \
+        else (404, {"message": "Not Found"})
+    assert (status, json.loads(answer)) == expected
+    assert headers.get("content-type") != "application/problem+json"
 
 
 def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body():

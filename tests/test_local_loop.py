@@ -23,7 +23,19 @@ def test_function_environment_resolves_references_to_the_local_resources():
 
 def test_the_routes_are_the_template_http_api_events():
     keys = {r.route_key for r in TEMPLATE.http_routes()}
-    assert keys == {"POST /orders", "GET /orders/{id}", "$default", "ANY /jobs", "ANY /jobs/{id}"}
+    assert keys == {"POST /orders", "GET /orders/{id}", "ANY /orders", "ANY /orders/{proxy+}",
+                    "ANY /jobs", "ANY /jobs/{proxy+}"}
+
+
+def test_each_api_answers_its_own_paths_and_no_function_the_rest():
+    routes = TEMPLATE.http_routes()
+    owner = lambda method, path: (select_route(routes, method, path) or (None,))[0]
+    assert owner("GET", "/orders/abc").route_key == "GET /orders/{id}"
+    assert owner("DELETE", "/orders/abc").function == "OrdersApiFunction"
+    assert owner("GET", "/orders/abc/items").function == "OrdersApiFunction"
+    assert owner("GET", "/jobs/abc/result").function == "JobsApiFunction"
+    assert owner("PATCH", "/jobs").function == "JobsApiFunction"
+    assert owner("GET", "/customers") is None, "API Gateway's own 404: no $default route"
 
 
 def test_an_exact_route_wins_over_the_default_route():

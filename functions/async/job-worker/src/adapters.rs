@@ -3,7 +3,8 @@
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use contracts::order::Order;
-use jobs::table::{Finish, JobStoreError, JobsTable, Start};
+use jobs::store::{Finish, JobStoreError, Start};
+use jobs::table::JobsTable;
 use lambda_kit::dynamodb::s;
 use lambda_kit::events::Envelope;
 use lambda_kit::outbox::OutboxTable;

@@ -14,7 +14,7 @@ use chrono::Utc;
 use contracts::Contract;
 use contracts::job::{JobFailed, JobSucceeded};
 use jobs::model::JobMessage;
-use jobs::table::{Finish, JobStoreError, Start};
+use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::BoxError;
 use lambda_kit::events::Envelope;
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use jobs::table::{Finish, JobStoreError, Start};
+use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::events::Envelope;
 
 pub trait JobLedger: Send + Sync {

@@ -10,7 +10,7 @@ use job_worker::ports::JobLedger;
 use job_worker::work::Runners;
 use job_worker::work::invoice::{Invoice, OrderReadError, OrderReader};
 use jobs::model::{Job, JobMessage, JobRequest};
-use jobs::table::{Finish, JobStoreError, Start};
+use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::events::Envelope;
 use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Context, LambdaEvent};

@@ -2,7 +2,8 @@
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue};
 use jobs::model::{Job, JobMessage};
-use jobs::table::{JobStoreError, JobsTable};
+use jobs::store::JobStoreError;
+use jobs::table::JobsTable;
 use lambda_kit::idempotency::dynamodb::{IdempotencyError, IdempotencyTable};
 use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 

@@ -8,7 +8,7 @@ use contracts::callback::Policy;
 use http::{HeaderValue, Method, StatusCode, header};
 use jobs::kinds::JobKinds;
 use jobs::model::{self, Job};
-use jobs::table::JobStoreError;
+use jobs::store::JobStoreError;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use jobs::model::{Job, JobMessage};
-use jobs::table::JobStoreError;
+use jobs::store::JobStoreError;
 use lambda_kit::dynamodb::BoxError;
 use lambda_kit::idempotency::ClaimStore;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;

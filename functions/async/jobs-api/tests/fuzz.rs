@@ -3,7 +3,7 @@
 //! problem document. The store and queue behind the handler accept everything.
 
 use jobs::model::{Job, JobMessage};
-use jobs::table::JobStoreError;
+use jobs::store::JobStoreError;
 use jobs_api::handler::JobsApi;
 use jobs_api::ports::{JobQueue, JobStore, QueueError};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;

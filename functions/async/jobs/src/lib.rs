@@ -3,8 +3,10 @@
 //!
 //! - [`model`]: what a job request is, the job record and its states, the queue message.
 //! - [`kinds`]: the pluggable job types and the input each accepts.
+//! - [`store`]: what a jobs store answers (start and finish outcomes, errors): the ports' types.
 //! - [`table`]: the jobs table, where every state change is a conditional write.
 
 pub mod kinds;
 pub mod model;
+pub mod store;
 pub mod table;

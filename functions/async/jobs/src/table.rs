@@ -8,54 +8,20 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
+    Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
 };
 use lambda_kit::events::Envelope;
 use lambda_kit::outbox::OutboxTable;
 use serde_json::Value;
 
 use crate::model::{Job, JobStatus, JobType, format_timestamp};
+use crate::store::{Finish, JobStoreError, Start};
+
+// What the store answers is the port's (`crate::store`); this is only where it is kept.
+lambda_kit::sdk_error_classified_into!(JobStoreError);
 
 /// How long a job record is kept after it was created (the table's TTL attribute `expires_at`).
 pub const JOB_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-
-#[derive(Debug, thiserror::Error)]
-pub enum JobStoreError {
-    #[error("a job with this id exists already")]
-    AlreadyExists,
-    /// Throttling, a timeout or an outage: retrying later may succeed.
-    #[error("the jobs table is unavailable")]
-    Unavailable(#[source] BoxError),
-    #[error("the jobs table request failed")]
-    Failed(#[source] BoxError),
-    #[error(transparent)]
-    Malformed(#[from] MalformedItem),
-}
-
-lambda_kit::sdk_error_classified_into!(JobStoreError);
-
-/// The outcome of trying to start a job.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Start {
-    /// The job is ours to run: it is `RUNNING` with one more attempt, leased until the deadline.
-    Started(Job),
-    /// Already `SUCCEEDED` or `FAILED`: a repeated delivery, nothing to do.
-    AlreadyFinished(Job),
-    /// Another invocation runs it and its lease has not run out.
-    Busy,
-    /// No such job.
-    Unknown,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Finish {
-    Succeeded(Value),
-    /// A permanent failure: the job will not be tried again.
-    Failed(String),
-    /// A transient failure: back to `QUEUED`, for the queue's redelivery to run it again.
-    Requeue(String),
-}
 
 #[derive(Debug, Clone)]
 pub struct JobsTable {
@@ -230,6 +196,11 @@ impl JobsTable {
     }
 }
 
+/// A job item, written by hand rather than through serde_dynamo on purpose: `input` and `result`
+/// are the caller's JSON and are kept as JSON text, because arbitrary JSON does not map onto
+/// DynamoDB's types without loss (a number past 38 significant digits, or outside 1e-130..1e126,
+/// is refused), and the finish writes `result` in the same conditional update that moves the
+/// state.
 fn job_to_item(job: &Job) -> Item {
     let expires_at = job.created_at.timestamp() + JOB_RETENTION.as_secs() as i64;
     let mut item = Item::from([
@@ -263,8 +234,8 @@ fn job_from_item(item: &Item) -> Result<Job, MalformedItem> {
             .map(|at| at.with_timezone(&Utc))
             .map_err(|_| MalformedItem(format!("{name} is not a timestamp")))
     };
-    let job_type = string(item, "type")?;
     // Any name: a job of a type this deployment no longer runs still reads back (and fails).
+    let job_type = string(item, "type")?;
     let status = string(item, "status")?;
     Ok(Job {
         id: string(item, "id")?,

@@ -10,7 +10,6 @@ use std::future::Future;
 
 use lambda_kit::events::{Envelope, EventPublisher, PublishIncomplete};
 use lambda_kit::outbox::{event_from_item, item_from_stream_image};
-use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
@@ -25,18 +24,9 @@ impl EventSink for EventPublisher {
     }
 }
 
-/// The stream answer: the sequence number Lambda retries the shard from, if any.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamBatchResponse {
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    pub item_identifier: String,
-}
+/// The stream answer (the runtime's stock type): the sequence number Lambda retries the shard
+/// from, if any.
+pub use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse as StreamBatchResponse};
 
 /// Why a whole batch fails: only an event that is not a stream batch, or a record without a
 /// sequence number (which could not be reported alone).
@@ -57,6 +47,10 @@ impl<S: EventSink> Publisher<S> {
         Self { sink }
     }
 
+    /// The event is read as JSON, record by record, rather than as the stock `DynamoDbEvent`: one
+    /// record that does not fit that type would fail the whole batch, which Lambda would retry
+    /// until the records leave the stream, blocking the shard; read alone, it is reported by its
+    /// sequence number and the records before it are published.
     pub async fn handle(&self, event: Value) -> Result<StreamBatchResponse, StreamError> {
         let Some(Value::Array(records)) = event.get("Records") else {
             return Err(StreamError::NotABatch);
@@ -110,9 +104,9 @@ impl<S: EventSink> Publisher<S> {
 }
 
 fn failure_at(sequence: String) -> StreamBatchResponse {
-    StreamBatchResponse {
-        batch_item_failures: vec![ItemFailure {
-            item_identifier: sequence,
-        }],
-    }
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = Some(sequence);
+    let mut response = StreamBatchResponse::default();
+    response.batch_item_failures = vec![failure];
+    response
 }

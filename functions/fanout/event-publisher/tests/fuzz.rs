@@ -85,7 +85,7 @@ proptest! {
             }
         }
         let answer = outcome.expect("an answer");
-        let reported: Vec<String> = answer.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        let reported: Vec<String> = answer.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap_or_default()).collect();
         match first_malformed {
             Some(sequence) => {
                 prop_assert_eq!(reported, vec![sequence]);

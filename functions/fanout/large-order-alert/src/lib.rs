@@ -36,6 +36,11 @@ impl<S: RecordStore> LargeOrderAlert<S> {
 
     /// Handles an SNS event (one record in practice). A failed write fails the invocation, to be
     /// retried; poison fails it after the other records, to reach the on-failure destination.
+    ///
+    /// The event is read as JSON for `Records[].Sns.Message` only, not as the stock
+    /// `aws_lambda_events::sns::SnsEvent`: that type requires every signature and URL field of
+    /// each record, and one missing would fail the records beside it; here only the message
+    /// decides.
     pub async fn handle(&self, event: Value) -> Result<(), AlertError> {
         let Some(Value::Array(records)) = event.get("Records") else {
             return Err(AlertError::NotAnSnsEvent);
