@@ -159,6 +159,12 @@ pub trait RecordStore: Send + Sync {
     fn put_once(&self, item: Item) -> impl std::future::Future<Output = Result<bool, BoxError>> + Send;
 }
 
+impl<T: RecordStore> RecordStore for &T {
+    fn put_once(&self, item: Item) -> impl std::future::Future<Output = Result<bool, BoxError>> + Send {
+        (**self).put_once(item)
+    }
+}
+
 /// A [`RecordStore`] in a DynamoDB table, deduplicated on the table's key attribute.
 #[derive(Debug, Clone)]
 pub struct DynamoDbRecords {
@@ -182,6 +188,46 @@ impl RecordStore for DynamoDbRecords {
         put_once(&self.client, &self.table, self.key_attribute, item)
             .await
             .map_err(Into::into)
+    }
+}
+
+/// A [`RecordStore`] in memory that keeps the same promise (one item per key attribute): the
+/// stand-in for handler and fuzz tests, beside the real one.
+#[derive(Debug)]
+pub struct MemoryRecords {
+    key_attribute: &'static str,
+    items: std::sync::Mutex<Vec<Item>>,
+}
+
+impl MemoryRecords {
+    pub fn new(key_attribute: &'static str) -> Self {
+        Self {
+            key_attribute,
+            items: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What was stored, in the order it was.
+    pub fn items(&self) -> Vec<Item> {
+        self.items
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl RecordStore for MemoryRecords {
+    async fn put_once(&self, item: Item) -> Result<bool, BoxError> {
+        let key = item
+            .get(self.key_attribute)
+            .cloned()
+            .ok_or_else(|| BoxError::from(format!("the item has no {}", self.key_attribute)))?;
+        let mut items = self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if items.iter().any(|stored| stored.get(self.key_attribute) == Some(&key)) {
+            return Ok(false);
+        }
+        items.push(item);
+        Ok(true)
     }
 }
 
@@ -239,5 +285,22 @@ mod tests {
         let error = StoreError::from(service_error("AccessDeniedException"));
         let source = std::error::Error::source(&error).expect("a source");
         assert!(source.downcast_ref::<Error>().is_some());
+    }
+
+    #[tokio::test]
+    async fn memory_records_keep_one_item_per_key_as_the_table_does() {
+        let records = MemoryRecords::new("id");
+        let item = |id: &str, n: u32| Item::from([("id".to_owned(), s(id)), ("n".to_owned(), super::n(n))]);
+        assert!(records.put_once(item("a", 1)).await.unwrap());
+        assert!(
+            !records.put_once(item("a", 2)).await.unwrap(),
+            "a repeated key is not stored again"
+        );
+        assert!(records.put_once(item("b", 3)).await.unwrap());
+        assert!(
+            records.put_once(Item::new()).await.is_err(),
+            "an item without its key is refused"
+        );
+        assert_eq!(records.items(), [item("a", 1), item("b", 3)]);
     }
 }

@@ -172,7 +172,7 @@ impl<S: OrderStore> OrdersApi<S> {
         let fingerprint = idempotency::fingerprint(&order_request);
         let now = Utc::now();
         // UUIDv7: unique without coordination, and sorted by creation time.
-        let order = Order::new(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
+        let order = order::priced(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
         let answer = created(&order);
         // An order is strings and integers: it always converts to JSON.
         let event = order_created(&order).map_err(|error| StoreError::Failed(error.into()))?;
@@ -200,7 +200,7 @@ impl<S: OrderStore> OrdersApi<S> {
 
 /// The `order.created` v1 event: the order, by its contract.
 fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
-    OrderCreated(order.into()).envelope("orders-api", order.created_at)
+    OrderCreated(order.clone()).envelope("orders-api", order.created_at)
 }
 
 /// The 201 answer for a new order, in the form it is kept for replays.

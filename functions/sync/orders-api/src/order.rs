@@ -1,8 +1,8 @@
 //! The order domain: what a valid order request is, and how it is priced. Plain Rust: no HTTP, no AWS.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use contracts::FieldError;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::currency::is_iso_4217;
@@ -244,121 +244,40 @@ pub fn price(request: &OrderRequest, tax_rate: TaxRate) -> Result<(Vec<u64>, Tot
     Ok((line_totals, Totals { subtotal, tax, total }))
 }
 
-/// A stored order, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Order {
-    pub id: String,
-    pub customer_id: String,
-    pub currency: String,
-    pub items: Vec<PricedLine>,
-    pub subtotal: u64,
-    pub tax_rate_basis_points: u32,
-    pub tax: u64,
-    pub total: u64,
-    #[serde(serialize_with = "rfc3339_millis")]
-    pub created_at: DateTime<Utc>,
-}
+/// A stored order, as the API returns it: the order's contract itself (`contracts::order`), so
+/// what the API answers, what `order.created` carries and what the table keeps are one shape.
+pub use contracts::order::{Order, OrderLine as PricedLine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PricedLine {
-    pub sku: String,
-    pub quantity: u64,
-    pub unit_price: u64,
-    pub line_total: u64,
-}
-
-/// The order as it is published and stored: the contract other patterns read.
-impl From<&Order> for contracts::order::Order {
-    fn from(order: &Order) -> Self {
-        Self {
-            id: order.id.clone(),
-            customer_id: order.customer_id.clone(),
-            currency: order.currency.clone(),
-            items: order
-                .items
-                .iter()
-                .map(|line| contracts::order::OrderLine {
-                    sku: line.sku.clone(),
-                    quantity: line.quantity,
-                    unit_price: line.unit_price,
-                    line_total: line.line_total,
-                })
-                .collect(),
-            subtotal: order.subtotal,
-            tax_rate_basis_points: order.tax_rate_basis_points,
-            tax: order.tax,
-            total: order.total,
-            created_at: order.created_at,
-        }
-    }
-}
-
-impl From<contracts::order::Order> for Order {
-    fn from(order: contracts::order::Order) -> Self {
-        Self {
-            id: order.id,
-            customer_id: order.customer_id,
-            currency: order.currency,
-            items: order
-                .items
-                .into_iter()
-                .map(|line| PricedLine {
-                    sku: line.sku,
-                    quantity: line.quantity,
-                    unit_price: line.unit_price,
-                    line_total: line.line_total,
-                })
-                .collect(),
-            subtotal: order.subtotal,
-            tax_rate_basis_points: order.tax_rate_basis_points,
-            tax: order.tax,
-            total: order.total,
-            created_at: order.created_at,
-        }
-    }
-}
-
-impl Order {
-    /// Builds the order from a validated request and its pricing.
-    pub fn new(
-        id: String,
-        request: OrderRequest,
-        tax_rate: TaxRate,
-        created_at: DateTime<Utc>,
-    ) -> Result<Self, PricingError> {
-        let (line_totals, totals) = price(&request, tax_rate)?;
-        let items = request
-            .items
-            .into_iter()
-            .zip(line_totals)
-            .map(|(line, line_total)| PricedLine {
-                sku: line.sku,
-                quantity: line.quantity,
-                unit_price: line.unit_price,
-                line_total,
-            })
-            .collect();
-        Ok(Self {
-            id,
-            customer_id: request.customer_id,
-            currency: request.currency,
-            items,
-            subtotal: totals.subtotal,
-            tax_rate_basis_points: tax_rate.basis_points(),
-            tax: totals.tax,
-            total: totals.total,
-            created_at,
+/// Builds the order from a validated request and its pricing.
+pub fn priced(
+    id: String,
+    request: OrderRequest,
+    tax_rate: TaxRate,
+    created_at: DateTime<Utc>,
+) -> Result<Order, PricingError> {
+    let (line_totals, totals) = price(&request, tax_rate)?;
+    let items = request
+        .items
+        .into_iter()
+        .zip(line_totals)
+        .map(|(line, line_total)| PricedLine {
+            sku: line.sku,
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            line_total,
         })
-    }
-}
-
-/// Timestamps are written as RFC 3339 in UTC with milliseconds: `2026-11-26T13:45:00.123Z`.
-pub fn format_timestamp(at: &DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn rfc3339_millis<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&format_timestamp(at))
+        .collect();
+    Ok(Order {
+        id,
+        customer_id: request.customer_id,
+        currency: request.currency,
+        items,
+        subtotal: totals.subtotal,
+        tax_rate_basis_points: tax_rate.basis_points(),
+        tax: totals.tax,
+        total: totals.total,
+        created_at,
+    })
 }
 
 #[cfg(test)]
@@ -511,7 +430,7 @@ mod tests {
             .expect("time")
             .with_timezone(&Utc);
 
-        let order = Order::new("o-1".into(), request(&[(3, 100)]), TWENTY_PERCENT, at).expect("priced");
+        let order = priced("o-1".into(), request(&[(3, 100)]), TWENTY_PERCENT, at).expect("priced");
         let json = serde_json::to_value(&order).expect("serializable");
 
         assert_eq!(json["items"][0]["line_total"], 300);

@@ -125,12 +125,10 @@ impl ClaimStore for DynamoDbStore {
 /// An order item is the order's contract (`contracts::order::Order`) through serde: the
 /// attributes other patterns read (job-worker's invoice job reads this table).
 fn order_to_item(order: &Order) -> Result<Item, serde_dynamo::Error> {
-    serde_dynamo::to_item(contracts::order::Order::from(order))
+    serde_dynamo::to_item(order)
 }
 
 /// Reads an order item back.
 fn order_from_item(item: &Item) -> Result<Order, MalformedItem> {
-    serde_dynamo::from_item::<_, contracts::order::Order>(item.clone())
-        .map(Order::from)
-        .map_err(|error| MalformedItem(format!("not an order: {error}")))
+    serde_dynamo::from_item::<_, Order>(item.clone()).map_err(|error| MalformedItem(format!("not an order: {error}")))
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use orders_api::order::{Order, OrderLine, OrderRequest, TaxRate};
+use orders_api::order::{OrderLine, OrderRequest, TaxRate};
 use orders_api::ports::{OrderStore, StoreError};
 use support::{context, local};
 use test_support::check_http_sample_events;
@@ -23,7 +23,8 @@ async fn seed_order(store: &impl OrderStore) {
             unit_price: 199,
         }],
     };
-    let order = Order::new(SEEDED_ORDER_ID.into(), request, TaxRate::DEFAULT, chrono::Utc::now()).expect("priced");
+    let order = orders_api::order::priced(SEEDED_ORDER_ID.into(), request, TaxRate::DEFAULT, chrono::Utc::now())
+        .expect("priced");
     let event =
         lambda_kit::events::Envelope::new("order.created", 1, "seed", serde_json::json!({}), chrono::Utc::now());
     match store.create_order(&order, &event, None).await {
