@@ -5,9 +5,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use handler_cost::{AcceptingStore, production_logging_into_sink, sample_event};
+use handler_cost::{production_logging_into_sink, sample_event};
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
+use orders_api::ports::AcceptingStore;
 
 fn orders_api(c: &mut Criterion) {
     production_logging_into_sink();

@@ -1,13 +1,11 @@
 //! Inputs for the handler-cost benchmarks (`benches/`), built the way Lambda delivers them.
 //!
-//! The stores behind the handlers are replaced by [`AcceptingStore`], which answers at once: the
+//! The store behind the orders handler is orders-api's `ports::AcceptingStore` (its `testing`
+//! feature), which answers at once: the
 //! benchmarks measure the function's own CPU work per request or record (parsing, routing,
 //! validation, serialization, the log line), not the network round trip to DynamoDB.
 
 use lambda_kit::events::Envelope;
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
-use orders_api::order::Order;
-use orders_api::ports::{OrderStore, StoreError};
 use serde_json::{Value, json};
 
 /// A sample event from `events/`, as the bytes the runtime receives.
@@ -64,41 +62,6 @@ pub fn order_events(count: usize) -> Vec<Envelope> {
             )
         })
         .collect()
-}
-
-/// An order store that accepts every write and holds nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AcceptingStore;
-
-impl OrderStore for AcceptingStore {
-    async fn get_order(&self, _: &str) -> Result<Option<Order>, StoreError> {
-        Ok(None)
-    }
-
-    async fn create_order(
-        &self,
-        _: &Order,
-        _: &Envelope,
-        _: Option<(&NewClaim, &StoredResponse)>,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-impl ClaimStore for AcceptingStore {
-    type Error = StoreError;
-
-    async fn claim(&self, _: &NewClaim) -> Result<Claim, StoreError> {
-        Ok(Claim::Acquired)
-    }
-
-    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
-        Ok(())
-    }
 }
 
 /// Installs the production log subscriber (JSON lines, INFO), writing into a sink, so the cost

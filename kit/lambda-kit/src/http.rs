@@ -106,21 +106,75 @@ fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
     }
 }
 
-/// Where a path lands under a collection such as `/orders`: the collection itself, one item of
-/// it (`/orders/{id}`), or neither (`None`). Whole segments only: `/ordersx` and `/orders/a/b` miss.
+/// A collection resource the way both APIs of the kit expose one: `POST /things` creates,
+/// `GET /things/{id}` reads. [`Collection::serve`] owns what is the same in every such handler:
+/// matching the raw path (whole segments only: `/thingsx` and `/things/a/b` miss), the 404 of an
+/// unknown path and the 405 (with `Allow`) of a wrong method, turning the handler's error into
+/// its problem, and the one log line of the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourcePath<'a> {
+pub struct Collection {
+    path: &'static str,
+    item: &'static str,
+}
+
+/// What a request asks of a [`Collection`] once its path and method are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call<'a> {
+    /// `POST` on the collection.
+    Create,
+    /// `GET` on one item, with the id from its path.
+    Read(&'a str),
+}
+
+/// Where a path lands in a [`Collection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place<'a> {
     Collection,
     Item(&'a str),
 }
 
-pub fn resource_path<'a>(path: &'a str, collection: &str) -> Option<ResourcePath<'a>> {
-    match path.strip_prefix(collection)? {
-        "" => Some(ResourcePath::Collection),
-        rest => match rest.strip_prefix('/') {
-            Some(id) if !id.is_empty() && !id.contains('/') => Some(ResourcePath::Item(id)),
-            _ => None,
-        },
+impl Collection {
+    /// The collection at `path` (such as `/orders`); `item` is its items' route as the template
+    /// writes it (`/orders/{id}`), the log field that does not grow with ids.
+    pub const fn new(path: &'static str, item: &'static str) -> Self {
+        Self { path, item }
+    }
+
+    fn place<'a>(&self, path: &'a str) -> Option<Place<'a>> {
+        match path.strip_prefix(self.path)? {
+            "" => Some(Place::Collection),
+            rest => match rest.strip_prefix('/') {
+                Some(id) if !id.is_empty() && !id.contains('/') => Some(Place::Item(id)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Answers one request: `call` for a route and method of the collection, the problem of
+    /// `problem` for what `call` fails with, and a 404 or 405 for the rest. Never fails, and
+    /// logs every request in one line (see [`log_request`]).
+    pub async fn serve<E>(
+        &self,
+        request: &Request,
+        call: impl AsyncFnOnce(Call<'_>) -> Result<Response<Body>, E>,
+        problem: impl FnOnce(E, &str) -> Problem,
+    ) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let place = self.place(route_path(request));
+        let (route, outcome) = match (place, request.method()) {
+            (Some(Place::Collection), &http::Method::POST) => (self.path, Ok(call(Call::Create).await)),
+            (Some(Place::Item(id)), &http::Method::GET) => (self.item, Ok(call(Call::Read(id)).await)),
+            (Some(Place::Collection), _) => (self.path, Err(Problem::method_not_allowed("POST"))),
+            (Some(Place::Item(_)), _) => (self.item, Err(Problem::method_not_allowed("GET"))),
+            (None, _) => ("unknown", Err(Problem::unknown_route())),
+        };
+        let response = match outcome {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => problem(error, request_id(request)).into_response(),
+            Err(refused) => refused.into_response(),
+        };
+        log_request(request, route, &response, started);
+        response
     }
 }
 
@@ -377,11 +431,12 @@ mod tests {
     }
 
     #[test]
-    fn resources_are_matched_on_whole_segments() {
-        assert_eq!(resource_path("/orders", "/orders"), Some(ResourcePath::Collection));
-        assert_eq!(resource_path("/orders/abc", "/orders"), Some(ResourcePath::Item("abc")));
+    fn collections_are_matched_on_whole_segments() {
+        let orders = Collection::new("/orders", "/orders/{id}");
+        assert_eq!(orders.place("/orders"), Some(Place::Collection));
+        assert_eq!(orders.place("/orders/abc"), Some(Place::Item("abc")));
         for miss in ["/", "/orders/", "/orders/a/b", "/ordersx", "/order", ""] {
-            assert_eq!(resource_path(miss, "/orders"), None, "{miss}");
+            assert_eq!(orders.place(miss), None, "{miss}");
         }
     }
 

@@ -7,6 +7,7 @@
 //! - [`telemetry`]: the tracing subscriber, honouring Lambda's advanced logging controls.
 //! - [`aws`]: one `SdkConfig` for every client, honouring the standard endpoint settings
 //!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
+//! - [`function`]: the start and the end of every function's `main` (init, then the runtime).
 //! - [`local`]: the local-only switches; in a build without the `local` feature they are
 //!   constants that say "off".
 //!
@@ -31,6 +32,7 @@ pub mod dynamodb;
 pub mod events;
 #[cfg(all(feature = "local", feature = "sqs"))]
 pub mod faults;
+pub mod function;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "idempotency")]

@@ -452,6 +452,29 @@ pub fn check_http_answer(answer: &Value) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The two properties every HTTP handler of the kit holds, over its sample events: a request a
+/// client can produce (anything in the body, headers, path, method, query) always reaches the
+/// handler and gets an answer that passes [`check_http_answer`]; a damaged event (the event's
+/// own structure broken) never panics, and what is answered passes it too. `answer` is
+/// [`http_answer`] over the handler with stores that accept everything.
+pub fn check_http_properties(samples: Vec<Value>, answer: impl Fn(&str) -> Option<Value>) {
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let requests = prop::sample::select(samples.clone()).prop_flat_map(http_request);
+    runner
+        .run(&requests, |event| {
+            let answered = answer(&event.to_string());
+            prop_assert!(answered.is_some(), "a client's request must reach the handler: {event}");
+            check_http_answer(&answered.unwrap_or_default())
+        })
+        .unwrap_or_else(|failure| panic!("a client's request: {failure}"));
+    runner
+        .run(&http_event(samples), |text| match answer(&text) {
+            Some(answered) => check_http_answer(&answered),
+            None => Ok(()),
+        })
+        .unwrap_or_else(|failure| panic!("a damaged event: {failure}"));
+}
+
 /// The answer an HTTP function sends on the wire to the event `text` (what `sam local invoke`
 /// prints), through the same path as the deployed function (`lambda_kit::http::answer`).
 pub async fn wire_answer<F, Fut>(text: &str, context: Context, handler: F) -> Value

@@ -10,13 +10,11 @@ use job_worker::work::report::Report;
 use jobs::table::JobsTable;
 use lambda_kit::outbox::OutboxTable;
 use lambda_kit::sqs::SqsBatch;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_kit::telemetry::init();
-    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    let aws = lambda_kit::aws::load().await;
+    let (config, aws) = lambda_kit::function::init(Config::from_env).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let worker = Worker::new(
         JobsLedger::new(
@@ -31,9 +29,5 @@ async fn main() -> Result<(), Error> {
         config.concurrency,
     );
 
-    // Boxed: the batch future is deep enough to overflow rustc's layout query depth unboxed.
-    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsBatch>| async {
-        Box::pin(worker.handle(event)).await.map_err(Error::from)
-    }))
-    .await
+    lambda_kit::function::run(async |event: LambdaEvent<SqsBatch>| worker.handle(event).await).await
 }

@@ -1,16 +1,14 @@
 //! The HTTP face of the jobs API: routing, the shape of every answer, and the one place where an
 //! error becomes a status code.
 
-use std::time::Instant;
-
 use chrono::Utc;
 use contracts::callback::Policy;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use jobs::kinds::JobKinds;
 use jobs::model::{self, Job};
 use jobs::store::JobStoreError;
 use lambda_http::{Body, Request, Response};
-use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
+use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{
     self, CreateError, Created, IdempotencyKey, InvalidKey, NewClaim, Refusal, StoredResponse,
@@ -31,45 +29,12 @@ const POLL_AFTER_SECONDS: u32 = 1;
 /// The operation an idempotency key of a create is scoped to.
 pub const CREATE_JOB: &str = "POST /jobs";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    Jobs,
-    Job(&'a str),
-    Unknown,
-}
-
-impl<'a> Route<'a> {
-    fn parse(path: &'a str) -> Self {
-        match resource_path(path, "/jobs") {
-            Some(ResourcePath::Collection) => Route::Jobs,
-            Some(ResourcePath::Item(id)) => Route::Job(id),
-            None => Route::Unknown,
-        }
-    }
-
-    fn template(self) -> &'static str {
-        match self {
-            Route::Jobs => "/jobs",
-            Route::Job(_) => "/jobs/{id}",
-            Route::Unknown => "unknown",
-        }
-    }
-
-    fn allowed_methods(self) -> &'static str {
-        match self {
-            Route::Jobs => "POST",
-            Route::Job(_) => "GET",
-            Route::Unknown => "",
-        }
-    }
-}
+/// The API's one resource: `POST /jobs` creates, `GET /jobs/{id}` reads; every other path and
+/// method is answered by [`Collection::serve`].
+const JOBS: Collection = Collection::new("/jobs", "/jobs/{id}");
 
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
-    #[error("no such route")]
-    UnknownRoute,
-    #[error("method not allowed; allowed: {0}")]
-    MethodNotAllowed(&'static str),
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("invalid fields")]
@@ -94,8 +59,6 @@ impl CreateError for ApiError {}
 impl ApiError {
     fn into_problem(self, request_id: &str) -> Problem {
         match self {
-            ApiError::UnknownRoute => Problem::unknown_route(),
-            ApiError::MethodNotAllowed(allow) => Problem::method_not_allowed(allow),
             ApiError::Body(error) => error.into(),
             ApiError::InvalidFields(errors) => Problem::invalid_fields("Invalid job", errors),
             ApiError::InvalidKey(error) => error.into(),
@@ -148,18 +111,15 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     /// Answers one request. Never fails: every error is an answer, and every request is logged
     /// in one line, without its body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let started = Instant::now();
-        let request_id = kit_http::request_id(&request);
-        let route = Route::parse(kit_http::route_path(&request));
-        let outcome = match (route, request.method()) {
-            (Route::Jobs, &Method::POST) => self.create_job(&request).await,
-            (Route::Job(id), &Method::GET) => self.get_job(id).await,
-            (Route::Unknown, _) => Err(ApiError::UnknownRoute),
-            (route, _) => Err(ApiError::MethodNotAllowed(route.allowed_methods())),
-        };
-        let response = outcome.unwrap_or_else(|error| error.into_problem(request_id).into_response());
-        kit_http::log_request(&request, route.template(), &response, started);
-        response
+        JOBS.serve(
+            &request,
+            async |call| match call {
+                Call::Create => self.create_job(&request).await,
+                Call::Read(id) => self.get_job(id).await,
+            },
+            ApiError::into_problem,
+        )
+        .await
     }
 
     async fn get_job(&self, id: &str) -> Result<Response<Body>, ApiError> {

@@ -13,9 +13,7 @@ use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_kit::telemetry::init();
-    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    let aws = lambda_kit::aws::load().await;
+    let (config, aws) = lambda_kit::function::init(Config::from_env).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let store = DynamoDbJobStore::new(
         JobsTable::new(dynamodb.clone(), config.jobs_table),

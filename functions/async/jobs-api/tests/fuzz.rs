@@ -8,9 +8,8 @@ use jobs_api::handler::JobsApi;
 use jobs_api::ports::{JobQueue, JobStore, QueueError};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
-use proptest::prelude::*;
 use serde_json::Value;
-use test_support::{check_http_answer, config, http_answer, http_event, http_request, sample_event};
+use test_support::{check_http_properties, http_answer, sample_event};
 
 struct Accepting;
 
@@ -64,22 +63,9 @@ fn answer(text: &str) -> Option<Value> {
     http_answer(text, |request| api.handle(request))
 }
 
-proptest! {
-    #![proptest_config(config())]
-
-    #[test]
-    fn whatever_a_client_sends_is_answered_without_a_5xx(event in prop::sample::select(samples()).prop_flat_map(http_request)) {
-        let answer = answer(&event.to_string());
-        prop_assert!(answer.is_some(), "a client's request must reach the handler: {event}");
-        check_http_answer(&answer.unwrap())?;
-    }
-
-    #[test]
-    fn a_damaged_event_never_panics_and_never_gets_a_5xx(text in http_event(samples())) {
-        if let Some(answer) = answer(&text) {
-            check_http_answer(&answer)?;
-        }
-    }
+#[test]
+fn every_request_is_answered_without_a_5xx_and_no_damaged_event_panics() {
+    check_http_properties(samples(), answer);
 }
 
 fn kinds() -> jobs::kinds::JobKinds {

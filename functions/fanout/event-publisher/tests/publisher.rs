@@ -6,85 +6,31 @@ use lambda_kit::events::{Envelope, EventPublisher};
 use serde_json::Value;
 use test_support::expected::Expectations;
 
-struct Local {
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
+mod support;
+
+use support::{Local, local};
+
+/// A topic of this test's own with one raw-delivery queue subscribed: the topic and the queue.
+async fn topic_with_queue(local: &Local) -> (String, String) {
+    let topic = local.topic().await;
+    let queue = local
+        .subscribe_queue(&topic, &[("RawMessageDelivery", "true".into())])
+        .await;
+    (topic, queue)
 }
 
-async fn local() -> Local {
-    test_support::assert_local_aws();
-    let aws = lambda_kit::aws::load().await;
-    Local {
-        sns: aws_sdk_sns::Client::new(&aws),
-        sqs: aws_sdk_sqs::Client::new(&aws),
-    }
-}
-
-impl Local {
-    /// A topic of this test's own with one raw-delivery queue subscribed.
-    async fn topic_with_queue(&self) -> (String, String) {
-        let name = format!("publisher-test-{}", uuid::Uuid::now_v7().simple());
-        let topic = self
-            .sns
-            .create_topic()
-            .name(&name)
-            .send()
-            .await
-            .expect("topic")
-            .topic_arn
-            .expect("arn");
-        let queue = self
-            .sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .expect("queue")
-            .queue_url
-            .expect("url");
-        self.sns
-            .subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .expect("subscribe");
-        (topic, queue)
-    }
-
-    async fn received_ids(&self, queue: &str) -> Vec<String> {
-        let mut ids = Vec::new();
-        loop {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return ids;
-            }
-            for message in messages {
-                ids.push(
-                    serde_json::from_str::<Envelope>(message.body().expect("body"))
-                        .expect("envelope")
-                        .id,
-                );
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(message.receipt_handle().expect("handle"))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-    }
+/// The ids of the events in the raw-delivery queue now.
+async fn received_ids(local: &Local, queue: &str) -> Vec<String> {
+    local
+        .drain(queue)
+        .await
+        .iter()
+        .map(|message| {
+            serde_json::from_str::<Envelope>(message.body().expect("body"))
+                .expect("envelope")
+                .id
+        })
+        .collect()
 }
 
 fn sample() -> Value {
@@ -98,7 +44,7 @@ const JOB_EVENT: &str = "0195f3a4-0000-7000-8000-00000000e002";
 #[tokio::test]
 async fn the_sample_outbox_batch_publishes_its_two_new_events() {
     let local = local().await;
-    let (topic, queue) = local.topic_with_queue().await;
+    let (topic, queue) = topic_with_queue(&local).await;
 
     let answer = Publisher::new(EventPublisher::new(local.sns.clone(), &topic, 3))
         .handle(sample())
@@ -107,7 +53,7 @@ async fn the_sample_outbox_batch_publishes_its_two_new_events() {
 
     let expectations = Expectations::of("event-publisher");
     expectations.events[0].check(&serde_json::to_value(&answer).expect("an answer"));
-    let mut ids = local.received_ids(&queue).await;
+    let mut ids = received_ids(&local, &queue).await;
     ids.sort();
     assert_eq!(
         ids,
@@ -119,7 +65,7 @@ async fn the_sample_outbox_batch_publishes_its_two_new_events() {
 #[tokio::test]
 async fn a_failed_publish_is_retried_from_the_first_unpublished_event_and_nothing_is_lost() {
     let local = local().await;
-    let (topic, queue) = local.topic_with_queue().await;
+    let (topic, queue) = topic_with_queue(&local).await;
     // The injected fault: a topic that does not exist, so every publish fails.
     let broken = Publisher::new(EventPublisher::new(local.sns.clone(), format!("{topic}-missing"), 2));
 
@@ -135,7 +81,7 @@ async fn a_failed_publish_is_retried_from_the_first_unpublished_event_and_nothin
         [Some("100000000000000000001")],
         "the shard is retried from the first record"
     );
-    assert!(local.received_ids(&queue).await.is_empty());
+    assert!(received_ids(&local, &queue).await.is_empty());
 
     // Lambda retries the shard from that record; the topic works again.
     let retried = Publisher::new(EventPublisher::new(local.sns.clone(), &topic, 2))
@@ -144,7 +90,7 @@ async fn a_failed_publish_is_retried_from_the_first_unpublished_event_and_nothin
         .expect("answer");
     assert_eq!(retried, StreamBatchResponse::default());
     assert_eq!(
-        local.received_ids(&queue).await.len(),
+        received_ids(&local, &queue).await.len(),
         2,
         "each event out exactly once here"
     );

@@ -64,6 +64,40 @@ pub trait ConnectionStore {
     fn close(&self, connection_id: &str) -> impl Future<Output = Result<(), StoreError>>;
 }
 
+/// A stand-in for the fuzz tests (the `testing` feature; never in a deployed build): holds
+/// nothing, and answers alike for everyone. Every connection is open for [`customer`], every
+/// topic has one follower (the connection named by the topic's key), every write succeeds.
+///
+/// [`customer`]: Everyone::CUSTOMER
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Everyone;
+
+#[cfg(feature = "testing")]
+impl Everyone {
+    /// The customer every connection belongs to.
+    pub const CUSTOMER: &str = "c-42";
+}
+
+#[cfg(feature = "testing")]
+impl ConnectionStore for Everyone {
+    async fn open(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn customer_of(&self, _: &str, _: DateTime<Utc>) -> Result<Option<String>, StoreError> {
+        Ok(Some(Self::CUSTOMER.into()))
+    }
+    async fn subscribe(&self, _: &str, _: &[Topic], _: DateTime<Utc>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn subscribers(&self, topic: &Topic, _: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        Ok(vec![topic.key()])
+    }
+    async fn close(&self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ConnectionsTable {
     client: Client,

@@ -2,7 +2,9 @@
 //! environment.
 
 use lambda_kit::config;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::convert::Infallible;
+
+use lambda_runtime::{Error, LambdaEvent};
 use realtime::connections::ConnectionsTable;
 use realtime::token::TokenKey;
 use serde_json::Value;
@@ -10,11 +12,10 @@ use ws_api::{WsApi, WsEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_kit::telemetry::init();
-    let (table, secret_id) = config::required("CONNECTIONS_TABLE")
-        .and_then(|table| Ok((table, config::required("WS_TOKEN_SECRET_ARN")?)))
-        .inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    let aws = lambda_kit::aws::load().await;
+    let ((table, secret_id), aws) = lambda_kit::function::init(|| {
+        config::required("CONNECTIONS_TABLE").and_then(|table| Ok((table, config::required("WS_TOKEN_SECRET_ARN")?)))
+    })
+    .await?;
     let secret = lambda_kit::secrets::secret_string(&aws, &secret_id).await?;
     let tokens = TokenKey::new(&secret).inspect_err(|error| tracing::error!(%error, "token secret unusable"))?;
     let api = WsApi::new(
@@ -22,8 +23,9 @@ async fn main() -> Result<(), Error> {
         tokens,
     );
 
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
-        Ok::<_, Error>(api.handle(WsEvent::read(event.payload)).await)
-    }))
+    // Every event gets an answer (a status for API Gateway): the invocation itself never fails.
+    lambda_kit::function::run(async |event: LambdaEvent<Value>| {
+        Ok::<_, Infallible>(api.handle(WsEvent::read(event.payload)).await)
+    })
     .await
 }

@@ -4,34 +4,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use proptest::prelude::*;
-use realtime::connections::{ConnectionStore, StoreError};
+use realtime::connections::Everyone;
 use realtime::token::TokenKey;
-use realtime::topic::Topic;
 use test_support::{any_json, config, mutated, sample_event};
 use ws_api::{WsApi, WsEvent};
-
-/// Every connection is open for c-42; every write succeeds.
-struct Open;
-
-impl ConnectionStore for Open {
-    async fn open(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn customer_of(&self, _: &str, _: DateTime<Utc>) -> Result<Option<String>, StoreError> {
-        Ok(Some("c-42".into()))
-    }
-    async fn subscribe(&self, _: &str, _: &[Topic], _: DateTime<Utc>) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn subscribers(&self, _: &Topic, _: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-    async fn close(&self, _: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
 
 fn samples() -> impl Strategy<Value = String> {
     let names = [
@@ -62,7 +39,7 @@ proptest! {
             // The runtime refuses what is not JSON before any handler runs.
             Err(_) => return Ok(()),
         };
-        let api = WsApi::new(Open, TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap());
+        let api = WsApi::new(Everyone, TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap());
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let response = runtime.block_on(api.handle(WsEvent::read(payload)));
         prop_assert!([200, 400, 401, 410].contains(&response.status_code), "{response:?}");

@@ -1,15 +1,13 @@
 //! The HTTP face of the orders API: routing, the shape of every answer, and the one place where
 //! an error becomes a status code.
 
-use std::time::Instant;
-
 use chrono::Utc;
 use contracts::Contract;
 use contracts::order::OrderCreated;
-use http::{Method, StatusCode};
+use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::events::Envelope;
-use lambda_kit::http::{self as kit_http, BodyError, ResourcePath, json_body, json_response, resource_path};
+use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use tracing::{error, warn};
@@ -28,48 +26,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The operation an idempotency key is scoped to.
 const CREATE_ORDER: &str = "POST /orders";
 
-/// The routes of the API, matched on the raw path so no path parameters are needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    Orders,
-    Order(&'a str),
-    Unknown,
-}
-
-impl<'a> Route<'a> {
-    fn parse(path: &'a str) -> Self {
-        match resource_path(path, "/orders") {
-            Some(ResourcePath::Collection) => Route::Orders,
-            Some(ResourcePath::Item(id)) => Route::Order(id),
-            None => Route::Unknown,
-        }
-    }
-
-    /// The route as the template writes it: a log field that does not grow with ids.
-    fn template(self) -> &'static str {
-        match self {
-            Route::Orders => "/orders",
-            Route::Order(_) => "/orders/{id}",
-            Route::Unknown => "unknown",
-        }
-    }
-
-    fn allowed_methods(self) -> &'static str {
-        match self {
-            Route::Orders => "POST",
-            Route::Order(_) => "GET",
-            Route::Unknown => "",
-        }
-    }
-}
+/// The API's one resource: `POST /orders` creates, `GET /orders/{id}` reads; every other path and
+/// method is answered by [`Collection::serve`].
+const ORDERS: Collection = Collection::new("/orders", "/orders/{id}");
 
 /// Everything that can go wrong in a request, mapped to a status in [`ApiError::into_problem`].
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
-    #[error("no such route")]
-    UnknownRoute,
-    #[error("method not allowed; allowed: {0}")]
-    MethodNotAllowed(&'static str),
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("invalid fields")]
@@ -96,8 +59,6 @@ impl CreateError for ApiError {
 impl ApiError {
     fn into_problem(self, request_id: &str) -> Problem {
         match self {
-            ApiError::UnknownRoute => Problem::unknown_route(),
-            ApiError::MethodNotAllowed(allow) => Problem::method_not_allowed(allow),
             ApiError::Body(error) => error.into(),
             ApiError::InvalidFields(errors) => Problem::invalid_fields("Invalid order", errors),
             ApiError::Pricing(error) => {
@@ -142,18 +103,16 @@ impl<S: OrderStore> OrdersApi<S> {
     /// Answers one request. Never fails: every error is an answer, and every request is logged in
     /// one line (request id, method, route, status, latency), without its body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let started = Instant::now();
-        let request_id = kit_http::request_id(&request);
-        let route = Route::parse(kit_http::route_path(&request));
-        let outcome = match (route, request.method()) {
-            (Route::Orders, &Method::POST) => self.create_order(&request).await,
-            (Route::Order(id), &Method::GET) => self.get_order(id).await,
-            (Route::Unknown, _) => Err(ApiError::UnknownRoute),
-            (route, _) => Err(ApiError::MethodNotAllowed(route.allowed_methods())),
-        };
-        let response = outcome.unwrap_or_else(|error| error.into_problem(request_id).into_response());
-        kit_http::log_request(&request, route.template(), &response, started);
-        response
+        ORDERS
+            .serve(
+                &request,
+                async |call| match call {
+                    Call::Create => self.create_order(&request).await,
+                    Call::Read(id) => self.get_order(id).await,
+                },
+                ApiError::into_problem,
+            )
+            .await
     }
 
     async fn get_order(&self, id: &str) -> Result<Response<Body>, ApiError> {

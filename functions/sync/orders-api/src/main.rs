@@ -8,9 +8,7 @@ use orders_api::store::DynamoDbStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_kit::telemetry::init();
-    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    let aws = lambda_kit::aws::load().await;
+    let (config, aws) = lambda_kit::function::init(Config::from_env).await?;
     let store = DynamoDbStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.orders_table,

@@ -1,79 +1,14 @@
-//! Publishing envelopes to SNS (moto, through the real SDK): batches of 10, attribute filters,
+//! The kit's SNS publisher (`lambda_kit::events::EventPublisher`, this function's only user)
+//! against SNS (moto, through the real SDK): batches of 10, attribute filters,
 //! raw and enveloped delivery to SQS, and a refused entry reported by its event id.
 
 use chrono::Utc;
 use lambda_kit::events::{EVENT_TYPE_ATTRIBUTE, Envelope, EventPublisher};
 use serde_json::{Value, json};
 
-struct Local {
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-}
+mod support;
 
-async fn local() -> Local {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        endpoint.starts_with("http://127.0.0.1:"),
-        "these tests need the local AWS (moto): run them with `make test` (AWS_ENDPOINT_URL is {endpoint:?})"
-    );
-    let aws = lambda_kit::aws::load().await;
-    Local {
-        sns: aws_sdk_sns::Client::new(&aws),
-        sqs: aws_sdk_sqs::Client::new(&aws),
-    }
-}
-
-impl Local {
-    /// A queue subscribed to `topic`, with subscription attributes.
-    async fn subscribe_queue(&self, topic: &str, attributes: &[(&str, String)]) -> String {
-        let name = format!("events-test-{}", uuid::Uuid::now_v7().simple());
-        let url = self
-            .sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .expect("queue")
-            .queue_url
-            .expect("url");
-        let arn = format!("arn:aws:sqs:us-east-1:123456789012:{name}");
-        let mut request = self.sns.subscribe().topic_arn(topic).protocol("sqs").endpoint(arn);
-        for (name, value) in attributes {
-            request = request.attributes(*name, value);
-        }
-        request.send().await.expect("subscribe");
-        url
-    }
-
-    async fn drain(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut all = Vec::new();
-        loop {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .expect("receive");
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return all;
-            }
-            for message in &messages {
-                self.sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(message.receipt_handle().expect("handle"))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-            all.extend(messages);
-        }
-    }
-}
+use support::local;
 
 fn events(count: usize) -> Vec<Envelope> {
     let types = ["order.created", "job.succeeded", "job.failed"];
@@ -85,15 +20,7 @@ fn events(count: usize) -> Vec<Envelope> {
 #[tokio::test]
 async fn every_event_is_published_in_batches_and_filtered_per_subscription() {
     let local = local().await;
-    let topic = local
-        .sns
-        .create_topic()
-        .name(format!("events-{}", uuid::Uuid::now_v7().simple()))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .expect("arn");
+    let topic = local.topic().await;
     let orders_only = local
         .subscribe_queue(
             &topic,
@@ -147,15 +74,7 @@ async fn every_event_is_published_in_batches_and_filtered_per_subscription() {
 #[tokio::test]
 async fn an_entry_sns_refuses_is_reported_by_event_id_and_the_rest_of_its_batch_goes_out() {
     let local = local().await;
-    let topic = local
-        .sns
-        .create_topic()
-        .name(format!("events-{}", uuid::Uuid::now_v7().simple()))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn
-        .expect("arn");
+    let topic = local.topic().await;
     let queue = local
         .subscribe_queue(&topic, &[("RawMessageDelivery", "true".into())])
         .await;
