@@ -8,6 +8,7 @@
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 #   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)
+#   make template   compose template.yaml from functions/shared.yaml and functions/<pattern>/template.yaml
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -26,7 +27,7 @@ LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load venv clean
+.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load template venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -52,6 +53,11 @@ up: venv
 
 down:
 	$(STACK) down
+
+# The root template.yaml is composed from the patterns' templates (local/template.py); edit those,
+# then run this. make test fails while template.yaml and they disagree.
+template: venv
+	$(VENV)/bin/python -m local.template
 
 # sam build: cargo-lambda cross-compiles for arm64 (Architectures in template.yaml) with zig.
 build: venv

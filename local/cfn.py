@@ -1,5 +1,7 @@
 """Reading template.yaml: CloudFormation tags, parameters, and references resolved to local names.
 
+template.yaml is composed from the patterns' templates (local/template.py); this reads the result.
+
 Locally every resource is named after its logical id (the OrdersTable resource is the DynamoDB
 table "OrdersTable"), so `!Ref OrdersTable` in a function's environment resolves to the table
 that local/stack.py created from the same template.

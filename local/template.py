@@ -1,0 +1,221 @@
+"""The root template.yaml, composed from the patterns' own templates.
+
+Each pattern keeps its resources in `functions/<pattern>/template.yaml`; what several patterns use
+(the data key, the idempotency table, the HTTP API, the domain-events topic, common settings and
+the functions' globals) sits once in `functions/shared.yaml`. A pattern that needs another's
+resource names it as a parameter and says, under `Metadata.Pattern.Imports`, which pattern's
+output provides it (`OutboxTableName: fanout.OutboxTableName`). Composing a set of patterns:
+
+- every resource, parameter and output of each chosen pattern, in the pattern's own words;
+- an import whose pattern is chosen becomes that output's value (`!Ref OutboxTableName` turns
+  into `!Ref OutboxTable`); one whose pattern is not stays a parameter of the composition;
+- each shared resource, parameter and output only if a chosen pattern uses it (with the shared
+  resources that come with it, `Metadata.Shared.Companions`).
+
+The text is composed, not re-serialized: comments and layout stay as written.
+
+    python -m local.template            rewrite template.yaml from every pattern
+    python -m local.template --check    exit 1 if template.yaml is not what the patterns compose
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local.cfn import load
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+SHARED = FUNCTIONS / "shared.yaml"
+# The patterns in the order they build on each other (the README's table).
+PATTERNS = ("sync", "async", "fanout", "realtime", "callbacks")
+SECTIONS = ("Parameters", "Resources", "Outputs")
+
+_TOP = re.compile(r"^([A-Za-z]+):")
+_ENTRY = re.compile(r"^  ([A-Za-z0-9]+):")
+
+
+@dataclass
+class Part:
+    """One template file: its sections' entries as text, and its parsed body."""
+
+    path: Path
+    body: dict
+    top: dict[str, str] = field(default_factory=dict)
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> "Part":
+        part = cls(path, load(path))
+        current: str | None = None
+        lines: dict[str, list[str]] = {}
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            match = _TOP.match(line)
+            if match:
+                current = match.group(1)
+                lines[current] = [line]
+            elif current is not None:
+                lines[current].append(line)
+        for name, text in lines.items():
+            if name in SECTIONS:
+                part.entries[name] = _entries(text[1:])
+            else:
+                part.top[name] = "".join(text).rstrip("\n") + "\n"
+        return part
+
+    def section(self, name: str) -> dict[str, str]:
+        return self.entries.get(name, {})
+
+
+def _entries(lines: list[str]) -> dict[str, str]:
+    """A section's entries, each with the comment lines written just above it."""
+    entries: dict[str, list[str]] = {}
+    pending: list[str] = []
+    last: str | None = None
+    for line in lines:
+        match = _ENTRY.match(line)
+        if match:
+            while pending and not pending[0].strip():
+                pending.pop(0)
+            last = match.group(1)
+            entries[last] = [*pending, line]
+            pending = []
+        elif line.startswith("    ") and last is not None:
+            entries[last].extend(pending)
+            entries[last].append(line)
+            pending = []
+        else:
+            pending.append(line)
+    return {name: "".join(text).rstrip("\n") + "\n" for name, text in entries.items()}
+
+
+def _names_used(text: str) -> set[str]:
+    """Logical ids and parameters a piece of template text refers to."""
+    used = set(re.findall(r"!(?:Ref|GetAtt) ([A-Za-z0-9]+)", text))
+    used |= set(re.findall(r"\$\{([A-Za-z0-9]+)[.}]", text))
+    return used
+
+
+def imports(part: Part) -> dict[str, tuple[str, str]]:
+    """A pattern's imports: parameter -> (pattern, output)."""
+    declared = part.body.get("Metadata", {}).get("Pattern", {}).get("Imports") or {}
+    return {name: tuple(source.split(".", 1)) for name, source in declared.items()}
+
+
+def _output_value(part: Part, output: str) -> str:
+    text = part.section("Outputs")[output]
+    match = re.search(r"^    Value: (.+)$", text, re.M)
+    if not match:
+        raise SystemExit(f"{part.path}: output {output} has no one-line Value")
+    return match.group(1)
+
+
+def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
+    """The SAM template of `patterns` (and the shared resources they use), as text."""
+    unknown = set(patterns) - set(PATTERNS)
+    if unknown:
+        raise SystemExit(f"no such pattern: {', '.join(sorted(unknown))} (there are {', '.join(PATTERNS)})")
+    chosen = [name for name in PATTERNS if name in patterns]
+    shared = Part.read(SHARED)
+    parts = {name: Part.read(FUNCTIONS / name / "template.yaml") for name in chosen}
+
+    # What each chosen pattern says, with the imports its chosen peers provide resolved.
+    sections: dict[str, dict[str, dict[str, str]]] = {}
+    for name, part in parts.items():
+        resolved: dict[str, str] = {}
+        for parameter, (source, output) in imports(part).items():
+            if source in parts:
+                resolved[parameter] = _output_value(parts[source], output)
+        own: dict[str, dict[str, str]] = {}
+        for section in SECTIONS:
+            own[section] = {}
+            for entry, text in part.section(section).items():
+                if section == "Parameters" and entry in resolved:
+                    continue
+                for parameter, value in resolved.items():
+                    if re.search(rf"\$\{{{parameter}[.}}]", text):
+                        raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
+                    text = re.sub(rf"!Ref {parameter}\b", value, text)
+                own[section][entry] = text
+        sections[name] = own
+
+    # The shared resources, parameters and outputs the chosen patterns use.
+    pattern_text = "".join(text for own in sections.values() for entries in own.values() for text in entries.values())
+    shared_resources = shared.section("Resources")
+    companions = shared.body.get("Metadata", {}).get("Shared", {}).get("Companions") or {}
+    wanted = _names_used(pattern_text)
+    taken: set[str] = set()
+    while True:
+        more = {name for name in shared_resources if name in wanted or companions.get(name) in taken} - taken
+        if not more:
+            break
+        taken |= more
+        for name in more:
+            wanted |= _names_used(shared_resources[name])
+    shared_outputs = {
+        name: text for name, text in shared.section("Outputs").items()
+        if _names_used(text) & set(shared_resources) <= taken
+    }
+    used_text = pattern_text + "".join(shared_resources[name] for name in taken) + "".join(shared_outputs.values())
+    used_text += shared.top.get("Globals", "") + shared.top.get("Conditions", "")
+    shared_parameters = {name: text for name, text in shared.section("Parameters").items() if name in _names_used(used_text)}
+
+    titles = [parts[name].body["Metadata"]["Pattern"]["Title"] for name in chosen]
+    out = [
+        shared.top["AWSTemplateFormatVersion"],
+        shared.top["Transform"],
+        f"Description: >-\n  {shared.body['Description']}: {'; '.join(titles)}.\n",
+        "\n# Composed by `make template` (local/template.py) from functions/shared.yaml and the\n"
+        "# templates of the patterns:\n"
+        + "".join(f"#   functions/{name}/template.yaml\n" for name in chosen)
+        + "# Edit those, not this file: tests/test_template.py fails while they disagree.\n",
+    ]
+
+    def section(title: str, groups: list[tuple[str, dict[str, str]]]) -> None:
+        blocks = []
+        for banner, entries in groups:
+            if entries:
+                blocks.append(f"  # ==== {banner} " + "=" * max(4, 88 - len(banner)) + "\n\n" + "\n".join(entries.values()))
+        if blocks:
+            out.append(f"\n{title}:\n" + "\n".join(blocks))
+
+    def groups(kind: str, shared_entries: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+        return [("Shared (functions/shared.yaml)", shared_entries)] + [
+            (f"{parts[name].body['Metadata']['Pattern']['Title']} (functions/{name}/template.yaml)", sections[name][kind])
+            for name in chosen
+        ]
+
+    section("Parameters", groups("Parameters", shared_parameters))
+    for top in ("Conditions", "Globals"):
+        if top in shared.top:
+            out.append("\n" + shared.top[top])
+    section("Resources", groups("Resources", {name: text for name, text in shared_resources.items() if name in taken}))
+    section("Outputs", groups("Outputs", shared_outputs))
+    return "".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if template.yaml differs from the composition")
+    parser.add_argument("--patterns", nargs="+", default=list(PATTERNS), help="compose only these (printed)")
+    args = parser.parse_args()
+    if args.patterns != list(PATTERNS):
+        sys.stdout.write(compose(args.patterns))
+        return 0
+    composed = compose()
+    target = ROOT / "template.yaml"
+    if args.check:
+        if target.read_text(encoding="utf-8") != composed:
+            print("template.yaml is not what functions/shared.yaml and the patterns compose: run `make template`", file=sys.stderr)
+            return 1
+        return 0
+    target.write_text(composed, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
