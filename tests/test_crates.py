@@ -86,7 +86,9 @@ def test_a_function_compiles_only_the_sdk_crates_it_calls(function):
 @pytest.mark.parametrize("function", sorted(SDK))
 def test_a_production_build_has_no_local_switches(function):
     """sam build compiles a function on its own, without the `local` feature the local stack
-    turns on: the fault switch and the loopback callbacks are not in what is deployed."""
+    turns on: the fault switch and the loopback callbacks are not in what is deployed; nor the
+    `testing` features (the stand-ins of the fuzz tests and benchmarks)."""
     tree = cargo("tree", "-p", function, "-e", "normal,features", "--prefix", "none", "--locked")
     assert "lambda-kit feature" in tree, "the tree lists lambda-kit's features"
     assert 'lambda-kit feature "local"' not in tree
+    assert 'feature "testing"' not in tree
