@@ -167,8 +167,11 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
     for logical_id in template.of_type("AWS::SNS::Topic"):
         sns.create_topic(Name=logical_id)
         created.append(f"SNS topic {logical_id}")
-    for logical_id, resource in template.of_type("AWS::SNS::Subscription").items():
+    # As SAM deploys them; the ones that invoke a function directly are the stack's (a poller).
+    for logical_id, resource in template.translated_of_type("AWS::SNS::Subscription").items():
         properties = template.resolve(resource["Properties"])
+        if properties["Protocol"] == "lambda":
+            continue
         subscribe(sns, properties["TopicArn"], properties["Protocol"], properties["Endpoint"], properties)
         created.append(f"SNS subscription {logical_id}")
     return created

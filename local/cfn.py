@@ -9,6 +9,8 @@ that local/stack.py created from the same template.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,33 @@ _TAGS = {
     "!GetAZs": "Fn::GetAZs",
     "!ImportValue": "Fn::ImportValue",
 }
+
+
+# Lambda's own values for what a template leaves out: the service applies them, so neither SAM
+# nor CloudFormation writes them down (Lambda API reference: CreateEventSourceMapping,
+# PutFunctionEventInvokeConfig). The only defaults the local loop knows; everything else is read.
+LAMBDA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "AWS::SQS::Queue": {"BatchSize": 10},
+    # -1: a stream record is retried until it expires.
+    "AWS::DynamoDB::Table": {"BatchSize": 100, "MaximumRetryAttempts": -1},
+    "EventInvokeConfig": {"MaximumRetryAttempts": 2},
+}
+
+
+def translate(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` through SAM's transform, offline: CodeUri is given the S3 form `sam package` would
+    give it, the region is the local one, and no managed policy is looked up in IAM."""
+    # Imported here: a second of start-up, needed only by what reads the translation.
+    import boto3  # noqa: PLC0415
+    from samtranslator.parser.parser import Parser  # noqa: PLC0415
+    from samtranslator.translator.translator import Translator  # noqa: PLC0415
+
+    body = copy.deepcopy(body)
+    for resource in body.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource.setdefault("Properties", {})["CodeUri"] = "s3://local/code.zip"
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    return translator.translate(body, parameter_values={}, get_managed_policy_map=dict)
 
 
 # What `!Ref AWS::NoValue` resolves to: the property is left out.
@@ -91,6 +120,17 @@ class Template:
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
         return self.body.get("Resources", {})
+
+    @functools.cached_property
+    def translated(self) -> dict[str, dict[str, Any]]:
+        """The resources as SAM deploys them: the template through samtranslator (SAM's own
+        transform, installed with SAM CLI), so every event source mapping, subscription, invoke
+        config and function environment (globals merged) is read as CloudFormation gets it,
+        not re-derived from the SAM shorthand here."""
+        return translate(self.body)["Resources"]
+
+    def translated_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.translated.items() if r.get("Type") == resource_type}
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: r for name, r in self.resources.items() if r.get("Type") == resource_type}
@@ -218,56 +258,88 @@ class Template:
         return self.functions()[logical_id]["Metadata"]["BuildProperties"]["Binary"]
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
-        globals_env = self.body.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        own = self.functions()[logical_id].get("Properties", {}).get("Environment", {}).get("Variables", {})
-        resolved = {name: self.resolve(value) for name, value in {**globals_env, **own}.items()}
+        """The function's environment as deployed (SAM merges the globals), resolved locally."""
+        function = self.translated[logical_id]
+        assert function["Type"] == "AWS::Lambda::Function", logical_id
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        resolved = {name: self.resolve(value) for name, value in variables.items()}
         return {name: str(value) for name, value in resolved.items() if value is not NO_VALUE}
 
     def log_format(self) -> str | None:
         return self.body.get("Globals", {}).get("Function", {}).get("LoggingConfig", {}).get("LogFormat")
 
-    def sqs_mappings(self) -> list["SqsMapping"]:
-        """Every SQS event source of every function, as Lambda's poller would run it."""
+    def event_source_mappings(self, source_type: str) -> list["EventSourceMapping"]:
+        """The event source mappings SAM makes whose source is a resource of `source_type`
+        (AWS::SQS::Queue, AWS::DynamoDB::Table), with Lambda's defaults for what is left out."""
+        defaults = LAMBDA_DEFAULTS[source_type]
         mappings = []
-        for logical_id, function in self.functions().items():
-            for event in function.get("Properties", {}).get("Events", {}).values():
-                if event.get("Type") != "SQS":
-                    continue
-                properties = event["Properties"]
-                queue = properties["Queue"]["Fn::GetAtt"][0]
-                mappings.append(SqsMapping(
-                    function=logical_id,
-                    binary=self.binary(logical_id),
-                    queue=queue,
-                    batch_size=int(properties.get("BatchSize", 10)),
-                    report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
-                ))
+        for name, mapping in sorted(self.translated_of_type("AWS::Lambda::EventSourceMapping").items()):
+            properties = mapping["Properties"]
+            source = properties["EventSourceArn"]["Fn::GetAtt"][0]
+            if self.resources[source]["Type"] != source_type:
+                continue
+            function = properties["FunctionName"]["Ref"]
+            mappings.append(EventSourceMapping(
+                name=name,
+                function=function,
+                binary=self.binary(function),
+                source=source,
+                properties={**defaults, **self.resolve(properties)},
+            ))
         return mappings
 
-    def events_of_type(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """(function logical id, event name, resolved properties) of every event of a type."""
+    def sqs_mappings(self) -> list["SqsMapping"]:
+        """Every SQS event source mapping, as Lambda's poller would run it."""
+        return [
+            SqsMapping(
+                function=mapping.function,
+                binary=mapping.binary,
+                queue=mapping.source,
+                batch_size=int(mapping.properties["BatchSize"]),
+                report_batch_item_failures="ReportBatchItemFailures" in mapping.properties.get("FunctionResponseTypes", []),
+            )
+            for mapping in self.event_source_mappings("AWS::SQS::Queue")
+        ]
+
+    def lambda_subscriptions(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(function, subscription logical id, resolved properties) of every SNS subscription
+        that invokes a function directly."""
         found = []
-        for logical_id, function in self.functions().items():
-            for name, event in function.get("Properties", {}).get("Events", {}).items():
-                if event.get("Type") == event_type:
-                    found.append((logical_id, name, event.get("Properties", {})))
+        for name, subscription in sorted(self.translated_of_type("AWS::SNS::Subscription").items()):
+            properties = subscription["Properties"]
+            if properties.get("Protocol") == "lambda":
+                found.append((properties["Endpoint"]["Fn::GetAtt"][0], name, self.resolve(properties)))
         return found
 
     def event_invoke_config(self, logical_id: str) -> dict[str, Any]:
-        return self.resolve(self.functions()[logical_id].get("Properties", {}).get("EventInvokeConfig", {}))
+        """How Lambda retries the function's asynchronous invocations, with Lambda's defaults."""
+        for config in self.translated_of_type("AWS::Lambda::EventInvokeConfig").values():
+            if config["Properties"]["FunctionName"] == {"Ref": logical_id}:
+                return {**LAMBDA_DEFAULTS["EventInvokeConfig"], **self.resolve(config["Properties"])}
+        return dict(LAMBDA_DEFAULTS["EventInvokeConfig"])
 
     def http_routes(self) -> list["HttpRoute"]:
-        """Every HttpApi event of every function: (method, path) -> binary; no path = $default."""
+        """Every route of the HTTP APIs as SAM writes them into the API's OpenAPI body: (method,
+        path) -> the function its Lambda proxy integration invokes; path None is `$default`."""
         routes = []
-        for logical_id, function in self.functions().items():
-            for event in function.get("Properties", {}).get("Events", {}).values():
-                if event.get("Type") != "HttpApi":
-                    continue
-                properties = event.get("Properties", {}) or {}
-                method = str(properties.get("Method", "ANY")).upper()
-                path = properties.get("Path")
-                routes.append(HttpRoute(method=method if path else "ANY", path=path, function=logical_id, binary=self.binary(logical_id)))
+        for api in self.translated_of_type("AWS::ApiGatewayV2::Api").values():
+            for path, operations in api["Properties"].get("Body", {}).get("paths", {}).items():
+                for method, operation in operations.items():
+                    uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                    function = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", uri).group(1)
+                    method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                    default = path == "/$default"
+                    routes.append(HttpRoute(method="ANY" if default else method, path=None if default else path,
+                                            function=function, binary=self.binary(function)))
         return routes
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    name: str  # its logical id in the translated template
+    function: str
+    binary: str
+    source: str  # the queue's or table's logical id, which is also its local name
+    properties: dict[str, Any]  # resolved, with Lambda's defaults for what the template leaves out
 
 
 @dataclass(frozen=True)

@@ -186,8 +186,9 @@ class StreamPoller(Poller):
         self.streams, self.sqs = streams, sqs
         self.stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         self.invoke_endpoint, self.log = invoke_endpoint, log
-        self.batch_size = int(properties.get("BatchSize", 100))
-        self.max_retries = int(properties.get("MaximumRetryAttempts", -1))
+        # The mapping as local.cfn reads it from SAM's translation, Lambda's defaults filled in.
+        self.batch_size = int(properties["BatchSize"])
+        self.max_retries = int(properties["MaximumRetryAttempts"])
         self.reports_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
         on_failure = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
@@ -267,7 +268,7 @@ class SnsLambdaPoller(Poller):
         self.function, self.binary, self.subscription_arn = function, binary, subscription_arn
         self.sqs, self.invoke_endpoint, self.log = sqs, invoke_endpoint, log
         self.tap_url = sqs.get_queue_url(QueueName=tap_queue)["QueueUrl"]
-        self.retries = int(invoke_config.get("MaximumRetryAttempts", 2))
+        self.retries = int(invoke_config["MaximumRetryAttempts"])
         on_failure = invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         self.on_failure_queue = on_failure.rsplit(":", 1)[-1] if on_failure else None
         self.name = f"sns poller {function}"

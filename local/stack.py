@@ -153,9 +153,10 @@ class Stack:
             routes = self.template.http_routes()
             warm_ups = {route.binary: Functions.HTTP_WARM_UP for route in routes}
             warm_ups.update({mapping.binary: Functions.SQS_WARM_UP for mapping in self.template.sqs_mappings()})
-            for kind in ("DynamoDB", "SNS"):
-                for function, _, _ in self.template.events_of_type(kind):
-                    warm_ups[self.template.binary(function)] = Functions.SQS_WARM_UP
+            for mapping in self.template.event_source_mappings("AWS::DynamoDB::Table"):
+                warm_ups[mapping.binary] = Functions.SQS_WARM_UP
+            for function, _, _ in self.template.lambda_subscriptions():
+                warm_ups[self.template.binary(function)] = Functions.SQS_WARM_UP
             if websocket:
                 # An event without a connection id: ws-api answers 400 and has started.
                 warm_ups.update({route["binary"]: {"requestContext": {}} for route in websocket["routes"].values()})
@@ -180,22 +181,19 @@ class Stack:
                 poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
                 self.pollers.append(poller)
                 self.say(f"  SQS {mapping.queue} (batches of {mapping.batch_size}) -> {mapping.function} ({mapping.binary})")
-            for function, _, properties in self.template.events_of_type("DynamoDB"):
-                properties = self.template.resolve(properties)
-                table = properties["Stream"].split(":table/")[1].split("/")[0]
-                poller = StreamPoller(function, self.template.binary(function), table, properties, self.moto.client("dynamodb"),
+            for mapping in self.template.event_source_mappings("AWS::DynamoDB::Table"):
+                poller = StreamPoller(mapping.function, mapping.binary, mapping.source, mapping.properties, self.moto.client("dynamodb"),
                                       self.moto.client("dynamodbstreams"), self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
                 self.pollers.append(poller.start())
-                self.say(f"  DynamoDB stream of {table} -> {function} ({self.template.binary(function)})")
-            for function, name, properties in self.template.events_of_type("SNS"):
-                properties = self.template.resolve(properties)
-                tap = f"{function}-{name}-tap"
+                self.say(f"  DynamoDB stream of {mapping.source} -> {mapping.function} ({mapping.binary})")
+            for function, name, properties in self.template.lambda_subscriptions():
+                tap = f"{name}-tap"
                 self.moto.client("sqs").create_queue(QueueName=tap)
-                subscription = subscribe(self.moto.client("sns"), properties["Topic"], "sqs", self.template.arn_of_queue(tap), properties)
+                subscription = subscribe(self.moto.client("sns"), properties["TopicArn"], "sqs", self.template.arn_of_queue(tap), properties)
                 poller = SnsLambdaPoller(function, self.template.binary(function), tap, subscription, self.template.event_invoke_config(function),
                                          self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
                 self.pollers.append(poller.start())
-                self.say(f"  SNS {properties['Topic'].rsplit(':', 1)[-1]} (filtered) -> {function} ({self.template.binary(function)})")
+                self.say(f"  SNS {properties['TopicArn'].rsplit(':', 1)[-1]} (filtered) -> {function} ({self.template.binary(function)})")
         return environment
 
     def _log(self, message: str) -> None:

@@ -117,3 +117,21 @@ def test_the_load_run_expects_poison_events_only_where_a_subscription_filter_let
     assert reached == {"notifier", "audit-log", "ws-push"}
     assert all(delivers(TEMPLATE, queue, {"event_type": "job.failed"}) for queue in queues.values())
     assert not any(delivers(TEMPLATE, queue, {"event_type": "order.shipped"}) for name, queue in queues.items() if name != "audit-log")
+
+
+def test_the_event_sources_are_read_from_sams_translation_with_lambdas_defaults_for_the_rest():
+    (stream,) = TEMPLATE.event_source_mappings("AWS::DynamoDB::Table")
+    assert (stream.function, stream.source) == ("EventPublisherFunction", "OutboxTable")
+    assert (stream.properties["BatchSize"], stream.properties["MaximumRetryAttempts"]) == (10, 50), "the template's own"
+    assert stream.properties["DestinationConfig"]["OnFailure"]["Destination"].endswith(":OutboxPublishFailuresQueue")
+    ((function, _, subscription),) = TEMPLATE.lambda_subscriptions()
+    assert function == "LargeOrderAlertFunction"
+    assert subscription["FilterPolicyScope"] == "MessageBody" and subscription["TopicArn"].endswith(":DomainEventsTopic")
+    assert TEMPLATE.event_invoke_config("LargeOrderAlertFunction")["MaximumRetryAttempts"] == 2
+    assert TEMPLATE.event_invoke_config("NotifierFunction") == {"MaximumRetryAttempts": 2}, "Lambda's default"
+
+
+def test_a_function_environment_is_the_deployed_one_with_the_globals_merged():
+    environment = TEMPLATE.function_environment("JobWorkerFunction")
+    assert environment["ORDERS_TABLE"] == "OrdersTable" and environment["OUTBOX_TABLE"] == "OutboxTable"
+    assert "AWS_ENDPOINT_URL" not in environment, "the global's !If gives no value without LocalAwsEndpoint"
