@@ -26,7 +26,7 @@ from pathlib import Path
 from .aws import BIN, Moto, create_resources, free_port, stop
 from .cfn import ROOT, Template
 from .gateway import Gateway
-from .lambda_api import InvocationFailed, invoke
+from .lambda_api import InvocationFailed, InvokeRouter, invoke
 from .aws import subscribe
 from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
 from .ws_gateway import WebSocketGateway, local_endpoints, websocket_api
@@ -43,44 +43,62 @@ LOG_FILE = STATE_DIR / "stack.log"
 LOCAL_FEATURES = ("--features", "lambda-kit/local")
 
 
-def function_environment(template: Template) -> dict[str, str]:
-    """Every function's environment, merged. cargo-lambda serves all functions with one
-    environment, so two functions may not give one variable different values."""
-    merged: dict[str, str] = {}
+def function_environments(template: Template) -> dict[str, dict[str, str]]:
+    """Each function's own environment, by binary, as the template gives it (see
+    Template.function_environment), with the log format Lambda's logging config sets."""
+    environments = {}
     for logical_id in template.functions():
-        for name, value in template.function_environment(logical_id).items():
-            if merged.get(name, value) != value:
-                raise SystemExit(f"{name} differs between functions; give them distinct names in template.yaml")
-            merged[name] = value
-    if template.log_format():
-        merged["AWS_LAMBDA_LOG_FORMAT"] = template.log_format()
-    return merged
+        environment = template.function_environment(logical_id)
+        if template.log_format():
+            environment["AWS_LAMBDA_LOG_FORMAT"] = template.log_format()
+        environments[template.binary(logical_id)] = environment
+    return environments
+
+
+def command_environment(environments: dict[str, dict[str, str]]) -> dict[str, str]:
+    """What COMMAND (the tests, the demo) gets of the functions' environments: every variable
+    that has one value wherever it is set (ORDERS_TABLE, ...). A name two functions give
+    different values is left out: it names no one thing."""
+    values: dict[str, set[str]] = {}
+    for environment in environments.values():
+        for name, value in environment.items():
+            values.setdefault(name, set()).add(value)
+    return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
 
 
 class Functions:
-    """Every workspace function under `cargo lambda watch`, with the template's environment."""
+    """Each function under its own `cargo lambda watch`, with its own environment (cargo-lambda
+    takes one environment per process), behind one Lambda Invoke API (lambda_api.InvokeRouter)
+    on `port`. Every watcher shares the workspace's target dir: a function is built once, on its
+    first invocation."""
 
-    def __init__(self, environment: dict[str, str], log_path: Path, port: int | None = None):
+    def __init__(self, environments: dict[str, dict[str, str]], log_path: Path, port: int | None = None):
         self.port = port or free_port()
-        self.environment = environment
+        self.environments = environments
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.router: InvokeRouter | None = None
 
     @property
     def invoke_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Functions":
-        env_file = STATE_DIR / "functions.env"
-        env_file.write_text("".join(f"{name}={value}\n" for name, value in self.environment.items()))
-        self.process = subprocess.Popen(
-            [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet", *LOCAL_FEATURES,
-             "--invoke-address", "127.0.0.1", "--invoke-port", str(self.port), "--env-file", str(env_file)],
-            cwd=ROOT,
-            stdout=open(self.log_path, "ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        endpoints = {}
+        for binary, environment in sorted(self.environments.items()):
+            env_file = STATE_DIR / f"{binary}.env"
+            env_file.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
+            port = free_port()
+            endpoints[binary] = f"http://127.0.0.1:{port}"
+            self.processes[binary] = subprocess.Popen(
+                [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet", *LOCAL_FEATURES,
+                 "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--env-file", str(env_file)],
+                cwd=ROOT,
+                stdout=open(self.log_path, "ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.router = InvokeRouter(endpoints, self.port).start()
         return self
 
     HTTP_WARM_UP = {"version": "2.0", "routeKey": "$default", "rawPath": "/__warm-up", "headers": {},
@@ -92,8 +110,9 @@ class Functions:
         """Waits until `binary` is built and answers, so the first real request is not the build."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"cargo lambda watch exited; see {self.log_path}")
+            process = self.processes.get(binary)
+            if process is None or process.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch of {binary} is not running; see {self.log_path}")
             try:
                 invoke(self.invoke_endpoint, binary, event, timeout=timeout)
                 return
@@ -103,7 +122,10 @@ class Functions:
         raise RuntimeError(f"{binary} did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
-        stop(self.process)
+        if self.router:
+            self.router.stop()
+        for process in self.processes.values():
+            stop(process)
 
 
 class Stack:
@@ -134,7 +156,8 @@ class Stack:
         self.say(f"local AWS (moto) at {self.moto.endpoint}")
         for made in create_resources(self.template, self.moto):
             self.say(f"  created {made}")
-        environment = {**self.moto.client_environment(), **function_environment(self.template)}
+        # What every function gets besides its own environment: the local AWS, and the switches below.
+        environment = self.moto.client_environment()
         # Fault injection (make load) is passed through from the caller; template.yaml never sets it.
         # The tests' webhook receivers listen on 127.0.0.1 over http: allowed locally only (the
         # functions honour it only with a loopback AWS_ENDPOINT_URL; template.yaml never sets it).
@@ -147,9 +170,12 @@ class Stack:
         if websocket:
             # Ports first: the functions' environment names the local Management API.
             self.websocket = WebSocketGateway(websocket, "", port=self.websocket_port, log=self._log)
-            environment = local_endpoints(environment, websocket, self.websocket)
+        environments = {binary: {**environment, **own} for binary, own in function_environments(self.template).items()}
+        if websocket:
+            environments = {binary: local_endpoints(own, websocket, self.websocket) for binary, own in environments.items()}
+        environment = {**environment, **command_environment(environments)}
         if self.with_functions:
-            self.functions = Functions(environment, LOG_FILE, self.invoke_port).start()
+            self.functions = Functions(environments, LOG_FILE, self.invoke_port).start()
             routes = self.template.http_routes()
             warm_ups = {route.binary: Functions.HTTP_WARM_UP for route in routes}
             warm_ups.update({mapping.binary: Functions.SQS_WARM_UP for mapping in self.template.sqs_mappings()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from local.cfn import HttpRoute, Template
 from local.gateway import http_api_event, select_route
-from local.stack import function_environment
+from local.stack import command_environment, function_environments
 
 TEMPLATE = Template.read()
 
@@ -13,12 +13,20 @@ def route(method, path):
     return HttpRoute(method=method, path=path, function="F", binary="f")
 
 
-def test_function_environment_resolves_references_to_the_local_resources():
-    environment = function_environment(TEMPLATE)
-    assert environment["ORDERS_TABLE"] == "OrdersTable"
-    assert environment["IDEMPOTENCY_TABLE"] == "IdempotencyTable"
-    assert environment["TAX_RATE_BASIS_POINTS"] == TEMPLATE.parameter("TaxRateBasisPoints")
-    assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+def test_each_function_gets_its_own_environment_resolved_to_the_local_resources():
+    environments = function_environments(TEMPLATE)
+    orders = environments["orders-api"]
+    assert orders["ORDERS_TABLE"] == "OrdersTable" and orders["IDEMPOTENCY_TABLE"] == "IdempotencyTable"
+    assert orders["TAX_RATE_BASIS_POINTS"] == TEMPLATE.parameter("TaxRateBasisPoints")
+    assert orders["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+    assert "NOTIFICATIONS_TABLE" not in orders, "only what the template gives this function"
+    assert environments["notifier"]["NOTIFICATIONS_TABLE"] == "NotificationsTable"
+
+
+def test_the_command_gets_each_variable_that_names_one_thing():
+    merged = command_environment({"a": {"TABLE": "T", "SAME": "x"}, "b": {"SAME": "x", "ONLY_B": "y"}, "c": {"TABLE": "U"}})
+    assert merged == {"SAME": "x", "ONLY_B": "y"}, "TABLE differs between functions: left out"
+    assert command_environment(function_environments(TEMPLATE))["ORDERS_TABLE"] == "OrdersTable"
 
 
 def test_the_routes_are_the_template_http_api_events():
