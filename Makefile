@@ -41,7 +41,7 @@ test-rust:
 	cargo test --workspace --locked $(LOCAL_FEATURES)
 
 test-python:
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q tests functions
 
 lint:
 	cargo fmt --all --check

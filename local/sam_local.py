@@ -12,7 +12,7 @@ under SAM's own emulator in Docker, each answer checked against tests/expected/.
    as a user types it.
 4. `sam local start-lambda --warm-containers EAGER`: every sample event of every function, in the
    order tests/expected/ gives, through the local Lambda endpoint.
-5. `sam local start-api`: the HTTP API end to end (tests/test_local_api.py against it).
+5. `sam local start-api`: the HTTP API end to end (functions/sync/tests/test_orders_http.py against it).
 
 The template declares AWS_ENDPOINT_URL only when its LocalAwsEndpoint parameter is set (never in
 a deploy); SAM leaves that Fn::If unresolved but declares the variable, so the run sets it, with
@@ -174,12 +174,12 @@ def http_api_through_start_api(run: Run, options: list[str], environment: dict[s
                      "--log-file", str(api_log), *options], environment, url, "sam local start-api", timeout=900)
     try:
         started = time.monotonic()
-        out = subprocess.run([str(Path(sys.executable).parent / "pytest"), "-q", "-p", "no:cacheprovider", "tests/test_local_api.py"],
+        out = subprocess.run([str(Path(sys.executable).parent / "pytest"), "-q", "-p", "no:cacheprovider", "functions/sync/tests/test_orders_http.py"],
                              cwd=ROOT, env={**environment, "LOCAL_API_URL": url, "LOCAL_FUNCTION_LOG": str(api_log), "LOCAL_API_EMULATOR": "sam"},
                              capture_output=True, text=True)
         summary = (out.stdout.strip().splitlines() or ["no output"])[-1]
         problems = [] if out.returncode == 0 else [line for line in out.stdout.splitlines() if "FAILED" in line or "Error" in line][:10] or [summary]
-        run.record("start-api", "HttpApi", "tests/test_local_api.py", problems, time.monotonic() - started, f" ({summary})")
+        run.record("start-api", "HttpApi", "functions/sync/tests/test_orders_http.py", problems, time.monotonic() - started, f" ({summary})")
     finally:
         stop(process)
 

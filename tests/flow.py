@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import urllib.error
+import urllib.request
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
@@ -36,3 +40,15 @@ def client(service: str):
     from local.cfn import REGION
 
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
+
+
+def call(method: str, path: str, body=None):
+    """A JSON request to the local HTTP API: (status, the answer's JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(os.environ.get("LOCAL_API_URL", "") + path, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

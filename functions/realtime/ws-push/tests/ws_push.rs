@@ -1,7 +1,7 @@
 //! ws-push against DynamoDB (moto, real SDK) with the sample batch: each event reaches exactly
 //! the connections that follow it, a connection that answers 410 Gone is removed with its
 //! subscriptions, poison is reported by its message id. The Management API side is a recording
-//! stand-in here; tests/test_websocket_flow.py drives the real SDK call through the local gateway.
+//! stand-in here; functions/realtime/tests/test_websocket_flow.py drives the real SDK call through the local gateway.
 
 use std::cell::RefCell;
 

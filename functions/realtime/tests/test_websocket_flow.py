@@ -9,8 +9,7 @@ import os
 import time
 
 import pytest
-from flow import client, require_stack, wait_until
-from test_jobs_flow import call
+from flow import call, client, require_stack, wait_until
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

@@ -10,8 +10,7 @@ import json
 import time
 
 import pytest
-from flow import client, require_stack, wait_until
-from test_jobs_flow import call
+from flow import call, client, require_stack, wait_until
 
 from local.webhook_receiver import Receiver
 

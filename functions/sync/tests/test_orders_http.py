@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from local.cfn import ROOT
+
 API = os.environ.get("LOCAL_API_URL", "")
 
 
@@ -94,7 +96,7 @@ def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body()
     assert status == 201
 
     # The functions' log: the local stack's, or SAM's under make sam-local (written a moment later).
-    path = Path(os.environ.get("LOCAL_FUNCTION_LOG", Path(__file__).resolve().parent.parent / ".local" / "stack.log"))
+    path = Path(os.environ.get("LOCAL_FUNCTION_LOG", ROOT / ".local" / "stack.log"))
     deadline = time.monotonic() + 10
     while True:
         log = path.read_text()

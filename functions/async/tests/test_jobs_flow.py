@@ -6,30 +6,15 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
-from flow import client, require_stack, wait_until
-
-API = os.environ.get("LOCAL_API_URL", "")
-
+from flow import call, client, require_stack, wait_until
 
 @pytest.fixture(scope="module")
 def aws():
     require_stack()
     return client("sqs"), client("dynamodb")
-
-
-def call(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(API + path, data=data, method=method, headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def job_of(dynamodb, job_id):
