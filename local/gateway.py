@@ -9,14 +9,13 @@ authorizers, no throttling, no CORS, one stage ($default).
 from __future__ import annotations
 
 import base64
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from .cfn import ACCOUNT_ID, HttpRoute
-from .lambda_api import InvocationFailed, invoke
+from .lambda_api import InvocationFailed, LoopbackServer, invoke
 
 # API Gateway's own payload limit.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -84,26 +83,12 @@ def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, ta
     return event
 
 
-class Gateway:
+class Gateway(LoopbackServer):
     def __init__(self, routes: list[HttpRoute], invoke_endpoint: str, port: int, log=print):
         self.routes = routes
         self.invoke_endpoint = invoke_endpoint
         self.log = log
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "Gateway":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(self._handler(), port)
 
     def invoke(self, binary: str, event: dict) -> dict | None:
         try:

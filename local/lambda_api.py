@@ -33,7 +33,29 @@ def invoke(endpoint: str, binary: str, event: Any, timeout: float) -> Any:
         raise InvocationFailed(f"invoking {binary} failed: {error}") from error
 
 
-class InvokeRouter:
+class LoopbackServer:
+    """A threaded HTTP server on loopback, serving from a daemon thread once started."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler], port: int):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name=type(self).__name__, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class InvokeRouter(LoopbackServer):
     """One Lambda Invoke API in front of one `cargo lambda watch` per function: a request for
     function F goes to F's own watcher, so each function runs with its own environment (as
     Lambda gives each function its own; cargo-lambda takes one environment per process)."""
@@ -77,14 +99,4 @@ class InvokeRouter:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="invoke router", daemon=True)
-
-    def start(self) -> "InvokeRouter":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, port)
