@@ -169,6 +169,8 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
         created.append(f"SNS topic {logical_id}")
     # As SAM deploys them; the ones that invoke a function directly are the stack's (a poller).
     for logical_id, resource in template.translated_of_type("AWS::SNS::Subscription").items():
+        if "Condition" in resource and not template.condition(resource["Condition"]):
+            continue  # as CloudFormation: a resource whose condition is false is not created
         properties = template.resolve(resource["Properties"])
         if properties["Protocol"] == "lambda":
             continue

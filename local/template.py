@@ -9,8 +9,8 @@ output provides it (`OutboxTableName: fanout.OutboxTableName`). Composing a set 
 - every resource, parameter and output of each chosen pattern, in the pattern's own words;
 - an import whose pattern is chosen becomes that output's value (`!Ref OutboxTableName` turns
   into `!Ref OutboxTable`); one whose pattern is not stays a parameter of the composition;
-- each shared resource, parameter and output only if a chosen pattern uses it (with the shared
-  resources that come with it, `Metadata.Shared.Companions`).
+- each shared resource, condition, parameter and output only if a chosen pattern uses it (with
+  the shared resources that come with it, `Metadata.Shared.Companions`).
 
 The text is composed, not re-serialized: comments and layout stay as written.
 
@@ -33,7 +33,7 @@ FUNCTIONS = ROOT / "functions"
 SHARED = FUNCTIONS / "shared.yaml"
 # The patterns in the order they build on each other (the README's table).
 PATTERNS = ("sync", "async", "fanout", "realtime", "callbacks")
-SECTIONS = ("Parameters", "Resources", "Outputs")
+SECTIONS = ("Parameters", "Conditions", "Resources", "Outputs")
 
 _TOP = re.compile(r"^([A-Za-z]+):")
 _ENTRY = re.compile(r"^  ([A-Za-z0-9]+):")
@@ -161,7 +161,12 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
         if _names_used(text) & set(shared_resources) <= taken
     }
     used_text = pattern_text + "".join(shared_resources[name] for name in taken) + "".join(shared_outputs.values())
-    used_text += shared.top.get("Globals", "") + shared.top.get("Conditions", "")
+    used_text += shared.top.get("Globals", "")
+    shared_conditions = {
+        name: text for name, text in shared.section("Conditions").items()
+        if re.search(rf"(Condition: {name}\b|!If \[{name}\b|!Condition {name}\b)", used_text)
+    }
+    used_text += "".join(shared_conditions.values())
     shared_parameters = {name: text for name, text in shared.section("Parameters").items() if name in _names_used(used_text)}
 
     titles = [parts[name].body["Metadata"]["Pattern"]["Title"] for name in chosen]
@@ -190,9 +195,10 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
         ]
 
     section("Parameters", groups("Parameters", shared_parameters))
-    for top in ("Conditions", "Globals"):
-        if top in shared.top:
-            out.append("\n" + shared.top[top])
+    if shared_conditions:
+        out.append("\nConditions:\n" + "".join(shared_conditions.values()))
+    if "Globals" in shared.top:
+        out.append("\n" + shared.top["Globals"])
     section("Resources", groups("Resources", {name: text for name, text in shared_resources.items() if name in taken}))
     section("Outputs", groups("Outputs", shared_outputs))
     return "".join(out)

@@ -287,7 +287,8 @@ def test_queues_are_encrypted_with_the_stack_key():
 
 # Publish-subscribe invariants -------------------------------------------------------------------
 
-SUBSCRIPTIONS = TEMPLATE.of_type("AWS::SNS::Subscription")
+# The domain-events topic's queue subscriptions (the alarm topic's e-mail is no queue).
+SUBSCRIPTIONS = {name: s for name, s in TEMPLATE.of_type("AWS::SNS::Subscription").items() if s["Properties"]["Protocol"] == "sqs"}
 SNS_EVENTS = [(f, e["Properties"]) for f, fn in FUNCTIONS.items() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "SNS"]
 
 
@@ -311,10 +312,11 @@ def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
     assert targets <= covered
 
 
-def test_the_topic_is_encrypted_and_takes_tls_publishes_only():
-    (topic,) = TEMPLATE.of_type("AWS::SNS::Topic").values()
+def test_the_events_topic_is_encrypted_and_takes_tls_publishes_only():
+    assert set(TEMPLATE.of_type("AWS::SNS::Topic")) == {"DomainEventsTopic", "AlarmTopic"}
+    topic = TEMPLATE.resources["DomainEventsTopic"]
     assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
-    (policy,) = TEMPLATE.of_type("AWS::SNS::TopicPolicy").values()
+    (policy,) = [p for p in TEMPLATE.of_type("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": "DomainEventsTopic"}]]
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies)
 
@@ -332,6 +334,34 @@ def test_stream_consumers_report_failures_and_keep_what_they_give_up_on():
         assert "ReportBatchItemFailures" in source["FunctionResponseTypes"]
         assert source["StartingPosition"] == "TRIM_HORIZON"
         assert source["DestinationConfig"]["OnFailure"]["Destination"]
+
+
+def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears():
+    alarms = TEMPLATE.of_type("AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        assert properties.get("AlarmActions") == [{"Ref": "AlarmTopic"}], f"{name}: ALARM reaches no one"
+        assert properties.get("OKActions") == [{"Ref": "AlarmTopic"}], f"{name}: OK reaches no one"
+
+
+def test_only_cloudwatch_publishes_to_the_encrypted_alarm_topic_and_an_email_is_optional():
+    topic = TEMPLATE.resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    (policy,) = [p["Properties"] for p in TEMPLATE.of_type("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]]
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allows] == [{"Service": "cloudwatch.amazonaws.com"}]
+    assert allows[0]["Action"] == "sns:Publish" and allows[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == "*" and deny["Action"] == "sns:Publish"
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}
+    key = TEMPLATE.resources["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and "kms:GenerateDataKey*" in s["Action"] for s in key), \
+        "CloudWatch must be able to encrypt what it publishes to the topic"
+    subscription = TEMPLATE.resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"
+    assert TEMPLATE.body["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert not Template.read().condition("HasAlarmEmail"), "no e-mail unless one is given"
 
 
 def test_every_queue_where_failures_wait_is_alarmed():
