@@ -143,3 +143,49 @@ def test_a_function_environment_is_the_deployed_one_with_the_globals_merged():
     environment = TEMPLATE.function_environment("JobWorkerFunction")
     assert environment["ORDERS_TABLE"] == "OrdersTable" and environment["OUTBOX_TABLE"] == "OutboxTable"
     assert "AWS_ENDPOINT_URL" not in environment, "the global's !If gives no value without LocalAwsEndpoint"
+
+
+def test_the_invoke_router_sends_each_invocation_to_its_functions_watcher():
+    import http.server
+    import json
+    import urllib.error
+    import urllib.request
+
+    from local.aws import free_port
+    from local.lambda_api import InvokeRouter, LoopbackServer
+
+    def watcher(answer: bytes, error: bool):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                event = self.rfile.read(int(self.headers["content-length"]))
+                body = answer + b":" + event
+                self.send_response(200)
+                if error:
+                    self.send_header("x-amz-function-error", "Unhandled")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_):
+                pass
+
+        return LoopbackServer(Handler, free_port()).start()
+
+    a, b = watcher(b"a", False), watcher(b"b", True)
+    router = InvokeRouter({"fn-a": a.url, "fn-b": b.url}, free_port()).start()
+    try:
+        def post(name):
+            request = urllib.request.Request(f"{router.url}/2015-03-31/functions/{name}/invocations", data=b"{}", method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return answer.status, answer.headers.get("x-amz-function-error"), answer.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.headers.get("x-amzn-errortype"), error.read()
+
+        assert post("fn-a") == (200, None, b"a:{}")
+        assert post("fn-b") == (200, "Unhandled", b"b:{}"), "a function error passes through as Lambda reports it"
+        status, kind, body = post("fn-c")
+        assert (status, kind) == (404, "ResourceNotFoundException") and "fn-c" in json.loads(body)["message"]
+    finally:
+        for server in (router, a, b):
+            server.stop()
