@@ -8,7 +8,10 @@ output provides it (`OutboxTableName: fanout.OutboxTableName`). Composing a set 
 
 - every resource, parameter and output of each chosen pattern, in the pattern's own words;
 - an import whose pattern is chosen becomes that output's value (`!Ref OutboxTableName` turns
-  into `!Ref OutboxTable`); one whose pattern is not stays a parameter of the composition;
+  into `!Ref OutboxTable`); one whose pattern is not is left out with what uses it: the
+  parameter, each line that refers to it, and the list item (a policy statement) such a line
+  sits in. A function reads such a setting as optional (the outbox: orders are stored and no
+  event leaves; the orders table: no invoice jobs), so a pattern alone has nothing dead in it;
 - each shared resource, condition, parameter and output only if a chosen pattern uses it (with
   the shared resources that come with it, `Metadata.Shared.Companions`).
 
@@ -31,8 +34,18 @@ from local.cfn import load
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 SHARED = FUNCTIONS / "shared.yaml"
-# The patterns in the order they build on each other (the README's table).
-PATTERNS = ("sync", "async", "fanout", "realtime", "callbacks")
+# The kit's patterns in the order they build on each other (the README's table).
+ORDER = ("sync", "async", "fanout", "realtime", "callbacks")
+
+
+def present() -> tuple[str, ...]:
+    """The patterns this project holds (a starter holds some): each a folder of functions/ with a
+    template.yaml, in the README's order, then any others by name."""
+    found = {path.parent.name for path in FUNCTIONS.glob("*/template.yaml")}
+    return tuple(name for name in ORDER if name in found) + tuple(sorted(found - set(ORDER)))
+
+
+PATTERNS = present()
 SECTIONS = ("Parameters", "Conditions", "Resources", "Outputs")
 
 _TOP = re.compile(r"^([A-Za-z]+):")
@@ -106,6 +119,56 @@ def imports(part: Part) -> dict[str, tuple[str, str]]:
     return {name: tuple(source.split(".", 1)) for name, source in declared.items()}
 
 
+def requirements(part: Part) -> tuple[list[str], list[str]]:
+    """What a pattern cannot work without: every pattern of `Requires`, and one of `RequiresOneOf`."""
+    pattern = part.body.get("Metadata", {}).get("Pattern", {})
+    return list(pattern.get("Requires") or []), list(pattern.get("RequiresOneOf") or [])
+
+
+def with_requirements(patterns: list[str] | tuple[str, ...]) -> list[str]:
+    """`patterns` and what they require, in the README's order (`all`: every pattern here). Where a
+    pattern needs one of several and none is chosen, the first is taken (fan-out's producer: sync)."""
+    chosen = set(PATTERNS if "all" in patterns else patterns)
+    unknown = chosen - set(PATTERNS)
+    if unknown:
+        raise SystemExit(f"no such pattern: {', '.join(sorted(unknown))} (there are {', '.join(PATTERNS)}, or all)")
+    while True:
+        more: set[str] = set()
+        for name in chosen:
+            every, one_of = requirements(Part.read(FUNCTIONS / name / "template.yaml"))
+            more |= set(every) - chosen
+            if one_of and not chosen & set(one_of):
+                more.add(one_of[0])
+        if not more:
+            return [name for name in PATTERNS if name in chosen]
+        chosen |= more
+
+
+def samples_needing(part: Part, chosen: list[str] | tuple[str, ...]) -> list[str]:
+    """The pattern's sample events (`<function>/<file>` under events/) whose answer needs a pattern
+    that is not chosen (`Metadata.Pattern.SamplesNeeding`): a project without it leaves them out."""
+    needing = part.body.get("Metadata", {}).get("Pattern", {}).get("SamplesNeeding") or {}
+    return [sample for pattern, samples in needing.items() if pattern not in chosen for sample in samples]
+
+
+def _drop_references(text: str, parameter: str) -> str:
+    """`text` without what refers to `parameter`: each such line, or the list item it sits in."""
+    lines = text.splitlines(keepends=True)
+    indent = lambda line: len(line) - len(line.lstrip(" "))  # noqa: E731
+    while True:
+        hit = next((n for n, line in enumerate(lines) if re.search(rf"!Ref {parameter}\b", line)), None)
+        if hit is None:
+            return "".join(lines)
+        start, end = hit, hit + 1
+        # The line's parent: the nearest line above with less indentation.
+        parent = next((n for n in range(hit - 1, -1, -1) if lines[n].strip() and indent(lines[n]) < indent(lines[hit])), None)
+        if parent is not None and lines[parent].lstrip().startswith("- "):
+            start, end = parent, parent + 1
+            while end < len(lines) and (not lines[end].strip() or indent(lines[end]) > indent(lines[parent])):
+                end += 1
+        del lines[start:end]
+
+
 def _output_value(part: Part, output: str) -> str:
     text = part.section("Outputs")[output]
     match = re.search(r"^    Value: (.+)$", text, re.M)
@@ -120,6 +183,8 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
     if unknown:
         raise SystemExit(f"no such pattern: {', '.join(sorted(unknown))} (there are {', '.join(PATTERNS)})")
     chosen = [name for name in PATTERNS if name in patterns]
+    if not chosen:
+        raise SystemExit("no pattern chosen")
     shared = Part.read(SHARED)
     parts = {name: Part.read(FUNCTIONS / name / "template.yaml") for name in chosen}
 
@@ -127,15 +192,22 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for name, part in parts.items():
         resolved: dict[str, str] = {}
+        dropped: list[str] = []
         for parameter, (source, output) in imports(part).items():
             if source in parts:
                 resolved[parameter] = _output_value(parts[source], output)
+            else:
+                dropped.append(parameter)
         own: dict[str, dict[str, str]] = {}
         for section in SECTIONS:
             own[section] = {}
             for entry, text in part.section(section).items():
-                if section == "Parameters" and entry in resolved:
+                if section == "Parameters" and (entry in resolved or entry in dropped):
                     continue
+                for parameter in dropped:
+                    if re.search(rf"\$\{{{parameter}[.}}]", text):
+                        raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
+                    text = _drop_references(text, parameter)
                 for parameter, value in resolved.items():
                     if re.search(rf"\$\{{{parameter}[.}}]", text):
                         raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")

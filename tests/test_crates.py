@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 from local.cfn import ROOT
+from local.template import PATTERNS as HERE
 
 # The five patterns and the crates of each; the shared kit is what any pattern may use.
-PATTERNS = {
+KIT = {
     "sync": {"orders-api"},
     "async": {"jobs", "jobs-api", "job-worker"},
     "fanout": {"event-publisher", "notifier", "audit-log", "large-order-alert"},
     "realtime": {"realtime", "ws-api", "ws-push"},
     "callbacks": {"webhooks", "webhook-dispatcher"},
 }
+# A project made with `make starter` holds some of them.
+PATTERNS = {name: crates for name, crates in KIT.items() if name in HERE}
 SHARED = {"lambda-kit", "contracts", "test-support"}
 
 # What each function's production build compiles of the AWS SDK and the Lambda runtime.
@@ -36,6 +39,7 @@ SDK = {
     "ws-push": {"aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "aws_lambda_events"},
     "webhook-dispatcher": {"aws-sdk-secretsmanager", "aws_lambda_events"},
 }
+SDK = {function: crates for function, crates in SDK.items() if any(function in c for c in PATTERNS.values())}
 WATCHED = ("aws-sdk-", "lambda_http", "aws_lambda_events")
 
 

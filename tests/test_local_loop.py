@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from patterns import needs
 from local.cfn import HttpRoute, Template
 from local.gateway import http_api_event, select_route
 from local.stack import command_environment, function_environments
@@ -13,6 +14,7 @@ def route(method, path):
     return HttpRoute(method=method, path=path, function="F", binary="f")
 
 
+@needs("sync", "fanout")
 def test_each_function_gets_its_own_environment_resolved_to_the_local_resources():
     environments = function_environments(TEMPLATE)
     orders = environments["orders-api"]
@@ -23,18 +25,21 @@ def test_each_function_gets_its_own_environment_resolved_to_the_local_resources(
     assert environments["notifier"]["NOTIFICATIONS_TABLE"] == "NotificationsTable"
 
 
+@needs("sync")
 def test_the_command_gets_each_variable_that_names_one_thing():
     merged = command_environment({"a": {"TABLE": "T", "SAME": "x"}, "b": {"SAME": "x", "ONLY_B": "y"}, "c": {"TABLE": "U"}})
     assert merged == {"SAME": "x", "ONLY_B": "y"}, "TABLE differs between functions: left out"
     assert command_environment(function_environments(TEMPLATE))["ORDERS_TABLE"] == "OrdersTable"
 
 
+@needs("sync", "async")
 def test_the_routes_are_the_template_http_api_events():
     keys = {r.route_key for r in TEMPLATE.http_routes()}
     assert keys == {"POST /orders", "GET /orders/{id}", "ANY /orders", "ANY /orders/{proxy+}",
                     "ANY /jobs", "ANY /jobs/{proxy+}"}
 
 
+@needs("sync", "async")
 def test_each_api_answers_its_own_paths_and_no_function_the_rest():
     routes = TEMPLATE.http_routes()
     owner = lambda method, path: (select_route(routes, method, path) or (None,))[0]
@@ -72,6 +77,7 @@ def test_the_event_has_the_http_api_shape():
     assert binary["isBase64Encoded"] is True and binary["body"] == "/wA="
 
 
+@needs("async", "fanout", "realtime", "callbacks")
 def test_the_sqs_mappings_are_the_template_sqs_events():
     mappings = {(m.queue, m.binary, m.batch_size, m.report_batch_item_failures) for m in TEMPLATE.sqs_mappings()}
     assert mappings == {("JobsQueue", "job-worker", 10, True), ("NotifierQueue", "notifier", 10, True), ("AuditLogQueue", "audit-log", 10, True),
@@ -90,6 +96,7 @@ def test_the_poller_fails_what_lambda_would_fail():
     assert failed_ids("ok", batch, True) == batch, "an answer that is not a batch response fails the batch"
 
 
+@needs("callbacks")
 def test_the_test_receiver_verifies_standard_webhooks_signatures():
     import base64
 
@@ -106,6 +113,7 @@ def test_the_test_receiver_verifies_standard_webhooks_signatures():
     assert not verify(key, {**headers, "webhook-signature": "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="}, body, now=1614265330)
 
 
+@needs("realtime")
 def test_the_local_websocket_gateway_serves_the_template_routes():
     from local.ws_gateway import websocket_api
 
@@ -116,6 +124,7 @@ def test_the_local_websocket_gateway_serves_the_template_routes():
     assert {key for key, route in api["routes"].items() if route["responds"]} == {"subscribe", "$default"}
 
 
+@needs("sync", "async", "fanout", "realtime", "callbacks")
 def test_the_load_run_expects_poison_events_only_where_a_subscription_filter_lets_them_through():
     from local.load import delivers, queue_names
 
@@ -127,6 +136,7 @@ def test_the_load_run_expects_poison_events_only_where_a_subscription_filter_let
     assert not any(delivers(TEMPLATE, queue, {"event_type": "order.shipped"}) for name, queue in queues.items() if name != "audit-log")
 
 
+@needs("fanout")
 def test_the_event_sources_are_read_from_sams_translation_with_lambdas_defaults_for_the_rest():
     (stream,) = TEMPLATE.event_source_mappings("AWS::DynamoDB::Table")
     assert (stream.function, stream.source) == ("EventPublisherFunction", "OutboxTable")
@@ -139,6 +149,7 @@ def test_the_event_sources_are_read_from_sams_translation_with_lambdas_defaults_
     assert TEMPLATE.event_invoke_config("NotifierFunction") == {"MaximumRetryAttempts": 2}, "Lambda's default"
 
 
+@needs("sync", "async", "fanout")
 def test_a_function_environment_is_the_deployed_one_with_the_globals_merged():
     environment = TEMPLATE.function_environment("JobWorkerFunction")
     assert environment["ORDERS_TABLE"] == "OrdersTable" and environment["OUTBOX_TABLE"] == "OutboxTable"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from patterns import needs, needs_one_of
 from local import template as composition
 from local.cfn import ROOT, Template, load
 from local.cfn import _Loader as cfn_loader
@@ -132,16 +133,53 @@ def test_a_composition_refers_only_to_what_it_holds(patterns):
     assert not dangling, f"{patterns}: references to nothing in the composition: {sorted(dangling)}"
 
 
-def test_an_import_is_a_parameter_of_the_pattern_alone_and_a_reference_when_its_provider_is_there():
+def test_an_import_is_resolved_when_its_provider_is_there_and_left_out_with_its_users_when_not():
     for name in composition.PATTERNS:
         part = composition.Part.read(composition.FUNCTIONS / name / "template.yaml")
         for parameter, (source, output) in composition.imports(part).items():
             assert parameter in part.body["Parameters"], f"{name}: import {parameter} is not a parameter"
+            alone = composition.compose([name])
+            assert parameter not in load_text(alone).get("Parameters", {}) and f"!Ref {parameter}" not in alone, \
+                f"{name} alone still uses {parameter}"
+            if source not in composition.PATTERNS:
+                continue  # a project without the provider (a starter)
             assert output in load(composition.FUNCTIONS / source / "template.yaml")["Outputs"], f"{name}: {source} has no output {output}"
-            alone = load_text(composition.compose([name]))
-            assert parameter in alone["Parameters"]
             together = load_text(composition.compose([name, source]))
             assert parameter not in together.get("Parameters", {}), f"{name} + {source}: {parameter} left as a parameter"
+            assert f"!Ref {parameter}" not in composition.compose([name, source])
+
+
+def test_an_unmet_import_takes_its_line_or_the_list_item_it_sits_in_and_nothing_else():
+    text = (
+        "  Worker:\n"
+        "    Properties:\n"
+        "      Environment:\n"
+        "        Variables:\n"
+        "          JOBS: !Ref JobsTable\n"
+        "          OUTBOX: !Ref OutboxName\n"
+        "      Policies:\n"
+        "        - Statement:\n"
+        "            - Sid: Jobs\n"
+        "              Resource: !GetAtt JobsTable.Arn\n"
+        "            - Sid: Outbox\n"
+        "              Action:\n"
+        "                - dynamodb:PutItem\n"
+        "              Resource: !Ref OutboxArn\n"
+        "            - Sid: Key\n"
+        "              Resource: !GetAtt DataKey.Arn\n"
+    )
+    left = composition._drop_references(composition._drop_references(text, "OutboxName"), "OutboxArn")
+    assert left == text.replace("          OUTBOX: !Ref OutboxName\n", "").replace(
+        "            - Sid: Outbox\n              Action:\n                - dynamodb:PutItem\n              Resource: !Ref OutboxArn\n", "")
+
+
+@needs("sync", "async", "fanout", "realtime", "callbacks")
+def test_a_pattern_brings_what_it_requires():
+    assert composition.with_requirements(["realtime"]) == ["async", "fanout", "realtime"]
+    assert composition.with_requirements(["callbacks"]) == ["async", "fanout", "callbacks"]
+    assert composition.with_requirements(["fanout"]) == ["sync", "fanout"]  # a producer: the first named
+    assert composition.with_requirements(["async", "fanout"]) == ["async", "fanout"]
+    assert composition.with_requirements(["all"]) == list(composition.PATTERNS)
 
 
 def load_text(text: str) -> dict:
@@ -243,6 +281,7 @@ def resolved(value):
     return int(TEMPLATE.resolve(value))
 
 
+@needs_one_of("async", "fanout")
 def test_there_is_an_sqs_consumer_to_check():
     assert SQS_EVENTS
 
@@ -292,6 +331,7 @@ SUBSCRIPTIONS = {name: s for name, s in TEMPLATE.of_type("AWS::SNS::Subscription
 SNS_EVENTS = [(f, e["Properties"]) for f, fn in FUNCTIONS.items() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "SNS"]
 
 
+@needs("fanout")
 def test_every_subscription_has_its_own_dead_letter_queue():
     dlqs = [s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()]
     dlqs += [p["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for _, p in SNS_EVENTS]
@@ -312,6 +352,7 @@ def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
     assert targets <= covered
 
 
+@needs("fanout")
 def test_the_events_topic_is_encrypted_and_takes_tls_publishes_only():
     assert set(TEMPLATE.of_type("AWS::SNS::Topic")) == {"DomainEventsTopic", "AlarmTopic"}
     topic = TEMPLATE.resources["DomainEventsTopic"]
@@ -327,6 +368,7 @@ def test_sns_invoked_functions_have_an_on_failure_destination():
         assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
 
+@needs("fanout")
 def test_stream_consumers_report_failures_and_keep_what_they_give_up_on():
     streams = [e["Properties"] for fn in FUNCTIONS.values() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "DynamoDB"]
     assert streams
@@ -372,7 +414,9 @@ def test_every_queue_where_failures_wait_is_alarmed():
         if f'"deadLetterTargetArn": {as_target}' in text or f'"Destination": {as_target}' in text:
             waiting.add(name)
     alarmed = {d["Value"]["Fn::GetAtt"][0] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values() for d in a["Properties"]["Dimensions"]}
-    assert len(waiting) >= 8 and waiting <= alarmed, waiting - alarmed
+    assert waiting <= alarmed, waiting - alarmed
+    # Each SQS consumer has a DLQ; the fan-out adds one per subscription and the stream's.
+    assert len(waiting) >= len(SQS_EVENTS) + (3 if "fanout" in composition.PATTERNS else 0)
 
 
 def raw_environment(logical_id: str) -> dict:
@@ -407,6 +451,7 @@ def test_no_managed_policy_grants_full_access():
             assert "FullAccess" not in str(arn), f"{logical_id}: {arn}"
 
 
+@needs("realtime")
 def test_the_websocket_api_is_throttled_access_logged_and_its_connect_checks_a_token():
     stages = TEMPLATE.of_type("AWS::ApiGatewayV2::Stage")
     assert stages
@@ -438,6 +483,7 @@ def test_secrets_are_generated_encrypted_and_readable_by_one_function_each():
         assert len(readers) == 1, f"{name} is read by {readers}"
 
 
+@needs("realtime")
 def test_ws_push_manages_only_its_own_stages_connections():
     grants = [statement for function, statement in iam_statements()
               if isinstance(statement, dict) and "execute-api:ManageConnections" in json.dumps(statement["Action"])]

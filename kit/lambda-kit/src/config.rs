@@ -27,6 +27,13 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     }
 }
 
+/// A string setting that may be absent: `None` when unset or empty. For what another pattern
+/// provides when it is deployed beside this one (the outbox of the fan-out pattern, the orders
+/// table of the sync one): the template sets it only then.
+pub fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
 /// An optional setting parsed as `T`, with a default when it is unset or empty.
 pub fn parsed_or<T>(name: &'static str, default: T) -> Result<T, ConfigError>
 where

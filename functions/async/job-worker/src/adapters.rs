@@ -12,15 +12,16 @@ use lambda_kit::outbox::OutboxTable;
 use crate::ports::JobLedger;
 use crate::work::invoice::{OrderReadError, OrderReader};
 
-/// The jobs table, with the outbox that the events of finished jobs leave through.
+/// The jobs table, with the outbox that the events of finished jobs leave through (where the
+/// fan-out pattern is deployed; `None` stores the outcome alone).
 #[derive(Debug, Clone)]
 pub struct JobsLedger {
     jobs: JobsTable,
-    outbox: OutboxTable,
+    outbox: Option<OutboxTable>,
 }
 
 impl JobsLedger {
-    pub fn new(jobs: JobsTable, outbox: OutboxTable) -> Self {
+    pub fn new(jobs: JobsTable, outbox: Option<OutboxTable>) -> Self {
         Self { jobs, outbox }
     }
 }
@@ -39,7 +40,7 @@ impl JobLedger for JobsLedger {
         event: Option<&Envelope>,
     ) -> Result<bool, JobStoreError> {
         self.jobs
-            .finish(id, attempt, finish, now, event.map(|event| (&self.outbox, event)))
+            .finish(id, attempt, finish, now, self.outbox.as_ref().zip(event))
             .await
     }
 }

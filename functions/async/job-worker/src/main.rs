@@ -16,16 +16,18 @@ use lambda_runtime::{Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     let (config, aws) = lambda_kit::function::init(Config::from_env).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    // The job types this worker runs: the async pattern's own, and the invoice job where the sync
+    // pattern is deployed too (it reads the orders table).
+    let mut runners = Runners::new().with(Report);
+    if let Some(orders_table) = config.orders_table {
+        runners = runners.with(Invoice::new(OrdersTable::new(dynamodb.clone(), orders_table)));
+    }
     let worker = Worker::new(
         JobsLedger::new(
-            JobsTable::new(dynamodb.clone(), config.jobs_table),
-            OutboxTable::new(config.outbox_table),
+            JobsTable::new(dynamodb, config.jobs_table),
+            config.outbox_table.map(OutboxTable::new),
         ),
-        // The job types this worker runs: the async pattern's own, and the invoice job the sync
-        // pattern adds (it reads the orders table).
-        Runners::new()
-            .with(Report)
-            .with(Invoice::new(OrdersTable::new(dynamodb, config.orders_table))),
+        runners,
         config.concurrency,
     );
 

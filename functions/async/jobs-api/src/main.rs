@@ -20,9 +20,14 @@ async fn main() -> Result<(), Error> {
         IdempotencyTable::new(dynamodb, config.idempotency_table),
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
-    // The job types this API accepts: the async pattern's own, and the invoice job the sync
-    // pattern adds. Callbacks: the callbacks pattern is deployed.
-    let kinds = JobKinds::new().with(Invoice).with(Report);
+    // The job types this API accepts: the async pattern's own, and the invoice job where the sync
+    // pattern is deployed too.
+    let kinds = if config.invoices {
+        JobKinds::new().with(Invoice)
+    } else {
+        JobKinds::new()
+    }
+    .with(Report);
     let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl).with_callbacks(config.callbacks);
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.

@@ -45,6 +45,7 @@ impl JobQueue for Accepting {
     }
 }
 
+/// The accepted-request samples; the invoice job's is there where the sync pattern is.
 fn samples() -> Vec<Value> {
     [
         "create-invoice-job",
@@ -53,6 +54,11 @@ fn samples() -> Vec<Value> {
         "get-job",
     ]
     .into_iter()
+    .filter(|name| {
+        test_support::events_dir("jobs-api")
+            .join(format!("{name}.json"))
+            .exists()
+    })
     .map(|name| sample_event("jobs-api", name))
     .collect()
 }

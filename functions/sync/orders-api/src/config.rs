@@ -11,7 +11,9 @@ use crate::order::TaxRate;
 pub struct Config {
     pub orders_table: String,
     pub idempotency_table: String,
-    pub outbox_table: String,
+    /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. Set where the
+    /// fan-out pattern is deployed; without it orders are stored and no event leaves.
+    pub outbox_table: Option<String>,
     pub settings: Settings,
 }
 
@@ -39,7 +41,7 @@ impl Config {
         Ok(Self {
             orders_table: config::required("ORDERS_TABLE")?,
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
-            outbox_table: config::required("OUTBOX_TABLE")?,
+            outbox_table: config::optional("OUTBOX_TABLE"),
             settings: Settings {
                 tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
                 idempotency_ttl: Duration::from_secs(config::parsed_or(

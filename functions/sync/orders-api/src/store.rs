@@ -13,13 +13,13 @@ use crate::order::Order;
 use crate::ports::{OrderStore, StoreError};
 
 /// Orders keyed by `id`, the idempotency records of their creates, and the outbox their events
-/// leave through.
+/// leave through (where the fan-out pattern is deployed; without one, no event is written).
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
     orders_table: String,
     idempotency: IdempotencyTable,
-    outbox: OutboxTable,
+    outbox: Option<OutboxTable>,
 }
 
 impl DynamoDbStore {
@@ -27,14 +27,14 @@ impl DynamoDbStore {
         client: Client,
         orders_table: impl Into<String>,
         idempotency_table: impl Into<String>,
-        outbox_table: impl Into<String>,
+        outbox_table: Option<String>,
     ) -> Self {
         let idempotency = IdempotencyTable::new(client.clone(), idempotency_table);
         Self {
             client,
             orders_table: orders_table.into(),
             idempotency,
-            outbox: OutboxTable::new(outbox_table),
+            outbox: outbox_table.map(OutboxTable::new),
         }
     }
 }
@@ -69,14 +69,18 @@ impl OrderStore for DynamoDbStore {
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|error| StoreError::Failed(error.into()))?;
-        let put_event = self.outbox.put(event, order.created_at).map_err(StoreError::Failed)?;
-
         // The order, its event and its replayable answer are written together or not at all.
         let mut transaction = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_order).build())
-            .transact_items(TransactWriteItem::builder().put(put_event).build());
+            .transact_items(TransactWriteItem::builder().put(put_order).build());
+        // Items before the claim's completion that fail their condition when the order exists.
+        let mut order_items = 1;
+        if let Some(outbox) = &self.outbox {
+            let put_event = outbox.put(event, order.created_at).map_err(StoreError::Failed)?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(put_event).build());
+            order_items += 1;
+        }
         if let Some((claim, response)) = completes {
             let complete = self.idempotency.completion(claim, response)?;
             transaction = transaction.transact_items(TransactWriteItem::builder().update(complete).build());
@@ -92,9 +96,9 @@ impl OrderStore for DynamoDbStore {
                             .and_then(|reason| reason.code())
                             == Some("ConditionalCheckFailed")
                     };
-                    if failed(0) || failed(1) {
+                    if (0..order_items).any(failed) {
                         Err(StoreError::AlreadyExists(order.id.clone()))
-                    } else if failed(2) {
+                    } else if failed(order_items) {
                         Err(StoreError::ClaimLost)
                     } else {
                         Err(error.into())
