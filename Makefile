@@ -9,6 +9,9 @@
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 #   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)
 #   make template   compose template.yaml from functions/shared.yaml and functions/<pattern>/template.yaml
+#   make starter PATTERNS="async" NAME=my-jobs DEST=../my-jobs
+#               a new project of those patterns (sync async fanout realtime callbacks, or all)
+#   make test-starters  every pattern set as a project of its own, through its own make test
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,12 +25,12 @@ API_PORT ?= 3000
 INVOKE_PORT ?= 9000
 WS_PORT ?= 3001
 # Local-stack builds (tests, demo, load) compile in the local-only switches (fault injection,
-# loopback callbacks); sam build, make bench and every deployed binary do not.
+# loopback callbacks); sam build and every deployed binary do not (nor make bench in the kit).
 LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load template venv clean
+.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load template starter test-starters venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -58,6 +61,18 @@ down:
 # then run this. make test fails while template.yaml and they disagree.
 template: venv
 	$(VENV)/bin/python -m local.template
+
+# A new project: the chosen patterns and what they require, standalone (local/starter.py).
+# CARGO_LAMBDA_TEMPLATE=1 writes it as a `cargo lambda new --template` folder as well.
+starter: venv
+	@test -n "$(PATTERNS)" -a -n "$(NAME)" -a -n "$(DEST)" || { echo 'usage: make starter PATTERNS="sync async ..." NAME=<project> DEST=<folder>'; exit 2; }
+	$(VENV)/bin/python -m local.starter --patterns $(PATTERNS) --name $(NAME) --dest $(DEST) $(if $(CARGO_LAMBDA_TEMPLATE),--cargo-lambda-template)
+
+# Each pattern set (sync; async; fanout; realtime; callbacks; all) made into a project in a
+# temporary folder, git-initialised, through its own make test (and make demo for async and all),
+# sharing this workspace's target dir and virtualenvs (local/test_starters.py).
+test-starters: venv
+	$(VENV)/bin/python -m local.test_starters $(STARTER_ARGS)
 
 # sam build: cargo-lambda cross-compiles for arm64 (Architectures in template.yaml) with zig.
 build: venv

@@ -13,6 +13,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import nullcontext
+
+from .template import PATTERNS
 
 API = os.environ.get("LOCAL_API_URL", "")
 
@@ -55,6 +58,21 @@ def main() -> int:
     if not API:
         print("LOCAL_API_URL is not set: run this through `make demo`")
         return 2
+    print(f"The patterns of this project: {', '.join(PATTERNS)}\n")
+    order_id = orders_walk() if "sync" in PATTERNS else None
+    if "async" in PATTERNS:
+        jobs_walk(order_id)
+    if {"sync", "fanout"} <= set(PATTERNS):
+        fanout_walk()
+    if {"realtime", "callbacks"} & set(PATTERNS):
+        push_walk(websocket="realtime" in PATTERNS, webhook="callbacks" in PATTERNS)
+
+    print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
+    return 1 if call.failures else 0
+
+
+def orders_walk() -> str | None:
+    """Synchronous request-response: the answer now, idempotent retries, every refusal precise."""
     json_headers = {"content-type": "application/json"}
     key = str(uuid.uuid4())
 
@@ -79,23 +97,20 @@ def main() -> int:
     call("A method the resource does not accept", "DELETE", location, 405)
     call("A path under /orders the API does not serve", "GET", f"{location}/items", 404)
     call("A path no API of the stack claims: API Gateway's own 404, no function invoked", "GET", "/customers", 404)
-
-    jobs_walk(created and created.get("id"))
-    fanout_walk()
-    push_walk()
-
-    print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
-    return 1 if call.failures else 0
+    return created and created.get("id")
 
 
 def jobs_walk(order_id: str | None) -> None:
-    """Asynchronous request-reply: 202 now, the work later, the status polled; poison to the DLQ."""
+    """Asynchronous request-reply: 202 now, the work later, the status polled; poison to the DLQ.
+    The invoice job is there where the sync pattern is (it renders that order's invoice)."""
     import boto3
 
     print("\n\nAsynchronous request-reply: jobs-api -> SQS -> job-worker (batches) -> DynamoDB")
     json_headers = {"content-type": "application/json"}
-    _, _, invoice = call("Submit an invoice job for the order", "POST", "/jobs", 202,
-                         json.dumps({"type": "invoice", "input": {"order_id": order_id}}), json_headers)
+    invoice = None
+    if order_id:
+        _, _, invoice = call("Submit an invoice job for the order", "POST", "/jobs", 202,
+                             json.dumps({"type": "invoice", "input": {"order_id": order_id}}), json_headers)
     _, _, report = call("Submit a slow job (2 s): the API answers at once", "POST", "/jobs", 202,
                         json.dumps({"type": "report", "input": {"seconds": 2}}), json_headers)
     call("An invalid job", "POST", "/jobs", 422, json.dumps({"type": "report", "input": {"seconds": 3600}}), json_headers)
@@ -184,44 +199,53 @@ def fanout_walk() -> None:
         print("< the small order raised no alert: the body filter kept it from large-order-alert")
 
 
-def push_walk() -> None:
-    """A job finishing live over WebSocket, and its signed webhook arriving."""
+def push_walk(websocket: bool, webhook: bool) -> None:
+    """A job finishing live over WebSocket (realtime), and its signed webhook arriving (callbacks)."""
     import boto3
     from websockets.sync.client import connect
 
     from .webhook_receiver import Receiver
     from .ws_token import mint
 
-    print("\n\nPush: WebSocket (API Gateway WebSocket API -> ws-api; events -> ws-push -> PostToConnection)")
-    print("      and signed webhooks (events -> webhook-dispatcher -> POST callback_url)")
+    if websocket:
+        print("\n\nPush: WebSocket (API Gateway WebSocket API -> ws-api; events -> ws-push -> PostToConnection)")
+    if webhook:
+        print(f"\n\n{'      and' if websocket else 'Callbacks:'} signed webhooks (events -> webhook-dispatcher -> POST callback_url)")
     secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-    token_key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
-    token = mint(token_key, "c-42", int(time.time()) + 300)
-    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode())
-    url = f"{os.environ['LOCAL_WS_URL']}/?token={token[:24]}..."
-    print(f"\n=== Connect a WebSocket client\n> {url}")
+    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()) if webhook else None
+    session = nullcontext()
+    if websocket:
+        token_key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
+        token = mint(token_key, "c-42", int(time.time()) + 300)
+        print(f"\n=== Connect a WebSocket client\n> {os.environ['LOCAL_WS_URL']}/?token={token[:24]}...")
+        session = connect(f"{os.environ['LOCAL_WS_URL']}/?token={token}", open_timeout=30)
     try:
-        with connect(f"{os.environ['LOCAL_WS_URL']}/?token={token}", open_timeout=30) as websocket:
-            print("< connected")
-            body = {"type": "report", "input": {"seconds": 2}, "callback_url": receiver.url}
-            _, _, job = call("A job that takes 2 s, with a callback URL", "POST", "/jobs", 202, json.dumps(body), {"content-type": "application/json"})
-            if not job:
-                return
-            subscribe = json.dumps({"action": "subscribe", "job_id": job["id"]})
-            print(f"\n=== Follow it over the WebSocket\n> {subscribe}")
-            websocket.send(subscribe)
-            print(f"< {websocket.recv(timeout=30)}")
-            started = time.monotonic()
-            while True:
-                try:
-                    message = json.loads(websocket.recv(timeout=60))
-                except TimeoutError:
-                    print("!!! no job event arrived over the WebSocket")
-                    call.failures += 1
-                    break
-                if message.get("data", {}).get("job_id") == job["id"]:
-                    print(f"< pushed {time.monotonic() - started:.1f} s later: {json.dumps(message)}")
-                    break
+        with session as websocket:
+            if websocket:
+                print("< connected")
+            body = {"type": "report", "input": {"seconds": 2}}
+            if receiver:
+                body["callback_url"] = receiver.url
+            title = "A job that takes 2 s" + (", with a callback URL" if receiver else "")
+            _, _, job = call(title, "POST", "/jobs", 202, json.dumps(body), {"content-type": "application/json"})
+            if job and websocket:
+                subscribe = json.dumps({"action": "subscribe", "job_id": job["id"]})
+                print(f"\n=== Follow it over the WebSocket\n> {subscribe}")
+                websocket.send(subscribe)
+                print(f"< {websocket.recv(timeout=30)}")
+                started = time.monotonic()
+                while True:
+                    try:
+                        message = json.loads(websocket.recv(timeout=60))
+                    except TimeoutError:
+                        print("!!! no job event arrived over the WebSocket")
+                        call.failures += 1
+                        break
+                    if message.get("data", {}).get("job_id") == job["id"]:
+                        print(f"< pushed {time.monotonic() - started:.1f} s later: {json.dumps(message)}")
+                        break
+        if not receiver or not job:
+            return
         deadline = time.monotonic() + 30
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -237,7 +261,8 @@ def push_walk() -> None:
             print("!!! expected one delivery with a signature that verifies")
             call.failures += 1
     finally:
-        receiver.close()
+        if receiver:
+            receiver.close()
 
     call("A callback URL that points into the network is refused at submit time", "POST", "/jobs", 422,
          json.dumps({"type": "report", "input": {"seconds": 0}, "callback_url": "https://169.254.169.254/latest/meta-data/"}),

@@ -413,7 +413,8 @@ def test_every_queue_where_failures_wait_is_alarmed():
         as_target = json.dumps({"Fn::GetAtt": [name, "Arn"]})
         if f'"deadLetterTargetArn": {as_target}' in text or f'"Destination": {as_target}' in text:
             waiting.add(name)
-    alarmed = {d["Value"]["Fn::GetAtt"][0] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values() for d in a["Properties"]["Dimensions"]}
+    alarmed = {d["Value"]["Fn::GetAtt"][0] for a in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values() for d in a["Properties"]["Dimensions"]
+               if isinstance(d["Value"], dict) and "Fn::GetAtt" in d["Value"]}
     assert waiting <= alarmed, waiting - alarmed
     # Each SQS consumer has a DLQ; the fan-out adds one per subscription and the stream's.
     assert len(waiting) >= len(SQS_EVENTS) + (3 if "fanout" in composition.PATTERNS else 0)

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use handler_cost::order_events;
-use lambda_kit::events::{MAX_BATCH_ENTRIES, batch_entries};
+use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
 
 fn events(c: &mut Criterion) {
     let mut group = c.benchmark_group("events");

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from flow import call, client, require_stack, wait_until
+from patterns import has
 
 @pytest.fixture(scope="module")
 def aws():
@@ -28,13 +29,16 @@ def queue_url(sqs, name):
 
 
 def test_a_hundred_jobs_submitted_through_the_api_all_succeed(aws, capsys):
+    """Half of them invoices of an order where the sync pattern is here too, else all reports."""
     _, dynamodb = aws
-    status, order = call("POST", "/orders", {"customer_id": "c-flow", "currency": "EUR", "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 1250}]})
-    assert status == 201
+    invoices = has("sync")
+    if invoices:
+        status, order = call("POST", "/orders", {"customer_id": "c-flow", "currency": "EUR", "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 1250}]})
+        assert status == 201
     started = time.monotonic()
     ids = []
     for n in range(100):
-        body = {"type": "invoice", "input": {"order_id": order["id"]}} if n % 2 else {"type": "report", "input": {"seconds": 0}}
+        body = {"type": "invoice", "input": {"order_id": order["id"]}} if invoices and n % 2 else {"type": "report", "input": {"seconds": 0}}
         status, job = call("POST", "/jobs", body)
         assert status == 202, job
         ids.append(job["id"])
@@ -45,8 +49,8 @@ def test_a_hundred_jobs_submitted_through_the_api_all_succeed(aws, capsys):
     drained = time.monotonic()
     jobs = [job_of(dynamodb, i) for i in ids]
     assert all(job["attempts"] == "1" for job in jobs), "each job ran once"
-    invoices = [json.loads(job["result"]) for job in jobs if job["type"] == "invoice"]
-    assert len(invoices) == 50 and all(invoice["total"] == 3000 for invoice in invoices)
+    rendered = [json.loads(job["result"]) for job in jobs if job["type"] == "invoice"]
+    assert len(rendered) == (50 if invoices else 0) and all(invoice["total"] == 3000 for invoice in rendered)
     with capsys.disabled():
         print(f"\n100 jobs: submitted in {submitted - started:.1f} s, all SUCCEEDED {drained - started:.1f} s after the first submit")
 

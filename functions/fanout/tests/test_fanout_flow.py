@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 from flow import client, require_stack, wait_until
+from patterns import needs
 
 from local.cfn import ACCOUNT_ID, REGION
 
@@ -40,6 +41,7 @@ def order(customer, unit_price):
     return post("/orders", {"customer_id": customer, "currency": "EUR", "items": [{"sku": "ITEM-1", "quantity": 1, "unit_price": unit_price}]})
 
 
+@needs("sync")
 def test_an_order_reaches_the_notifier_and_the_audit_log_and_only_a_large_one_the_alert(aws):
     _, dynamodb, _ = aws
     small = order(f"c-{uuid.uuid4().hex[:8]}", 1000)
@@ -64,6 +66,7 @@ def test_an_order_reaches_the_notifier_and_the_audit_log_and_only_a_large_one_th
     assert order_ids(audit).count(small["id"]) == 1, "audited once"
 
 
+@needs("async")
 def test_a_finished_job_reaches_the_notifier_and_the_audit_log(aws):
     _, dynamodb, _ = aws
     job = post("/jobs", {"type": "report", "input": {"seconds": 0}})

@@ -17,7 +17,8 @@
 //! - `idempotency`: [`idempotency`], idempotent creates with an `Idempotency-Key`, in DynamoDB.
 //! - `sqs`: [`sqs`], SQS batches with per-record failures, for every SQS consumer.
 //! - `events`: [`events`], reading the domain events of the `contracts` crate from a message
-//!   body; `sns` adds publishing them to SNS in batches.
+//!   body.
+//! - `sns`: [`sns`], publishing them to SNS in batches.
 //! - `outbox`: [`outbox`], events written in the same transaction as the change they report.
 //! - `dynamodb`: [`dynamodb`], attribute helpers and the retryable/failed split of SDK errors.
 //! - `secrets`: key material read from Secrets Manager at init.
@@ -44,6 +45,8 @@ pub mod outbox;
 pub mod problem;
 #[cfg(feature = "secrets")]
 pub mod secrets;
+#[cfg(feature = "sns")]
+pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;

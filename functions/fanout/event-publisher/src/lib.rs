@@ -8,8 +8,9 @@
 
 use std::future::Future;
 
-use lambda_kit::events::{Envelope, EventPublisher, PublishIncomplete};
+use lambda_kit::events::Envelope;
 use lambda_kit::outbox::{event_from_item, item_from_stream_image};
+use lambda_kit::sns::{EventPublisher, PublishIncomplete};
 use serde_json::Value;
 use tracing::{error, info, warn};
 

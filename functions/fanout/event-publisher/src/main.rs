@@ -2,7 +2,7 @@
 
 use event_publisher::Publisher;
 use lambda_kit::config;
-use lambda_kit::events::EventPublisher;
+use lambda_kit::sns::EventPublisher;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 

@@ -7,8 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use event_publisher::{EventSink, Publisher};
-use lambda_kit::events::{Envelope, PublishIncomplete};
+use lambda_kit::events::Envelope;
 use lambda_kit::outbox::{event_from_item, item_from_stream_image};
+use lambda_kit::sns::PublishIncomplete;
 use proptest::prelude::*;
 use serde_json::Value;
 use test_support::{config, mutated, sample_event};

@@ -2,7 +2,8 @@
 //! injected publish failure loses nothing: the shard is retried from the first unpublished event.
 
 use event_publisher::{Publisher, StreamBatchResponse};
-use lambda_kit::events::{Envelope, EventPublisher};
+use lambda_kit::events::Envelope;
+use lambda_kit::sns::EventPublisher;
 use serde_json::Value;
 use test_support::expected::Expectations;
 

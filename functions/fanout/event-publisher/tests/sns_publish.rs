@@ -1,9 +1,10 @@
-//! The kit's SNS publisher (`lambda_kit::events::EventPublisher`, this function's only user)
+//! The kit's SNS publisher (`lambda_kit::sns::EventPublisher`, this function's only user)
 //! against SNS (moto, through the real SDK): batches of 10, attribute filters,
 //! raw and enveloped delivery to SQS, and a refused entry reported by its event id.
 
 use chrono::Utc;
-use lambda_kit::events::{EVENT_TYPE_ATTRIBUTE, Envelope, EventPublisher};
+use lambda_kit::events::{EVENT_TYPE_ATTRIBUTE, Envelope};
+use lambda_kit::sns::EventPublisher;
 use serde_json::{Value, json};
 
 mod support;

@@ -1,0 +1,419 @@
+"""A new project from the kit: the chosen patterns, what they require, and nothing else.
+
+    make starter PATTERNS="async" NAME=my-jobs DEST=../my-jobs
+    python -m local.starter --patterns async --name my-jobs --dest ../my-jobs [--cargo-lambda-template]
+
+The project is standalone and works the way the kit does (make demo, make test, make up/down,
+make build, make sam-local, make template, make fuzz; .ci/run):
+
+- functions/<pattern>/ of each chosen pattern (crates, template, end-to-end tests), kit/ (the
+  shared crates), functions/shared.yaml with only the shared resources those patterns use;
+- template.yaml composed from them (local/template.py: an import whose provider is not there is
+  left out with what uses it, so an async-only project has no outbox, topic or stream);
+- Cargo.toml with those crates and only the dependencies they name, and the kit's Cargo.lock
+  pruned by cargo to them (same versions: cargo removes, never upgrades, offline);
+- events/<function>/ and tests/expected/<function>.json of its functions, without the samples
+  whose answer needs a pattern that is not there (`Metadata.Pattern.SamplesNeeding`);
+- local/ (the local loop), tests/ (the kit-wide tests, which skip what concerns absent
+  patterns), the Makefile without the kit's own targets (starter, bench; load unless every
+  pattern is there), the pinned requirements, .ci/run, .gitignore, samconfig.toml with the
+  project's stack name, and a README with the chosen patterns' sections and the next steps.
+
+With --cargo-lambda-template the folder is also a template for `cargo lambda new --template`:
+the project name becomes `{{project_name}}` where it appears and a CargoLambda.toml asks for it,
+so `cargo lambda new --template <folder> NAME` writes the same project as this command with NAME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from local import template as composition
+from local.cfn import ROOT
+from local.cfn import _Loader as CfnLoader
+
+# Pattern -> the heading of its section in the kit's README (both push patterns share one).
+README_SECTIONS = {
+    "sync": "## Synchronous request-response",
+    "async": "## Asynchronous request-reply",
+    "fanout": "## Publish-subscribe fan-out",
+    "realtime": "## Real-time push and callbacks",
+    "callbacks": "## Real-time push and callbacks",
+}
+# The kit's README sections every project gets (the local loop, deploying, SAM's emulator).
+README_COMMON = ("## The local loop", "## Deploy", "## On SAM's emulator", "### The template by pattern")
+# Files of the kit's top level a project takes as they are (the Makefile and .gitignore edited).
+TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml")
+# What the kit has for itself: the generator, the benchmarks, and the load run (which drives
+# every pattern; a project with all of them keeps it).
+KIT_ONLY_LOCAL = ("starter.py", "test_starters.py")
+KIT_ONLY_TESTS = ("test_starter.py",)
+SKIP = ("__pycache__", ".pyc", ".pytest_cache")
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
+
+
+def crates_of(pattern: str) -> list[Path]:
+    return sorted(path.parent for path in (composition.FUNCTIONS / pattern).glob("*/Cargo.toml"))
+
+
+def functions_of(pattern: str) -> list[str]:
+    """The pattern's function crates (those with a binary): also the names of their events/ folders."""
+    return [crate.name for crate in crates_of(pattern) if (crate / "src" / "main.rs").exists()]
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*")
+                  if path.is_file() and not any(part in SKIP or part.endswith(".pyc") for part in path.parts))
+
+
+class Starter:
+    def __init__(self, patterns: list[str], name: str, dest: Path) -> None:
+        if not NAME.match(name):
+            raise SystemExit(f"NAME {name!r}: lower-case letters, digits and dashes, starting with a letter "
+                             "(it becomes the stack name)")
+        self.chosen = composition.with_requirements(patterns)
+        self.name = name
+        self.dest = dest.resolve()
+        self.all = self.chosen == list(composition.ORDER)
+        self.functions = [f for p in self.chosen for f in functions_of(p)]
+        self.left_out = {sample for p in self.chosen
+                         for sample in composition.samples_needing(composition.Part.read(composition.FUNCTIONS / p / "template.yaml"), self.chosen)}
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        if self.dest.exists() and any(self.dest.iterdir()):
+            raise SystemExit(f"{self.dest} exists and is not empty")
+        self.dest.mkdir(parents=True, exist_ok=True)
+        self.copy_tree(ROOT / "kit")
+        self.prune_kit_features()
+        for pattern in self.chosen:
+            self.copy_tree(composition.FUNCTIONS / pattern)
+        for function in self.functions:
+            for path in files_under(ROOT / "events" / function):
+                if f"{function}/{path.name}" not in self.left_out:
+                    self.copy(path)
+            self.put(f"tests/expected/{function}.json", self.expected(function))
+        for path in files_under(ROOT / "local"):
+            if path.name in KIT_ONLY_LOCAL or (path.name == "load.py" and not self.all):
+                continue
+            self.copy(path)
+        for path in sorted((ROOT / "tests").glob("*.py")):
+            if path.name not in KIT_ONLY_TESTS:
+                self.copy(path)
+        for name in TOP_LEVEL:
+            self.copy(ROOT / name)
+        self.put(".ci/run", self.ci_run())
+        (self.dest / ".ci" / "run").chmod(0o755)
+        self.put("functions/shared.yaml", self.shared_yaml())
+        self.put("template.yaml", composition.compose(self.chosen))
+        self.put("Cargo.toml", self.cargo_toml())
+        self.put("Makefile", self.makefile())
+        self.put(".gitignore", "".join(line for line in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
+                                       if "venv-bench" not in line))
+        self.put("samconfig.toml", re.sub(r'^stack_name = ".*"$', f'stack_name = "{self.name}"',
+                                          (ROOT / "samconfig.toml").read_text(), flags=re.M))
+        self.put("README.md", self.readme())
+        self.lock()
+
+    def copy_tree(self, folder: Path) -> None:
+        for path in files_under(folder):
+            self.copy(path)
+
+    def copy(self, path: Path) -> None:
+        target = self.dest / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+    def put(self, relative: str, text: str) -> None:
+        target = self.dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    # ---- the files that differ from the kit's ---------------------------------------------------
+
+    def expected(self, function: str) -> str:
+        path = ROOT / "tests" / "expected" / f"{function}.json"
+        document = json.loads(path.read_text())
+        document["events"] = [e for e in document["events"] if f"{function}/{e['event']}" not in self.left_out]
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+    def shared_yaml(self) -> str:
+        """functions/shared.yaml with only the entries the chosen patterns' composition takes."""
+        composed = yaml.load(composition.compose(self.chosen), Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        shared = composition.Part.read(composition.SHARED)
+        text = composition.SHARED.read_text(encoding="utf-8")
+        out: list[str] = []
+        for block in re.split(r"(?m)^(?=[A-Za-z]+:)", text):
+            match = re.match(r"([A-Za-z]+):", block)
+            section = match.group(1) if match else None
+            if section not in composition.SECTIONS:
+                out.append(block)
+                continue
+            kept = [entry for name, entry in shared.section(section).items() if name in (composed.get(section) or {})]
+            if kept:
+                out.append(f"{section}:\n" + "\n".join(kept) + "\n")
+        return "".join(out).rstrip("\n") + "\n"
+
+    def cargo_toml(self) -> str:
+        """The workspace: its crates, and of the kit's shared dependencies those its crates name."""
+        text = (ROOT / "Cargo.toml").read_text(encoding="utf-8")
+        text = re.sub(r'^members = \[.*\]$', 'members = ["functions/*/*", "kit/*"]', text, flags=re.M)
+        tests = ", ".join(f'"functions/{p}/tests"' for p in self.chosen if (composition.FUNCTIONS / p / "tests").is_dir())
+        text = re.sub(r'^exclude = \[.*\]$', f"exclude = [{tests}]", text, flags=re.M)
+        manifests = [(crate / "Cargo.toml").read_text() for p in self.chosen for crate in crates_of(p)]
+        manifests += [path.read_text() for path in (self.dest / "kit").glob("*/Cargo.toml")]  # as pruned
+        named = set()
+        for manifest in manifests:
+            named |= set(re.findall(r"^([A-Za-z0-9_-]+)(?:\.workspace\s*=|\s*=\s*\{[^}\n]*workspace\s*=\s*true)", manifest, re.M))
+        head, rest = text.split("[workspace.dependencies]\n", 1)
+        lines = rest.splitlines(keepends=True)
+        table = next((n for n, line in enumerate(lines) if line.startswith("[")), len(lines))
+        while table > 0 and lines[table - 1].startswith("#"):
+            table -= 1  # a comment just above the next table belongs to it
+        # Groups: comment lines and the entries under them; a group whose entries all go, goes.
+        out: list[str] = []
+        group: list[str] = []
+        entries = kept = 0
+
+        def flush() -> None:
+            nonlocal group, entries, kept
+            if group and (kept or not entries):
+                out.extend(group)
+            group, entries, kept = [], 0, 0
+
+        for line in lines[:table]:
+            entry = re.match(r"^([A-Za-z0-9_-]+)\s*=", line)
+            if not line.strip() or (line.startswith("#") and entries):
+                flush()
+            if not line.strip():
+                if out and out[-1].strip():
+                    out.append(line)
+                continue
+            if entry:
+                entries += 1
+                if entry.group(1) not in named:
+                    continue
+                kept += 1
+            group.append(line)
+        flush()
+        body = "".join(out).rstrip("\n") + "\n\n"
+        return head + "[workspace.dependencies]\n" + body + "".join(lines[table:])
+
+    def ci_run(self) -> str:
+        """The kit's .ci/run without what only the kit runs (the starters' own checks)."""
+        text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+        kit_only = ("# The kit's CI also runs `make test-starters`: every pattern set made into a project of its own,\n"
+                    "# through that project's make test (and, for async and all, its make demo).\n")
+        if kit_only not in text or "make test-starters\n" not in text:
+            raise SystemExit(".ci/run no longer says what the kit runs alone: update local/starter.py")
+        text = text.replace(kit_only, "")
+        return text.replace("make test-starters\n", "")
+
+    def makefile(self) -> str:
+        """The kit's Makefile without its own targets (starter, bench; load unless all patterns)."""
+        gone = ["starter", "test-starters", "bench"] + ([] if self.all else ["load"])
+        text = (ROOT / "Makefile").read_text(encoding="utf-8")
+        paragraphs = text.split("\n\n")
+        kept = [p for p in paragraphs
+                if not any(re.search(rf"^{target}:", p, re.M) for target in gone) and "$(BENCH_VENV)/.installed:" not in p]
+        text = "\n\n".join(kept)
+        out, dropping = [], False
+        for line in text.splitlines(keepends=True):
+            if any(re.match(rf"^#\s+make {target}\b", line) for target in gone):
+                dropping = True  # a target's line in the header, and the lines continuing it
+                continue
+            if dropping and re.match(r"^#\s{10,}\S", line):
+                continue
+            dropping = False
+            if not line.startswith("BENCH_VENV"):
+                out.append(line)
+        text = "".join(out).replace(" (nor make bench in the kit)", "")
+        return re.sub(r"^(\.PHONY:.*)$", lambda m: " ".join(w for w in m.group(1).split() if w not in gone), text, flags=re.M)
+
+    def readme(self) -> str:
+        kit = (ROOT / "README.md").read_text(encoding="utf-8")
+        # Fenced code holds lines starting with '#': split only at headings outside fences.
+        sections = _headed_sections(kit)
+
+        def section(heading: str) -> str:
+            found = [text for title, text in sections if title.startswith(heading)]
+            return found[0].rstrip("\n") + "\n" if found else ""
+
+        titles = [composition.Part.read(composition.FUNCTIONS / p / "template.yaml").body["Metadata"]["Pattern"]["Title"] for p in self.chosen]
+        wanted = list(dict.fromkeys(README_SECTIONS[p] for p in self.chosen))
+        body = "\n".join(section(heading) for heading in wanted)
+        common = "\n".join(section(heading) for heading in README_COMMON)
+        return f"""# {self.name}
+
+```sh
+make demo   # builds, starts the system locally (no Docker), walks its APIs over HTTP, stops it
+make test   # every test: Rust unit and integration (real SDK against a local AWS), end to end, template gates
+```
+
+Both need only Rust (cargo) and Python 3: they install the pinned tools into `.venv` and
+`.venv-checkov` (requirements-dev.txt, requirements-checkov.txt). `make up` / `make down` keep
+the local stack running; `make build` is `sam build`; `make sam-local` runs every sample event
+through SAM's emulator (needs Docker); `.ci/run` is what CI runs.
+
+The patterns of this project: {"; ".join(titles)}. Made from the serverless patterns kit with
+`make starter PATTERNS="{' '.join(self.chosen)}" NAME={self.name}`.
+
+## Next steps
+
+- Rename and reshape: the functions are in `functions/<pattern>/`, their resources in
+  `functions/<pattern>/template.yaml` and `functions/shared.yaml`; run `make template` after
+  editing those (make test fails while `template.yaml` disagrees with them).
+- Deploy: `make build`, then `sam deploy --guided` (the stack name `{self.name}` is in
+  samconfig.toml). See "Deploy" below for the parameters to set.
+- Add a pattern later: generate a project with it from the kit into another folder and compare
+  (`diff -r`), or copy its `functions/<pattern>/`, `events/<function>/` and
+  `tests/expected/<function>.json`, then `make template`: what this project's patterns import
+  from it (`Metadata.Pattern.Imports`) is wired in by the composition. Dependencies it needs
+  come from the kit's `Cargo.toml` (`[workspace.dependencies]`); `cargo` adds them to Cargo.lock.
+
+{body}
+{common}"""
+
+    def prune_kit_features(self) -> None:
+        """lambda-kit without the features no crate of this project asks for: the feature, the
+        optional dependencies only it brings, and its module (`#[cfg(feature = "x")] pub mod m;`).
+        An optional dependency is in Cargo.lock whether or not a feature turns it on, so an
+        unused `sns` feature would keep aws-sdk-sns there."""
+        kit = self.dest / "kit" / "lambda-kit"
+        manifest = (kit / "Cargo.toml").read_text(encoding="utf-8")
+        features = dict(re.findall(r"^([a-z0-9_-]+) = \[(.*)\]$", manifest.split("[features]", 1)[1].split("\n[", 1)[0], re.M))
+        asked: set[str] = {"local"}  # the Makefile's local-stack builds turn it on
+        users = [(crate / "Cargo.toml").read_text() for p in self.chosen for crate in crates_of(p)]
+        users += [path.read_text() for path in (ROOT / "kit").glob("*/Cargo.toml") if path.parent.name != "lambda-kit"]
+        for text in users:
+            for found in re.findall(r'^lambda-kit = \{[^}\n]*features = \[([^\]]*)\]', text, re.M):
+                asked |= set(re.findall(r'"([a-z0-9_-]+)"', found))
+        while True:
+            implied = {f for name in asked for f in re.findall(r'"([a-z0-9_-]+)"', features.get(name, "")) if f in features}
+            if implied <= asked:
+                break
+            asked |= implied
+        unused = sorted(set(features) - asked)
+        kept_deps = {d for name in asked for d in re.findall(r'"dep:([a-z0-9_-]+)"', features[name])}
+        dropped_deps = {d for name in unused for d in re.findall(r'"dep:([a-z0-9_-]+)"', features[name])} - kept_deps
+        lines = manifest.splitlines(keepends=True)
+        out: list[str] = []
+        for line in lines:
+            name = line.split("=")[0].strip()
+            if (name in unused and line.startswith(f"{name} = [")) or (name in dropped_deps and "optional = true" in line):
+                while out and out[-1].startswith("#") and name in unused:
+                    out.pop()  # the feature's comment
+                continue
+            out.append(line)
+        (kit / "Cargo.toml").write_text("".join(out), encoding="utf-8")
+        lib = kit / "src" / "lib.rs"
+        text = lib.read_text(encoding="utf-8")
+        for name in unused:
+            for module in re.findall(rf'^#\[cfg\(feature = "{name}"\)\]\npub mod ([a-z_]+);\n', text, re.M):
+                text = text.replace(f'#[cfg(feature = "{name}")]\npub mod {module};\n', "")
+                for path in (kit / "src" / f"{module}.rs", kit / "src" / module):
+                    if path.is_file():
+                        path.unlink()
+                    elif path.is_dir():
+                        shutil.rmtree(path)
+            # Its line in the crate's feature list (and the lines continuing it).
+            text = re.sub(rf"^//! - `{name}`:.*\n(?://!   .*\n)*", "", text, flags=re.M)
+        lib.write_text(text, encoding="utf-8")
+        left = [f"{path.relative_to(self.dest)}: {name}" for path in kit.rglob("*.rs") for name in unused
+                if f'feature = "{name}"' in path.read_text()]
+        if left:
+            raise SystemExit(f"lambda-kit features {unused} are unused here but still named in {left}")
+        self.kit_features = sorted(asked)
+
+    # ---- Cargo.lock -------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """The kit's lock, pruned by cargo to this workspace (offline: nothing is upgraded)."""
+        shutil.copy2(ROOT / "Cargo.lock", self.dest / "Cargo.lock")
+        # `cargo update --workspace` re-resolves the workspace's own crates only: what no crate
+        # here uses goes, every other package keeps its locked version. It needs only the index.
+        subprocess.run(["cargo", "update", "--workspace", "--offline", "--quiet"], cwd=self.dest, check=True)
+
+    # ---- cargo lambda new --template ----------------------------------------------------------------
+
+    def as_cargo_lambda_template(self) -> None:
+        """The project folder as a `cargo lambda new --template` template that renders back to it:
+        its name becomes `{{project_name}}`, files cargo-lambda always renders with Liquid
+        (Cargo.toml, README.md, src/main.rs, src/lib.rs, bin/*) are kept verbatim with raw blocks."""
+        rendered = []
+        for path in sorted(p for p in self.dest.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.dest)
+            text = path.read_text(encoding="utf-8")
+            always = relative.name in ("Cargo.toml", "README.md") or (relative.parent.name == "src" and relative.name in ("main.rs", "lib.rs")) \
+                or relative.parent.name == "bin"
+            named = self.name in text and relative.name in ("README.md", "samconfig.toml")
+            if not always and not named:
+                continue
+            if named:
+                parts = text.split(self.name)
+                text = "{{project_name}}".join(_raw(part) for part in parts)
+                rendered.append(relative.as_posix())
+            elif "{{" in text or "{%" in text:
+                text = _raw(text)
+            path.write_text(text, encoding="utf-8")
+        extra = [r for r in rendered if r not in ("README.md",)]
+        (self.dest / "CargoLambda.toml").write_text(
+            "# `cargo lambda new --template <this folder> <name>`: the project this folder was made as, under\n"
+            "# <name>. Written by the kit's `make starter` (local/starter.py); no prompt but the name.\n"
+            "[template]\n"
+            "disable_default_prompts = true\n"
+            f"render_files = {json.dumps(extra)}\n"
+            'ignore_files = ["CargoLambda.toml"]\n',
+            encoding="utf-8",
+        )
+
+
+def _raw(text: str) -> str:
+    if "{{" not in text and "{%" not in text:
+        return text
+    return "{% raw %}" + text + "{% endraw %}"
+
+
+def _headed_sections(text: str) -> list[tuple[str, str]]:
+    """(heading, text up to the next heading of level 2 or 3), headings outside code fences."""
+    sections: list[tuple[str, list[str]]] = []
+    fenced = False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and (line.startswith("## ") or line.startswith("### ")):
+            sections.append((line.strip(), [line]))
+        elif sections:
+            sections[-1][1].append(line)
+    return [(title, "".join(lines)) for title, lines in sections]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.starter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patterns", nargs="+", required=True, help=f"of {', '.join(composition.PATTERNS)}, or all")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--dest", required=True, type=Path)
+    parser.add_argument("--cargo-lambda-template", action="store_true", help="write it as a cargo lambda new --template folder")
+    args = parser.parse_args()
+    patterns = [word for value in args.patterns for word in value.split()]
+    starter = Starter(patterns, args.name, args.dest)
+    starter.write()
+    if args.cargo_lambda_template:
+        starter.as_cargo_lambda_template()
+    print(f"{starter.dest}: {args.name}, patterns {' '.join(starter.chosen)}"
+          + (" (a cargo lambda new --template folder)" if args.cargo_lambda_template else "")
+          + f"\nnext: cd {starter.dest} && git init && make test")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""make starter: what a project of some patterns holds, and that cargo-lambda's template entry
+writes the same project. (make test-starters runs each project's own make test; this is the
+kit's quick check of what they contain, without building them.) Kit-only: a project made by
+make starter has no generator, so it does not get this file."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from local import template as composition
+from local.cfn import ROOT, Template
+from patterns import needs
+
+pytestmark = needs("sync", "async", "fanout", "realtime", "callbacks")
+CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
+
+
+def make(patterns: list[str], name: str, dest: Path, *options: str) -> Path:
+    subprocess.run([sys.executable, "-m", "local.starter", "--patterns", *patterns, "--name", name, "--dest", str(dest), *options],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    return dest
+
+
+def lock(project: Path) -> dict[str, str]:
+    return {package["name"]: package["version"] for package in tomllib.loads((project / "Cargo.lock").read_text())["package"]}
+
+
+@pytest.fixture(scope="module")
+def async_only(tmp_path_factory) -> Path:
+    return make(["async"], "my-jobs", tmp_path_factory.mktemp("async") / "my-jobs")
+
+
+@pytest.fixture(scope="module")
+def sync_only(tmp_path_factory) -> Path:
+    return make(["sync"], "my-orders", tmp_path_factory.mktemp("sync") / "my-orders")
+
+
+def test_an_async_only_project_has_no_topic_outbox_stream_sns_crate_or_websocket(async_only):
+    template = Template.read(async_only / "template.yaml")
+    assert "aws-sdk-sns" not in lock(async_only)
+    # The one SNS topic is the alarm topic (alarms reach someone in every project).
+    assert set(template.of_type("AWS::SNS::Topic")) == {"AlarmTopic"}
+    assert not [t for t in template.of_type("AWS::DynamoDB::Table").values() if "StreamSpecification" in t["Properties"]]
+    assert not template.of_type("AWS::ApiGatewayV2::Api") and "OutboxTable" not in template.resources
+    assert sorted(template.binary(f) for f in template.functions()) == ["job-worker", "jobs-api"]
+    # Nothing names what is not there: no import parameter, no variable, no policy statement.
+    text = (async_only / "template.yaml").read_text()
+    assert not re.search(r"Outbox|OrdersTable|ORDERS_TABLE|OUTBOX_TABLE|DomainEvents", text)
+    assert not (async_only / "kit" / "lambda-kit" / "src" / "sns.rs").exists()
+    assert "aws-sdk-sns" not in (async_only / "Cargo.toml").read_text()
+
+
+def test_a_sync_only_project_has_no_sqs(sync_only):
+    template = Template.read(sync_only / "template.yaml")
+    assert not template.of_type("AWS::SQS::Queue") and "aws-sdk-sqs" not in lock(sync_only)
+    assert sorted(template.binary(f) for f in template.functions()) == ["orders-api"]
+    assert sorted(p.name for p in (sync_only / "functions").iterdir()) == ["shared.yaml", "sync"]
+    assert sorted(p.name for p in (sync_only / "events").iterdir()) == ["orders-api"]
+
+
+@pytest.mark.parametrize("fixture", ["async_only", "sync_only"])
+def test_a_project_keeps_the_kits_versions_and_only_its_own_crates(fixture, request):
+    project = request.getfixturevalue(fixture)
+    kit = lock(ROOT)
+    assert [name for name, version in lock(project).items() if kit.get(name) != version] == []
+    manifest = tomllib.loads((project / "Cargo.toml").read_text())
+    used = "\n".join(p.read_text() for p in project.glob("*/*/*/Cargo.toml")) + "\n".join(p.read_text() for p in project.glob("kit/*/Cargo.toml"))
+    for dependency in manifest["workspace"]["dependencies"]:
+        assert re.search(rf"^{re.escape(dependency)}(\.workspace| = \{{ workspace)", used, re.M), f"{dependency} is used by no crate"
+    assert "bench" not in (project / "Makefile").read_text() and "starter" not in (project / "Makefile").read_text()
+    assert not (project / "bench").exists() and not (project / "local" / "starter.py").exists()
+    assert not (project / "tests" / "test_starter.py").exists()
+    ci = (project / ".ci" / "run").read_text()
+    assert "make test\n" in ci and "make sam-local" in ci and "test-starters" not in ci
+    assert re.search(rf'^stack_name = "{project.name}"$', (project / "samconfig.toml").read_text(), re.M)
+
+
+def test_a_sample_that_needs_an_absent_pattern_is_left_out_with_its_expected_answer(async_only):
+    assert not (async_only / "events" / "jobs-api" / "create-invoice-job.json").exists()
+    expected = (async_only / "tests" / "expected" / "jobs-api.json").read_text()
+    assert "create-invoice-job.json" not in expected and "create-job-rest-api.json" in expected
+
+
+def test_the_readme_has_the_chosen_patterns_sections_and_the_next_steps(async_only, sync_only):
+    text = (async_only / "README.md").read_text()
+    assert text.startswith("# my-jobs\n") and "make demo" in text and "## Next steps" in text
+    assert "## Asynchronous request-reply" in text and "## Synchronous request-response" not in text
+    assert "## Synchronous request-response" in (sync_only / "README.md").read_text()
+
+
+def test_what_a_pattern_requires_comes_with_it(tmp_path):
+    project = make(["realtime"], "live", tmp_path / "live")
+    assert sorted(p.parent.name for p in (project / "functions").glob("*/template.yaml")) == ["async", "fanout", "realtime"]
+
+
+def test_an_unknown_pattern_or_a_bad_name_is_refused_and_writes_nothing(tmp_path):
+    for patterns, name in ((["graphql"], "x-y"), (["sync"], "Not A Name")):
+        result = subprocess.run([sys.executable, "-m", "local.starter", "--patterns", *patterns, "--name", name, "--dest", str(tmp_path / "p")],
+                                cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode != 0 and not (tmp_path / "p").exists(), result.stderr
+
+
+@pytest.mark.parametrize("source", ["folder", "zip"])
+def test_cargo_lambda_new_from_the_template_writes_the_same_project_as_make_starter(tmp_path, source):
+    template = make(["async", "fanout"], "template-name", tmp_path / "template", "--cargo-lambda-template")
+    assert (template / "CargoLambda.toml").exists()
+    if source == "zip":
+        template = Path(shutil.make_archive(str(tmp_path / "template"), "zip", template))
+    plain = make(["async", "fanout"], "orders-events", tmp_path / "plain")
+    (tmp_path / "out").mkdir()
+    subprocess.run([str(CARGO_LAMBDA), "lambda", "new", "--template", str(template), "--no-interactive", "orders-events"],
+                   cwd=tmp_path / "out", check=True, capture_output=True, text=True)
+    rendered = tmp_path / "out" / "orders-events"
+
+    def tree(root: Path) -> dict[str, tuple[bytes, bool]]:
+        return {p.relative_to(root).as_posix(): (p.read_bytes(), bool(p.stat().st_mode & 0o100)) for p in root.rglob("*") if p.is_file()}
+
+    got, want = tree(rendered), tree(plain)
+    assert sorted(got) == sorted(want)
+    assert [name for name in want if got[name] != want[name]] == []
