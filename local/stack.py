@@ -85,10 +85,15 @@ class Functions:
 
     def start(self) -> "Functions":
         endpoints = {}
+        taken = {self.port}
         for binary, environment in sorted(self.environments.items()):
             env_file = STATE_DIR / f"{binary}.env"
             env_file.write_text("".join(f"{name}={value}\n" for name, value in environment.items()))
+            # A port free now is not reserved: two watchers must not be given the same one.
             port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
             endpoints[binary] = f"http://127.0.0.1:{port}"
             self.processes[binary] = subprocess.Popen(
                 [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet", *LOCAL_FEATURES,
@@ -112,7 +117,8 @@ class Functions:
         while time.monotonic() < deadline:
             process = self.processes.get(binary)
             if process is None or process.poll() is not None:
-                raise RuntimeError(f"cargo lambda watch of {binary} is not running; see {self.log_path}")
+                code = None if process is None else process.returncode
+                raise RuntimeError(f"cargo lambda watch of {binary} is not running (exit {code}); see {self.log_path}")
             try:
                 invoke(self.invoke_endpoint, binary, event, timeout=timeout)
                 return
