@@ -1,12 +1,31 @@
 //! AWS SDK configuration shared by every client of a function.
 
 pub use aws_config::SdkConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+use crate::tls::{TlsError, TrustStore};
+
+/// The SDK configuration with the process's trust store ([`TrustStore::process`]); fails only
+/// when `AWS_CA_BUNDLE` names an unusable file. [`crate::function::init`] calls [`load_with`].
+pub async fn load() -> Result<SdkConfig, &'static TlsError> {
+    Ok(load_with(TrustStore::process()?).await)
+}
 
 /// Loads the SDK configuration once, at init; build every client from it.
 ///
 /// The standard settings apply: on Lambda the region and credentials come from the execution
 /// environment; locally `AWS_ENDPOINT_URL` points every client at the emulator. Loading it once
 /// and sharing it keeps the credential and HTTP connection set-up out of the request path.
-pub async fn load() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+///
+/// The HTTPS client trusts the roots of [`crate::tls`] (compiled in, plus `AWS_CA_BUNDLE`), not
+/// the platform's certificate store: reading that store was most of a cold start's init.
+pub async fn load_with(trust: &TrustStore) -> SdkConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(trust.sdk())
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await
 }

@@ -1,22 +1,29 @@
 //! The two ends of every function's `main`: [`init`] before the clients are built, [`run`] once
 //! the handler exists. What lies between (which clients, which handler) is the function's own.
 
-use std::fmt::Display;
-
 use aws_config::SdkConfig;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::BoxError;
+use crate::telemetry::ErrorChain;
+use crate::tls::TrustStore;
 
 /// Sets up logging (see [`crate::telemetry`]), reads the function's configuration with `config`
 /// (a failure is logged once, as one line, and ends the init: Lambda reports it as an init error
-/// and retries the cold start), and loads the SDK configuration every client is built from.
-pub async fn init<C, E: Display>(config: impl FnOnce() -> Result<C, E>) -> Result<(C, SdkConfig), E> {
+/// and retries the cold start), reads the process's trust store ([`TrustStore::process`]: the
+/// compiled-in roots and `AWS_CA_BUNDLE`), and loads the SDK configuration every client is built
+/// from.
+pub async fn init<C, E>(config: impl FnOnce() -> Result<C, E>) -> Result<(C, SdkConfig), BoxError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     crate::telemetry::init();
     let config = config().inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
-    Ok((config, crate::aws::load().await))
+    let trust = TrustStore::process()
+        .inspect_err(|error| tracing::error!(error = %ErrorChain(*error), "trust store unusable"))?;
+    Ok((config, crate::aws::load_with(trust).await))
 }
 
 /// Runs `handler` on the Lambda runtime for events of type `T`: each invocation's answer is

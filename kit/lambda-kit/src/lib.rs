@@ -7,6 +7,8 @@
 //! - [`telemetry`]: the tracing subscriber, honouring Lambda's advanced logging controls.
 //! - [`aws`]: one `SdkConfig` for every client, honouring the standard endpoint settings
 //!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
+//! - [`tls`]: the compiled-in trust store of every HTTPS client (`AWS_CA_BUNDLE` adds a CA);
+//!   feature `web-tls` adds Mozilla's roots for connections to the public web.
 //! - [`function`]: the start and the end of every function's `main` (init, then the runtime).
 //! - [`local`]: the local-only switches; in a build without the `local` feature they are
 //!   constants that say "off".
@@ -50,6 +52,7 @@ pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;
+pub mod tls;
 
 /// Any error an SDK or a dependency reports, kept as the source of an adapter's own error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

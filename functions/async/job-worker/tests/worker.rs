@@ -35,7 +35,7 @@ async fn local() -> Local {
     test_support::assert_local_aws();
     let config = job_worker::config::Config::from_env().expect("the function's environment");
     Local {
-        dynamodb: DynamoDb::new(&lambda_kit::aws::load().await),
+        dynamodb: DynamoDb::new(&lambda_kit::aws::load().await.expect("the trust store")),
         jobs_table: config.jobs_table,
         orders_table: config.orders_table,
         outbox_table: config.outbox_table,

@@ -33,7 +33,7 @@ struct Local {
 
 async fn local() -> Local {
     test_support::assert_local_aws();
-    let aws = lambda_kit::aws::load().await;
+    let aws = lambda_kit::aws::load().await.expect("the trust store");
     Local {
         config: Config::from_env().expect("the function's environment"),
         dynamodb: DynamoDb::new(&aws),
@@ -242,7 +242,7 @@ async fn a_polled_job_that_is_not_finished_says_when_to_poll_again() {
 async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let local = local().await;
     // Nothing listens on port 9 on loopback: the send fails to connect.
-    let sqs_config = aws_sdk_sqs::config::Builder::from(&lambda_kit::aws::load().await)
+    let sqs_config = aws_sdk_sqs::config::Builder::from(&lambda_kit::aws::load().await.expect("the trust store"))
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(

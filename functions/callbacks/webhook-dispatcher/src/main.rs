@@ -1,5 +1,6 @@
 //! webhook-dispatcher: wiring only. The signing secret is read from AWS Secrets Manager once per
-//! execution environment (never from an environment variable), the HTTPS client built once.
+//! execution environment (never from an environment variable), the HTTPS client built once
+//! with the process's trust store.
 
 use contracts::callback::Policy;
 use lambda_kit::config;
@@ -19,7 +20,9 @@ async fn main() -> Result<(), Error> {
     let secret = lambda_kit::secrets::secret_string(&aws, &secret_id).await?;
     let key =
         SigningKey::from_secret(&secret).inspect_err(|error| tracing::error!(%error, "signing secret unusable"))?;
-    let dispatcher = Dispatcher::new(HttpsSender::new(policy)?, key, policy);
+    // The trust store init read: Mozilla's roots compiled in, and AWS_CA_BUNDLE's CAs.
+    let trust = lambda_kit::tls::TrustStore::process()?;
+    let dispatcher = Dispatcher::new(HttpsSender::new(policy, trust), key, policy);
 
     lambda_kit::function::run(async |event: LambdaEvent<SqsBatch>| dispatcher.handle(event.payload).await).await
 }

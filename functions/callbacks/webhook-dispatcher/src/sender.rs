@@ -26,6 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
+use lambda_kit::tls::TrustStore;
 
 use crate::{SendError, SignedHeaders, WebhookSender};
 
@@ -82,21 +83,21 @@ pub struct HttpsSender {
 }
 
 impl HttpsSender {
-    /// The client, with the platform's trust store (read once, here).
-    pub fn new(policy: Policy) -> io::Result<Self> {
+    /// The client, trusting the public web's roots of the process's trust store (compiled in,
+    /// plus the deployer's `AWS_CA_BUNDLE`: see `lambda_kit::tls`).
+    pub fn new(policy: Policy, trust: &TrustStore) -> Self {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(trust.web_client_config());
         let connector = if policy.allow_loopback_http {
             builder.https_or_http().enable_http1().wrap_connector(http)
         } else {
             builder.https_only().enable_http1().wrap_connector(http)
         };
-        Ok(Self {
+        Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
-        })
+        }
     }
 }
 

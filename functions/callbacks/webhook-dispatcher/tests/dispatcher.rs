@@ -8,6 +8,7 @@ use contracts::callback::{CallbackUrl, Policy, check_url};
 use http::StatusCode;
 use hyper_util::client::legacy::connect::dns::Name;
 use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
+use lambda_kit::tls::TrustStore;
 use test_support::expected::Expectations;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -165,7 +166,7 @@ fn headers() -> SignedHeaders {
 async fn the_https_sender_posts_the_signed_body_and_reads_only_the_status() {
     let (address, request) = receiver("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").await;
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
-    let sender = HttpsSender::new(LOCAL).unwrap();
+    let sender = HttpsSender::new(LOCAL, &TrustStore::compiled_in());
     let status = sender
         .post(&url, &headers(), br#"{"id":"evt-1"}"#.to_vec())
         .await
@@ -187,8 +188,7 @@ async fn a_redirect_is_not_followed_but_reported() {
         receiver("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n")
             .await;
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
-    let status = HttpsSender::new(LOCAL)
-        .unwrap()
+    let status = HttpsSender::new(LOCAL, &TrustStore::compiled_in())
         .post(&url, &headers(), b"{}".to_vec())
         .await
         .expect("answered");
@@ -201,8 +201,7 @@ async fn plain_http_is_refused_outside_the_local_policy() {
     let (address, _request) = receiver("HTTP/1.1 204 No Content\r\n\r\n").await;
     // The URL check would refuse it already; the connector refuses it on its own as well.
     let url = check_url(&format!("http://{address}/hook"), LOCAL).unwrap();
-    let outcome = HttpsSender::new(PRODUCTION)
-        .unwrap()
+    let outcome = HttpsSender::new(PRODUCTION, &TrustStore::compiled_in())
         .post(&url, &headers(), b"{}".to_vec())
         .await;
     assert!(matches!(outcome, Err(SendError::Failed(_))), "{outcome:?}");

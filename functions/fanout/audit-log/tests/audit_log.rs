@@ -11,7 +11,7 @@ use test_support::expected::Expectations;
 async fn every_event_is_audited_once_whatever_its_type_and_control_messages_are_not_failures() {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("AUDIT_LOG_TABLE").expect("the function's environment");
-    let client = Client::new(&lambda_kit::aws::load().await);
+    let client = Client::new(&lambda_kit::aws::load().await.expect("the trust store"));
     let audit_log = AuditLog::new(DynamoDbRecords::new(client.clone(), &table, "event_id"));
     let path = test_support::events_dir("audit-log").join("sns-notifications.json");
     let sample: SqsBatch = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");

@@ -11,7 +11,7 @@ use test_support::expected::Expectations;
 async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
-    let client = Client::new(&lambda_kit::aws::load().await);
+    let client = Client::new(&lambda_kit::aws::load().await.expect("the trust store"));
     let alert = LargeOrderAlert::new(DynamoDbRecords::new(client.clone(), &table, "id"));
     let path = test_support::events_dir("large-order-alert").join("large-order.json");
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
@@ -52,7 +52,7 @@ async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
 async fn an_event_that_is_not_from_sns_fails_the_invocation() {
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
     let alert = LargeOrderAlert::new(DynamoDbRecords::new(
-        Client::new(&lambda_kit::aws::load().await),
+        Client::new(&lambda_kit::aws::load().await.expect("the trust store")),
         table,
         "id",
     ));

@@ -9,7 +9,10 @@ use test_support::expected::Expectations;
 async fn local() -> (Client, String) {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
-    (Client::new(&lambda_kit::aws::load().await), table)
+    (
+        Client::new(&lambda_kit::aws::load().await.expect("the trust store")),
+        table,
+    )
 }
 
 fn sample() -> SqsBatch {

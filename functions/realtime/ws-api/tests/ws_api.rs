@@ -14,7 +14,10 @@ const SAMPLE_JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e01";
 async fn table() -> ConnectionsTable {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");
-    ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&lambda_kit::aws::load().await), table)
+    ConnectionsTable::new(
+        aws_sdk_dynamodb::Client::new(&lambda_kit::aws::load().await.expect("the trust store")),
+        table,
+    )
 }
 
 fn event(name: &str) -> WsEvent {

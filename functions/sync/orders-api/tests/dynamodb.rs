@@ -216,7 +216,7 @@ async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail(
 async fn an_unreachable_store_answers_503_with_retry_after() {
     let local = local().await;
     // Nothing listens on port 9 (discard) on loopback: every call fails to connect.
-    let config = aws_sdk_dynamodb::config::Builder::from(&lambda_kit::aws::load().await)
+    let config = aws_sdk_dynamodb::config::Builder::from(&lambda_kit::aws::load().await.expect("the trust store"))
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
         .timeout_config(

@@ -10,7 +10,7 @@ pub struct Local {
 
 pub async fn local() -> Local {
     test_support::assert_local_aws();
-    let aws = lambda_kit::aws::load().await;
+    let aws = lambda_kit::aws::load().await.expect("the trust store");
     Local {
         sns: aws_sdk_sns::Client::new(&aws),
         sqs: aws_sdk_sqs::Client::new(&aws),

@@ -22,7 +22,7 @@ pub struct Local {
 pub async fn local() -> Local {
     test_support::assert_local_aws();
     let config = Config::from_env().expect("the function's environment from template.yaml");
-    let client = Client::new(&lambda_kit::aws::load().await);
+    let client = Client::new(&lambda_kit::aws::load().await.expect("the trust store"));
     Local { config, client }
 }
 
