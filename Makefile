@@ -4,7 +4,8 @@
 #   make demo   build, start the local stack, walk the API over HTTP, stop everything
 #   make test   every test: Rust unit + integration (moto), local HTTP end to end, template checks
 #   make up     start the local stack and keep it running (make down stops it)
-#   make bench  cold start, size, handler cost and build times; rewrites BENCHMARKS.md
+#   make bench  cold start (plain and over TLS), size, handler cost (times and instruction counts),
+#               build times; rewrites BENCHMARKS.md
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 #   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)

@@ -66,7 +66,7 @@ def headline(results: dict) -> list[tuple[str, str, str, bool]]:
         ("arm64 zip without SDK clients (the floor)", f"{_mb(floor_zip)} MB", f"≤ {targets['zip_floor_mb']} MB", floor_zip / 1e6 <= targets["zip_floor_mb"]),
     ]
     for batch in (10, 10000):
-        bench = results["criterion"].get(f"sqs_batch/records_1KiB/{batch}")
+        bench = results.get("criterion", {}).get(f"sqs_batch/records_1KiB/{batch}")
         if bench:
             per_record = bench["median_ns"] / bench["elements"] / 1000
             rows.append(
@@ -108,8 +108,8 @@ def write_report(results: dict, path: Path) -> None:
         "",
         f"## Cold start under the local Runtime API emulator ({runs} runs each, median (p10–p90))",
         "",
-        "| Function | SDK clients | Init ms | × floor | First invoke ms | Warm invoke ms | Peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| Function | SDK clients | Init ms | × floor | First invoke ms | First invoke over TLS ms | Warm invoke ms | Peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     order = sorted((n for n in cold if n not in (FLOOR, PYTHON_PEER))) + [FLOOR, PYTHON_PEER]
     for name in order:
@@ -117,6 +117,7 @@ def write_report(results: dict, path: Path) -> None:
         ratio = c["init_ms"]["median"] / floor["init_ms"]["median"]
         lines.append(
             f"| {name} | {'yes' if c['sdk_clients'] else 'no'} | {_ms(c['init_ms'])} | {ratio:.2f} | {_ms(c['first_invoke_ms'])} | "
+            f"{_ms(c['first_invoke_tls_ms']) if c['sdk_clients'] and 'first_invoke_tls_ms' in c else ''} | "
             f"{_ms(c['warm_invoke_ms'])} | {c['peak_rss_mib']['median']:.1f} |"
         )
 
@@ -137,18 +138,25 @@ def write_report(results: dict, path: Path) -> None:
 
     lines += [
         "",
-        "## Handler cost (criterion, median per iteration; per element where the benchmark has a throughput)",
+        "## Handler cost (criterion, median per iteration; callgrind, instructions per iteration; per element where the benchmark has a throughput)",
         "",
-        "| Benchmark | Median | Per element |",
-        "|---|---:|---:|",
+        "| Benchmark | Median | Per element | Instructions | Instructions per element |",
+        "|---|---:|---:|---:|---:|",
     ]
+    counts = results.get("instructions", {})
     # The groups of bench/handler-cost/benches (older results of other benchmarks are left out).
     groups = ("events/", "orders_api/", "sqs_batch/")
-    for name, bench in results["criterion"].items():
+    for name, bench in results.get("criterion", {}).items():
         if not name.startswith(groups):
             continue
         per = bench["median_ns"] / bench["elements"]
-        lines.append(f"| {name} | {_duration(bench['median_ns'])} | {_duration(per) if bench['elements'] > 1 else ''} |")
+        count = counts.get(name, {}).get("instructions")
+        elements = bench["elements"]
+        total = f"{count:,}" if count is not None else ""
+        per_element = f"{count / elements:,.0f}" if count is not None and elements > 1 else ""
+        lines.append(
+            f"| {name} | {_duration(bench['median_ns'])} | {_duration(per) if elements > 1 else ''} | {total} | {per_element} |"
+        )
 
     clean = "clean" if build["clean"] else "not clean (--reuse-build)"
     lines += [

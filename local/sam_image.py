@@ -3,9 +3,9 @@
 SAM's own images (public.ecr.aws/lambda/provided:al2023) are pulled from a registry; where none
 can be reached, this makes a stand-in from Debian's packages: the unpacked first stage of
 `debootstrap --foreign --variant=minbase` (glibc, a shell, coreutils: what the functions and
-SAM's image build need; nothing is configured, so no emulation is needed to make it), the host's
-CA bundle (without one, the AWS SDK's HTTPS client panics at init: Lambda's images have one), and
-the folders Lambda mounts. SAM adds its Runtime Interface Emulator on top (`<image>:rapid-<arch>`).
+SAM's image build need; nothing is configured, so no emulation is needed to make it) and the
+folders Lambda mounts. No CA bundle, on purpose: the functions carry their trust store compiled in
+(lambda_kit::tls), and every sample event running here shows that they need none from the image. SAM adds its Runtime Interface Emulator on top (`<image>:rapid-<arch>`).
 
 Where an image can be pulled, use SAM's: `docker pull public.ecr.aws/lambda/provided:al2023`,
 then `SAM_LOCAL_BASE_IMAGE=public.ecr.aws/lambda/provided:al2023 make sam-local`.
@@ -26,7 +26,6 @@ from .cfn import ROOT
 
 IMAGE_REPOSITORY = "serverless-patterns-rust/lambda-base"
 DEBIAN_SUITE = "bookworm"
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 _DEBIAN_ARCH = {"arm64": "arm64", "x86_64": "amd64"}
 _MACHINE = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "x86_64", "amd64": "x86_64"}
 _QEMU = {"arm64": "qemu-aarch64", "x86_64": "qemu-x86_64"}
@@ -108,8 +107,8 @@ def build_base_image(image: str, architecture: str) -> None:
     shutil.rmtree(root / "debootstrap")
     for deb in (root / "var/cache/apt/archives").glob("*.deb"):
         deb.unlink()
-    (root / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
+    # Whatever certificates minbase unpacked (none today) stay out, as said above.
+    shutil.rmtree(root / "etc/ssl/certs", ignore_errors=True)
     for folder in ("var/task", "var/runtime", "opt", "tmp"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     load_image(root, image, architecture)

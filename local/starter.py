@@ -51,7 +51,7 @@ README_SECTIONS = {
 # The kit's README sections every project gets (the local loop, deploying, SAM's emulator).
 README_COMMON = ("## The local loop", "## Deploy", "## On SAM's emulator", "### The template by pattern")
 # Files of the kit's top level a project takes as they are (the Makefile and .gitignore edited).
-TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml")
+TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml", ".cargo/config.toml")
 # What the kit has for itself: the generator, the benchmarks, and the load run (which drives
 # every pattern; a project with all of them keeps it).
 KIT_ONLY_LOCAL = ("starter.py", "test_starters.py")

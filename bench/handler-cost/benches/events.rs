@@ -4,8 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use handler_cost::order_events;
-use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
+use handler_cost::{order_events, publish_batch_entries};
 
 fn events(c: &mut Criterion) {
     let mut group = c.benchmark_group("events");
@@ -15,12 +14,7 @@ fn events(c: &mut Criterion) {
     let events = order_events(100);
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("publish_batch_entries_100", |b| {
-        b.iter(|| {
-            for chunk in black_box(&events).chunks(MAX_BATCH_ENTRIES) {
-                let chunk: Vec<_> = chunk.iter().collect();
-                black_box(batch_entries(&chunk).expect("entries build"));
-            }
-        })
+        b.iter(|| publish_batch_entries(&events))
     });
     group.finish();
 }

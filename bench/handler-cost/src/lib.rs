@@ -5,8 +5,64 @@
 //! benchmarks measure the function's own CPU work per request or record (parsing, routing,
 //! validation, serialization, the log line), not the network round trip to DynamoDB.
 
+use std::convert::Infallible;
+use std::hint::black_box;
+
 use lambda_kit::events::Envelope;
+use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
+use lambda_kit::sqs::{SqsBatch, process_batch};
+use orders_api::config::Settings;
+use orders_api::handler::OrdersApi;
+use orders_api::ports::AcceptingStore;
 use serde_json::{Value, json};
+
+/// The orders-api samples the benchmarks send, from `events/orders-api/`.
+pub const ORDERS_API_SAMPLES: [&str; 5] = [
+    "create-order",
+    "create-order-idempotent",
+    "invalid-fields",
+    "malformed-json",
+    "unknown-route",
+];
+
+/// The SQS batch sizes measured, with a body of [`SQS_BODY_BYTES`] each.
+pub const SQS_BATCH_SIZES: [usize; 2] = [10, 10_000];
+pub const SQS_BODY_BYTES: usize = 1024;
+
+/// The orders handler on a store that accepts every write at once.
+pub fn orders_api() -> OrdersApi<AcceptingStore> {
+    OrdersApi::new(AcceptingStore, Settings::default())
+}
+
+/// One orders-api request, from the bytes Lambda sends to the answer it returns: the payload-2.0
+/// event parsed into a request, routed, the body read and validated, the order priced, its
+/// event built, the 201 (or problem) body serialized and the request's log line written.
+pub async fn orders_api_request(api: &OrdersApi<AcceptingStore>, event: &str) {
+    let request = lambda_http::request::from_str(black_box(event)).expect("a sample event parses");
+    let response = api.handle(request).await;
+    black_box(response.into_body());
+}
+
+/// `lambda_kit::sqs::process_batch` from the event's bytes to the batch response, with a record
+/// function that does nothing: what is left is the helper's own cost.
+pub async fn sqs_batch_overhead(event: &[u8]) {
+    let event: SqsBatch = serde_json::from_slice(black_box(event)).expect("the batch parses");
+    let response = process_batch(event, 10, |message| async move {
+        black_box(message.body.as_deref().map(str::len));
+        Ok::<(), Infallible>(())
+    })
+    .await
+    .expect("a well-formed batch");
+    black_box(response.batch_item_failures.len());
+}
+
+/// A stream batch's worth of events turned into `PublishBatch` entries, ten per call.
+pub fn publish_batch_entries(events: &[Envelope]) {
+    for chunk in black_box(events).chunks(MAX_BATCH_ENTRIES) {
+        let chunk: Vec<_> = chunk.iter().collect();
+        black_box(batch_entries(&chunk).expect("entries build"));
+    }
+}
 
 /// A sample event from `events/`, as the bytes the runtime receives.
 pub fn sample_event(function: &str, name: &str) -> String {

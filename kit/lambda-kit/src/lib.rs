@@ -7,8 +7,7 @@
 //! - [`telemetry`]: the tracing subscriber, honouring Lambda's advanced logging controls.
 //! - [`aws`]: one `SdkConfig` for every client, honouring the standard endpoint settings
 //!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
-//! - [`tls`]: the compiled-in trust store of every HTTPS client (`AWS_CA_BUNDLE` adds a CA);
-//!   feature `web-tls` adds Mozilla's roots for connections to the public web.
+//! - [`tls`]: the compiled-in trust store of every HTTPS client (`AWS_CA_BUNDLE` adds a CA).
 //! - [`function`]: the start and the end of every function's `main` (init, then the runtime).
 //! - [`local`]: the local-only switches; in a build without the `local` feature they are
 //!   constants that say "off".
@@ -23,7 +22,9 @@
 //! - `sns`: [`sns`], publishing them to SNS in batches.
 //! - `outbox`: [`outbox`], events written in the same transaction as the change they report.
 //! - `dynamodb`: [`dynamodb`], attribute helpers and the retryable/failed split of SDK errors.
-//! - `secrets`: key material read from Secrets Manager at init.
+//! - `web-tls`: [`web_tls`], Mozilla's roots for HTTPS to the public web (webhooks).
+//! - `secrets`: key material read from Secrets Manager on first use and refreshed
+//!   ([`keys`], always there, is what a handler asks it through).
 //! - `local`: [`faults`], the switch that makes a share of SQS records fail (`make load`), and
 //!   the real [`local`] switches. Only local-stack builds turn it on.
 
@@ -40,6 +41,7 @@ pub mod function;
 pub mod http;
 #[cfg(feature = "idempotency")]
 pub mod idempotency;
+pub mod keys;
 pub mod local;
 #[cfg(feature = "outbox")]
 pub mod outbox;
@@ -53,6 +55,8 @@ pub mod sns;
 pub mod sqs;
 pub mod telemetry;
 pub mod tls;
+#[cfg(feature = "web-tls")]
+pub mod web_tls;
 
 /// Any error an SDK or a dependency reports, kept as the source of an adapter's own error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

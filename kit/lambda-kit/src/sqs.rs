@@ -1,6 +1,6 @@
 //! SQS batches with partial failures: what every SQS consumer of the kit is built on.
 //!
-//! [`process_batch`] takes the event (an [`SqsBatch`], each record still raw JSON) and a
+//! [`process_batch`] takes the event (an [`SqsBatch`], each record read on its own) and a
 //! per-record async function and returns the `batchItemFailures` answer of an event source
 //! mapping with `ReportBatchItemFailures`:
 //!
@@ -20,11 +20,14 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage, SqsMessageAttribute};
+use std::collections::HashMap;
+
 use futures_util::{FutureExt, StreamExt, stream};
 use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tracing::{Instrument, error, info_span, warn};
+use tracing::{Instrument, debug_span, error, warn};
 
 use crate::telemetry::ErrorChain;
 
@@ -37,39 +40,304 @@ pub enum BatchError {
     UnidentifiedRecord { index: usize },
 }
 
-/// An SQS event as Lambda delivers it, each record kept as its JSON text until
-/// [`process_batch`] reads it. Deserialize the invocation's payload straight into it
-/// (`LambdaEvent<SqsBatch>`): reading each record once, into its final type, costs about half
-/// of going through a `serde_json::Value` first (`make bench`, `sqs_batch`).
+/// An SQS event as Lambda delivers it, each record read on its own: deserialize the invocation's
+/// payload straight into it (`LambdaEvent<SqsBatch>`).
+///
+/// One pass over the payload: each record is read field by field into its `SqsMessage` as the
+/// text goes by, and a field of the wrong type, a repeated field or a record that is not an
+/// object is noted on that record instead of failing the event, so that the record fails alone
+/// (or, without a usable `messageId`, the batch fails whole, before anything ran). Reading the
+/// event once, rather than delimiting each record and then parsing its text, is what keeps the
+/// helper's cost per record low (`make bench`, `sqs_batch`).
 ///
 /// A payload without a `Records` array does not deserialize; the runtime then fails the
 /// invocation, which is all that can be done with an event that is not a batch.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SqsBatch {
     #[serde(rename = "Records")]
-    records: Vec<RawRecord>,
+    records: Vec<Record>,
 }
 
-/// One record's JSON text and what identifies it, read together while the text is fresh in cache.
+/// One record: the message, or why it is not one, and what identifies it.
 #[derive(Debug, Clone)]
-struct RawRecord {
-    text: Box<RawValue>,
+struct Record {
     /// `None` when the record has no usable `messageId` (or is not even an object).
     message_id: Option<String>,
     from_fifo_queue: bool,
+    message: Result<SqsMessage, String>,
 }
 
-impl<'de> Deserialize<'de> for RawRecord {
+impl Record {
+    fn unidentified(problem: &str) -> Self {
+        Self {
+            message_id: None,
+            from_fifo_queue: false,
+            message: Err(problem.to_owned()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = Box::<RawValue>::deserialize(deserializer)?;
-        let identity = serde_json::from_str::<RecordIdentity>(text.get()).ok();
-        let (message_id, source) = identity.map_or((None, None), |i| (i.message_id, i.event_source_arn));
-        Ok(Self {
-            message_id: message_id.filter(|id| !id.is_empty()).map(Cow::into_owned),
-            from_fifo_queue: source.is_some_and(|arn| arn.ends_with(".fifo")),
-            text,
+        deserializer.deserialize_any(RecordVisitor)
+    }
+}
+
+/// Reads a record leniently: only JSON that is not well-formed stops the event's parse (the
+/// runtime would not get that far with it either).
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an SQS record")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut message = SqsMessage::default();
+        let mut problem: Option<String> = None;
+        let mut seen = 0u16;
+        let mut ids = 0;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let (bit, slot) = match key.as_ref() {
+                "messageId" => {
+                    ids += 1;
+                    (1, &mut message.message_id)
+                }
+                "receiptHandle" => (1 << 1, &mut message.receipt_handle),
+                "body" => (1 << 2, &mut message.body),
+                "md5OfBody" => (1 << 3, &mut message.md5_of_body),
+                "md5OfMessageAttributes" => (1 << 4, &mut message.md5_of_message_attributes),
+                "eventSourceARN" => (1 << 5, &mut message.event_source_arn),
+                "eventSource" => (1 << 6, &mut message.event_source),
+                "awsRegion" => (1 << 7, &mut message.aws_region),
+                "attributes" => {
+                    if seen & (1 << 8) != 0 {
+                        note(&mut problem, format!("duplicate field `{key}`"));
+                    }
+                    seen |= 1 << 8;
+                    match map.next_value::<StringMapField>()? {
+                        StringMapField::Map(attributes) => message.attributes = attributes,
+                        StringMapField::Wrong(kind) => note(&mut problem, format!("field `{key}`: {kind}")),
+                    }
+                    continue;
+                }
+                "messageAttributes" => {
+                    if seen & (1 << 9) != 0 {
+                        note(&mut problem, format!("duplicate field `{key}`"));
+                    }
+                    seen |= 1 << 9;
+                    // A small map of structures, read from its own text: a wrong shape stays
+                    // with this record.
+                    let text = map.next_value::<Box<RawValue>>()?;
+                    match serde_json::from_str::<Option<HashMap<String, SqsMessageAttribute>>>(text.get()) {
+                        Ok(found) => message.message_attributes = found.unwrap_or_default(),
+                        Err(error) => note(&mut problem, format!("field `{key}`: {error}")),
+                    }
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if seen & bit != 0 {
+                note(&mut problem, format!("duplicate field `{key}`"));
+            }
+            seen |= bit;
+            match map.next_value::<StringField>()? {
+                StringField::Text(text) => *slot = Some(text),
+                StringField::Null => *slot = None,
+                StringField::Other(kind) => {
+                    *slot = None;
+                    note(&mut problem, format!("field `{key}`: {kind}, expected a string"));
+                }
+            }
+        }
+        let message_id = message.message_id.clone().filter(|id| !id.is_empty() && ids == 1);
+        Ok(Record {
+            message_id,
+            from_fifo_queue: message.event_source_arn.as_deref().is_some_and(is_fifo_queue),
+            message: match problem {
+                None => Ok(message),
+                Some(problem) => Err(problem),
+            },
         })
     }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Record::unidentified("an array, not a record"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Record, E> {
+        Ok(Record::unidentified("a boolean, not a record"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Record, E> {
+        Ok(Record::unidentified("a number, not a record"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Record, E> {
+        Ok(Record::unidentified("a number, not a record"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Record, E> {
+        Ok(Record::unidentified("a number, not a record"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Record, E> {
+        Ok(Record::unidentified("a string, not a record"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Record, E> {
+        Ok(Record::unidentified("null, not a record"))
+    }
+}
+
+/// A field that should hold a string: the string, `null`, or what it held instead.
+enum StringField {
+    Text(String),
+    Null,
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for StringField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = StringField;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<StringField, E> {
+                Ok(StringField::Text(text.to_owned()))
+            }
+
+            fn visit_string<E>(self, text: String) -> Result<StringField, E> {
+                Ok(StringField::Text(text))
+            }
+
+            fn visit_unit<E>(self) -> Result<StringField, E> {
+                Ok(StringField::Null)
+            }
+
+            fn visit_none<E>(self) -> Result<StringField, E> {
+                Ok(StringField::Null)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<StringField, E> {
+                Ok(StringField::Other("a boolean"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<StringField, E> {
+                Ok(StringField::Other("a number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<StringField, E> {
+                Ok(StringField::Other("a number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<StringField, E> {
+                Ok(StringField::Other("a number"))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StringField::Other("an array"))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringField, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StringField::Other("an object"))
+            }
+        }
+
+        deserializer.deserialize_any(FieldVisitor)
+    }
+}
+
+/// A field that should hold an object of strings (`attributes`): the map (empty for `null`), or
+/// what was wrong with it.
+enum StringMapField {
+    Map(HashMap<String, String>),
+    Wrong(&'static str),
+}
+
+impl<'de> Deserialize<'de> for StringMapField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = StringMapField;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringMapField, A::Error> {
+                let mut found = HashMap::with_capacity(map.size_hint().unwrap_or(4));
+                let mut wrong = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match map.next_value::<StringField>()? {
+                        StringField::Text(value) => {
+                            found.insert(key, value);
+                        }
+                        StringField::Null | StringField::Other(_) => wrong = Some("a value that is not a string"),
+                    }
+                }
+                Ok(wrong.map_or(StringMapField::Map(found), StringMapField::Wrong))
+            }
+
+            fn visit_unit<E>(self) -> Result<StringMapField, E> {
+                Ok(StringMapField::Map(HashMap::new()))
+            }
+
+            fn visit_none<E>(self) -> Result<StringMapField, E> {
+                Ok(StringMapField::Map(HashMap::new()))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<StringMapField, E> {
+                Ok(StringMapField::Wrong("a boolean, expected an object"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<StringMapField, E> {
+                Ok(StringMapField::Wrong("a number, expected an object"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<StringMapField, E> {
+                Ok(StringMapField::Wrong("a number, expected an object"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<StringMapField, E> {
+                Ok(StringMapField::Wrong("a number, expected an object"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<StringMapField, E> {
+                Ok(StringMapField::Wrong("a string, expected an object"))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringMapField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StringMapField::Wrong("an array, expected an object"))
+            }
+        }
+
+        deserializer.deserialize_any(MapVisitor)
+    }
+}
+
+/// Keeps the first thing found wrong with a record: what its failure is logged with.
+fn note(problem: &mut Option<String>, text: String) {
+    problem.get_or_insert(text);
+}
+
+fn is_fifo_queue(arn: &str) -> bool {
+    arn.ends_with(".fifo")
 }
 
 impl SqsBatch {
@@ -87,72 +355,6 @@ impl TryFrom<Value> for SqsBatch {
 
     fn try_from(event: Value) -> Result<Self, BatchError> {
         serde_json::from_value(event).map_err(|_| BatchError::NotABatch)
-    }
-}
-
-/// What identifies a record, borrowed from its text. Read leniently: only a missing, empty,
-/// non-string or repeated `messageId` leaves a record unidentified; anything else wrong with the
-/// record (a retyped or repeated `eventSourceARN` included) fails that record alone, later.
-#[derive(Default)]
-struct RecordIdentity<'a> {
-    message_id: Option<Cow<'a, str>>,
-    event_source_arn: Option<Cow<'a, str>>,
-}
-
-impl<'de> Deserialize<'de> for RecordIdentity<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = RecordIdentity<'de>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an SQS record")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut identity = RecordIdentity::default();
-                let mut ids = 0;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    match key.as_ref() {
-                        "messageId" => {
-                            ids += 1;
-                            identity.message_id = map.next_value::<Lenient<'de>>()?.0;
-                        }
-                        "eventSourceARN" if identity.event_source_arn.is_none() => {
-                            identity.event_source_arn = map.next_value::<Lenient<'de>>()?.0;
-                        }
-                        _ => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                if ids > 1 {
-                    identity.message_id = None; // which one would SQS accept? Neither.
-                }
-                Ok(identity)
-            }
-        }
-
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
-/// A string, or `None` for any other JSON value.
-struct Lenient<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for Lenient<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum StringOrNot<'a> {
-            String(#[serde(borrow)] Cow<'a, str>),
-            Other(serde::de::IgnoredAny),
-        }
-        Ok(Lenient(match StringOrNot::deserialize(deserializer)? {
-            StringOrNot::String(text) => Some(text),
-            StringOrNot::Other(_) => None,
-        }))
     }
 }
 
@@ -175,7 +377,7 @@ where
         let Some(id) = record.message_id else {
             return Err(BatchError::UnidentifiedRecord { index });
         };
-        identified.push((index, id, record.text));
+        identified.push((index, id, record.message));
     }
 
     let mut failed: Vec<(usize, String)> = Vec::new();
@@ -214,24 +416,33 @@ where
 }
 
 /// One record, in its own span; `true` when it succeeded.
-async fn run_record<F, Fut, E>(id: &str, record: Box<RawValue>, process_record: &F) -> bool
+///
+/// The span is at DEBUG level: with it, every line a record's function logs carries the
+/// record's `message_id` (`AWS_LAMBDA_LOG_LEVEL=DEBUG`). At INFO it is not created — a JSON
+/// span costs a sixth of the helper's work per record (`make bench`, instruction counts) — and
+/// the lines written here name the `message_id` themselves; a record's function logs its own
+/// identifiers (event id, job id).
+async fn run_record<F, Fut, E>(id: &str, record: Result<SqsMessage, String>, process_record: &F) -> bool
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: std::error::Error + 'static,
 {
-    let span = info_span!("record", message_id = %id);
-    let message: SqsMessage = match serde_json::from_str(record.get()) {
+    let span = debug_span!("record", message_id = id);
+    let message = match record {
         Ok(message) => message,
         Err(error) => {
-            span.in_scope(|| warn!(%error, "record is not an SQS message"));
+            warn!(message_id = id, %error, "record is not an SQS message; reported for redelivery");
             return false;
         }
     };
     // Only in local-stack builds (feature `local`): a production binary has no such branch.
     #[cfg(feature = "local")]
     if crate::faults::configured().is_some_and(|faults| faults.fails(&message)) {
-        span.in_scope(|| warn!("injected transient fault (LOCAL_FAULT_TRANSIENT_RATE); reported for redelivery"));
+        warn!(
+            message_id = id,
+            "injected transient fault (LOCAL_FAULT_TRANSIENT_RATE); reported for redelivery"
+        );
         return false;
     }
     // Both the call and the future it returns may panic.
@@ -243,11 +454,12 @@ where
     match outcome {
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
-            warn!(error = %ErrorChain(&error), "record failed; reported for redelivery");
+            warn!(message_id = id, error = %ErrorChain(&error), "record failed; reported for redelivery");
             false
         }
         Err(panic) => {
             error!(
+                message_id = id,
                 panic = panic_message(panic.as_ref()),
                 "record panicked; reported for redelivery"
             );
@@ -321,14 +533,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_that_is_not_an_sqs_message_fails_alone() {
-        let mut event = batch_json(&["ok", "ok", "ok"], QUEUE);
+        let mut event = batch_json(&["ok", "ok", "ok", "ok", "ok"], QUEUE);
         event["Records"][1]["messageAttributes"] = json!("not a map");
         // Found by the fuzz tests: a retyped eventSourceARN once failed the whole batch.
         event["Records"][2]["eventSourceARN"] = json!({"not": "a string"});
+        event["Records"][3]["attributes"] = json!({"ApproximateReceiveCount": 1});
         let response = process_batch(event.try_into().unwrap(), 2, by_body)
             .await
             .expect("batch");
-        assert_eq!(failed_ids(&response), ["m1", "m2"]);
+        assert_eq!(failed_ids(&response), ["m1", "m2", "m3"]);
 
         let text = r#"{"Records": [{"messageId": "m0", "body": "ok", "eventSourceARN": "a", "eventSourceARN": "b"}]}"#;
         let batch: SqsBatch = serde_json::from_str(text).expect("a batch");
@@ -392,6 +605,26 @@ mod tests {
             .await;
             assert_eq!(outcome.unwrap_err(), BatchError::UnidentifiedRecord { index: 1 });
             assert_eq!(ran.into_inner(), 0, "nothing runs in a batch that fails whole");
+        }
+    }
+
+    #[test]
+    fn a_well_formed_record_reads_as_the_stock_type_reads_it() {
+        let text = r#"{"Records": [
+            {"messageId": "m0", "receiptHandle": "r0", "body": "{\"a\": \"\u00e9\\n\"}", "md5OfBody": "x",
+             "md5OfMessageAttributes": "y", "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1"},
+             "messageAttributes": {"kind": {"stringValue": "report", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+                                   "blob": {"binaryValue": "aGk=", "dataType": "Binary"}},
+             "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:1:q", "awsRegion": "eu-west-1", "extra": [1, {"x": null}]},
+            {"messageId": "m1", "body": null, "attributes": null, "messageAttributes": null},
+            {"messageId": "m2"}
+        ]}"#;
+        let stock: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_str(text).expect("the stock type reads it");
+        let ours: SqsBatch = serde_json::from_str(text).expect("a batch");
+        for (stock, ours) in stock.records.into_iter().zip(ours.records) {
+            assert_eq!(ours.message_id, stock.message_id);
+            assert_eq!(ours.message.expect("a message"), stock);
         }
     }
 

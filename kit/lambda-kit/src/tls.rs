@@ -4,8 +4,7 @@
 //! - The AWS SDK clients trust the Amazon Trust Services roots only (every AWS service endpoint
 //!   chains to one of them; five certificates, parsed in microseconds), see [`TrustStore::sdk`].
 //! - Connections to the public web (the webhook dispatcher) trust Mozilla's root program, from
-//!   the `webpki-roots` crate, already in parsed form (feature `web-tls`, see
-//!   `TrustStore::web_client_config`).
+//!   the `webpki-roots` crate, already in parsed form (feature `web-tls`: `web_tls`).
 //! - Both add the certificates of the PEM file named by `AWS_CA_BUNDLE`, the variable the AWS CLI
 //!   and the other AWS SDKs read for the same purpose: how a deployment trusts a private CA (a
 //!   TLS-inspecting proxy, a private endpoint). Ship the file in the package or a layer and point
@@ -113,22 +112,6 @@ impl TrustStore {
             .with_trust_store(store)
             .build()
             .expect("a trust store without native roots always builds")
-    }
-
-    /// A rustls client configuration for the public web: Mozilla's roots and the deployer's CAs,
-    /// with the same crypto provider as the SDK (aws-lc-rs).
-    #[cfg(feature = "web-tls")]
-    pub fn web_client_config(&self) -> rustls::ClientConfig {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        // Each was checked to be an anchor when the store was read.
-        roots.add_parsable_certificates(self.extra.iter().cloned());
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("aws-lc-rs supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth()
     }
 }
 

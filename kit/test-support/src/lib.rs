@@ -8,6 +8,8 @@
 //! `make fuzz` runs 100,000 per handler).
 
 pub mod expected;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::future::Future;
 

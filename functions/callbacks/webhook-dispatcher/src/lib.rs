@@ -13,7 +13,10 @@ pub mod sender;
 
 use chrono::Utc;
 use contracts::callback::{self as target, CallbackUrl, Policy, Refusal};
+use std::sync::Arc;
+
 use lambda_kit::events::{ContractViolation, Envelope, Event, NotAnEvent, event_in};
+use lambda_kit::keys::{KeyUnavailable, Keys};
 use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use tracing::{info, warn};
 use webhooks::signature::SigningKey;
@@ -59,6 +62,9 @@ pub enum RecordError {
     /// A known event whose data breaks its contract: poison, delivered nowhere.
     #[error(transparent)]
     BreaksContract(#[from] ContractViolation),
+    /// No signing key could be read: the record comes back and is tried again.
+    #[error(transparent)]
+    NoKey(#[from] KeyUnavailable),
     #[error("delivery of event {event_id} failed")]
     Delivery {
         event_id: String,
@@ -77,15 +83,17 @@ pub fn callback_of(event: &Envelope) -> Result<Option<String>, ContractViolation
     })
 }
 
-pub struct Dispatcher<S> {
+/// The dispatcher: deliveries through `sender`, signed with the key `keys` gives (read from
+/// Secrets Manager on first use in production; fixed in tests).
+pub struct Dispatcher<S, K = Arc<SigningKey>> {
     sender: S,
-    key: SigningKey,
+    keys: K,
     policy: Policy,
 }
 
-impl<S: WebhookSender> Dispatcher<S> {
-    pub fn new(sender: S, key: SigningKey, policy: Policy) -> Self {
-        Self { sender, key, policy }
+impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
+    pub fn new(sender: S, keys: K, policy: Policy) -> Self {
+        Self { sender, keys, policy }
     }
 
     pub fn sender(&self) -> &S {
@@ -114,10 +122,11 @@ impl<S: WebhookSender> Dispatcher<S> {
                 return Ok(());
             }
         };
+        let key = self.keys.current().await?;
         let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let timestamp = Utc::now().timestamp();
         let headers = SignedHeaders {
-            signature: self.key.sign(&event.id, timestamp, &payload),
+            signature: key.sign(&event.id, timestamp, &payload),
             id: event.id.clone(),
             timestamp,
         };

@@ -89,7 +89,8 @@ impl HttpsSender {
         let mut http = HttpConnector::new_with_resolver(CheckedResolver::new(policy));
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(trust.web_client_config());
+        let builder =
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(lambda_kit::web_tls::client_config(trust));
         let connector = if policy.allow_loopback_http {
             builder.https_or_http().enable_http1().wrap_connector(http)
         } else {

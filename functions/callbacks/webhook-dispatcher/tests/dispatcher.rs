@@ -3,13 +3,16 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use contracts::callback::{CallbackUrl, Policy, check_url};
 use http::StatusCode;
 use hyper_util::client::legacy::connect::dns::Name;
+use lambda_kit::keys::{KeyUnavailable, Keys};
 use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
 use lambda_kit::tls::TrustStore;
 use test_support::expected::Expectations;
+use test_support::tls::TestPki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tower_service::Service;
@@ -60,7 +63,7 @@ async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison
         status: StatusCode::NO_CONTENT,
         sent: RefCell::default(),
     };
-    let dispatcher = Dispatcher::new(sender, key(), PRODUCTION);
+    let dispatcher = Dispatcher::new(sender, Arc::new(key()), PRODUCTION);
     let response = dispatcher.handle(sample()).await.expect("batch handled");
 
     // Record 3 names no callback, record 4's (the metadata service) is refused without a try,
@@ -102,7 +105,7 @@ async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
             status: StatusCode::SERVICE_UNAVAILABLE,
             sent: RefCell::default(),
         },
-        key(),
+        Arc::new(key()),
         PRODUCTION,
     );
     let response = dispatcher.handle(sample()).await.expect("batch handled");
@@ -114,6 +117,35 @@ async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
             "5eb0c000-0000-4000-8000-000000000005"
         ]
     );
+}
+
+/// A key store that cannot be read (Secrets Manager unreachable at the first delivery).
+struct Unreadable;
+
+impl Keys<SigningKey> for Unreadable {
+    async fn current(&self) -> Result<Arc<SigningKey>, KeyUnavailable> {
+        Err(KeyUnavailable)
+    }
+}
+
+#[tokio::test]
+async fn without_a_signing_key_the_deliveries_are_reported_for_a_retry_and_nothing_is_sent() {
+    let sender = Recording {
+        status: StatusCode::NO_CONTENT,
+        sent: RefCell::default(),
+    };
+    let dispatcher = Dispatcher::new(sender, Unreadable, PRODUCTION);
+    let response = dispatcher.handle(sample()).await.expect("batch handled");
+    assert_eq!(
+        failed(&response),
+        [
+            "5eb0c000-0000-4000-8000-000000000001",
+            "5eb0c000-0000-4000-8000-000000000002",
+            "5eb0c000-0000-4000-8000-000000000005"
+        ],
+        "the two deliveries wait for a key; the poison record fails as ever"
+    );
+    assert!(dispatcher.sender().sent.borrow().is_empty());
 }
 
 /// A one-request HTTP server on loopback: returns its address and a handle yielding the raw
@@ -180,6 +212,46 @@ async fn the_https_sender_posts_the_signed_body_and_reads_only_the_status() {
     assert!(request.contains(&format!("\r\nwebhook-signature: {}\r\n", headers().signature)));
     assert!(lower.contains("\r\ncontent-type: application/json\r\n"));
     assert!(request.ends_with(r#"{"id":"evt-1"}"#));
+}
+
+#[tokio::test]
+async fn the_https_sender_trusts_a_ca_added_through_aws_ca_bundle_and_refuses_it_otherwise() {
+    let pki = TestPki::new();
+    let bundle = pki.ca_bundle();
+    let trust = TrustStore::with_ca_bundle(bundle.path()).expect("the bundle is usable");
+
+    let (address, receiver) = pki.https_once(204, "").await;
+    let url = check_url(&format!("https://localhost:{}/hook", address.port()), LOCAL).unwrap();
+    let status = HttpsSender::new(LOCAL, &trust)
+        .post(&url, &headers(), b"{}".to_vec())
+        .await
+        .expect("delivered over TLS");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        receiver
+            .await
+            .unwrap()
+            .expect("the receiver got it")
+            .starts_with("POST /hook HTTP/1.1\r\n")
+    );
+
+    let (address, receiver) = pki.https_once(204, "").await;
+    let url = check_url(&format!("https://localhost:{}/hook", address.port()), LOCAL).unwrap();
+    let refused = HttpsSender::new(LOCAL, &TrustStore::compiled_in())
+        .post(&url, &headers(), b"{}".to_vec())
+        .await;
+    match refused {
+        Err(SendError::Failed(error)) => {
+            assert!(
+                lambda_kit::telemetry::ErrorChain(error.as_ref())
+                    .to_string()
+                    .contains("UnknownIssuer"),
+                "{error:?}"
+            )
+        }
+        other => panic!("expected a refused certificate, got {other:?}"),
+    }
+    assert_eq!(receiver.await.unwrap(), None, "nothing reached the receiver");
 }
 
 #[tokio::test]

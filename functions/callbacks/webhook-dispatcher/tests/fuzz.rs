@@ -7,6 +7,7 @@ use contracts::callback::{CallbackUrl, Policy};
 use http::StatusCode;
 use lambda_kit::sqs::SqsBatch;
 use proptest::prelude::*;
+use std::sync::Arc;
 use test_support::{check_batch, config, is_poison_event, sqs_batches_like};
 use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
 use webhooks::signature::SigningKey;
@@ -27,7 +28,7 @@ proptest! {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let key = SigningKey::from_secret("a-fuzzing-signing-secret-of-enough-bytes").expect("key");
-        let outcome = runtime.block_on(Dispatcher::new(Accepting, key, Policy::default()).handle(batch));
+        let outcome = runtime.block_on(Dispatcher::new(Accepting, Arc::new(key), Policy::default()).handle(batch));
         check_batch(&records, &outcome, is_poison_event)?;
     }
 }

@@ -11,8 +11,10 @@
 //! Events are read leniently ([`WsEvent`]): a malformed one gets a 400, never a failed invocation.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use lambda_kit::keys::Keys;
 use realtime::connections::ConnectionStore;
 use realtime::token::TokenKey;
 use realtime::topic::{Topic, parse_subscribe};
@@ -79,13 +81,15 @@ impl WsResponse {
     }
 }
 
-pub struct WsApi<S> {
+/// The WebSocket API's handler: connections in `store`, `$connect` tokens checked with the key
+/// `tokens` gives (read from Secrets Manager on first use in production; fixed in tests).
+pub struct WsApi<S, K = Arc<TokenKey>> {
     store: S,
-    tokens: TokenKey,
+    tokens: K,
 }
 
-impl<S: ConnectionStore> WsApi<S> {
-    pub fn new(store: S, tokens: TokenKey) -> Self {
+impl<S: ConnectionStore, K: Keys<TokenKey>> WsApi<S, K> {
+    pub fn new(store: S, tokens: K) -> Self {
         Self { store, tokens }
     }
 
@@ -129,7 +133,11 @@ impl<S: ConnectionStore> WsApi<S> {
             .query_string_parameters
             .as_ref()
             .and_then(|query| query.get("token"));
-        let customer = match self.tokens.check(token.map(String::as_str), now.timestamp()) {
+        let Ok(key) = self.tokens.current().await else {
+            // Logged where it failed; the client may try again.
+            return WsResponse::error(503, "temporarily unavailable; try again");
+        };
+        let customer = match key.check(token.map(String::as_str), now.timestamp()) {
             Ok(customer) => customer,
             Err(refusal) => {
                 info!(connection_id, %refusal, "connection refused");

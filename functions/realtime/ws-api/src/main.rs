@@ -1,7 +1,8 @@
-//! ws-api: wiring only. The token secret is read from AWS Secrets Manager once per execution
-//! environment.
+//! ws-api: wiring only. The token secret is read from AWS Secrets Manager on the first `$connect`
+//! and again every five minutes (lambda_kit::secrets::CachedSecret): init makes no network call.
 
 use lambda_kit::config;
+use lambda_kit::secrets::{CachedSecret, REFRESH_AFTER};
 use std::convert::Infallible;
 
 use lambda_runtime::{Error, LambdaEvent};
@@ -16,8 +17,7 @@ async fn main() -> Result<(), Error> {
         config::required("CONNECTIONS_TABLE").and_then(|table| Ok((table, config::required("WS_TOKEN_SECRET_ARN")?)))
     })
     .await?;
-    let secret = lambda_kit::secrets::secret_string(&aws, &secret_id).await?;
-    let tokens = TokenKey::new(&secret).inspect_err(|error| tracing::error!(%error, "token secret unusable"))?;
+    let tokens = CachedSecret::new(&aws, secret_id, REFRESH_AFTER, |text| Ok(TokenKey::new(text)?));
     let api = WsApi::new(
         ConnectionsTable::new(aws_sdk_dynamodb::Client::new(&aws), table),
         tokens,

@@ -3,6 +3,7 @@
 //! Gateway can act on (200, 400, 401 or 410); a refused connect or message tells the client why.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use realtime::connections::Everyone;
@@ -39,7 +40,7 @@ proptest! {
             // The runtime refuses what is not JSON before any handler runs.
             Err(_) => return Ok(()),
         };
-        let api = WsApi::new(Everyone, TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap());
+        let api = WsApi::new(Everyone, Arc::new(TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap()));
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         let response = runtime.block_on(api.handle(WsEvent::read(payload)));
         prop_assert!([200, 400, 401, 410].contains(&response.status_code), "{response:?}");
