@@ -98,6 +98,13 @@ fn dispatcher_sent(dispatcher: &Dispatcher<Recording>) -> Vec<(String, SignedHea
     dispatcher.sender().sent.borrow().clone()
 }
 
+/// The sample's two records with a callback to deliver, and its record that is not an event.
+const DELIVERIES_AND_POISON: [&str; 3] = [
+    "5eb0c000-0000-4000-8000-000000000001",
+    "5eb0c000-0000-4000-8000-000000000002",
+    "5eb0c000-0000-4000-8000-000000000005",
+];
+
 #[tokio::test]
 async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
     let dispatcher = Dispatcher::new(
@@ -109,14 +116,7 @@ async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
         PRODUCTION,
     );
     let response = dispatcher.handle(sample()).await.expect("batch handled");
-    assert_eq!(
-        failed(&response),
-        [
-            "5eb0c000-0000-4000-8000-000000000001",
-            "5eb0c000-0000-4000-8000-000000000002",
-            "5eb0c000-0000-4000-8000-000000000005"
-        ]
-    );
+    assert_eq!(failed(&response), DELIVERIES_AND_POISON);
 }
 
 /// A key store that cannot be read (Secrets Manager unreachable at the first delivery).
@@ -138,11 +138,7 @@ async fn without_a_signing_key_the_deliveries_are_reported_for_a_retry_and_nothi
     let response = dispatcher.handle(sample()).await.expect("batch handled");
     assert_eq!(
         failed(&response),
-        [
-            "5eb0c000-0000-4000-8000-000000000001",
-            "5eb0c000-0000-4000-8000-000000000002",
-            "5eb0c000-0000-4000-8000-000000000005"
-        ],
+        DELIVERIES_AND_POISON,
         "the two deliveries wait for a key; the poison record fails as ever"
     );
     assert!(dispatcher.sender().sent.borrow().is_empty());
