@@ -68,11 +68,12 @@ struct Record {
 }
 
 impl Record {
-    fn unidentified(problem: &str) -> Self {
+    /// A record that is not an object: `kind` says what it is instead.
+    fn unidentified(kind: &'static str) -> Self {
         Self {
             message_id: None,
             from_fifo_queue: false,
-            message: Err(problem.to_owned()),
+            message: Err(format!("{kind}, not a record")),
         }
     }
 }
@@ -81,6 +82,55 @@ impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(RecordVisitor)
     }
+}
+
+/// `Visitor` methods for the kinds of JSON value listed, each answering `$wrong("a boolean")`,
+/// `$wrong("a number")`, ... (an array or an object is read through first): how the lenient
+/// readers below say what they found instead of failing the whole event.
+macro_rules! lenient_visits {
+    ($de:lifetime, $value:ty, $wrong:expr; $($kind:ident),*) => {
+        $(lenient_visits!(@ $kind $de, $value, $wrong);)*
+    };
+    (@ boolean $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$value, E> {
+            Ok($wrong("a boolean"))
+        }
+    };
+    (@ number $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_i64<E>(self, _: i64) -> Result<$value, E> {
+            Ok($wrong("a number"))
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<$value, E> {
+            Ok($wrong("a number"))
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<$value, E> {
+            Ok($wrong("a number"))
+        }
+    };
+    (@ string $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<$value, E> {
+            Ok($wrong("a string"))
+        }
+    };
+    (@ null $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            Ok($wrong("null"))
+        }
+    };
+    (@ array $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<$value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($wrong("an array"))
+        }
+    };
+    (@ object $de:lifetime, $value:ty, $wrong:expr) => {
+        fn visit_map<A: MapAccess<$de>>(self, mut map: A) -> Result<$value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($wrong("an object"))
+        }
+    };
 }
 
 /// Reads a record leniently: only JSON that is not well-formed stops the event's parse (the
@@ -119,7 +169,10 @@ impl<'de> Visitor<'de> for RecordVisitor {
                     seen |= 1 << 8;
                     match map.next_value::<StringMapField>()? {
                         StringMapField::Map(attributes) => message.attributes = attributes,
-                        StringMapField::Wrong(kind) => note(&mut problem, format!("field `{key}`: {kind}")),
+                        StringMapField::Wrong(kind) => note(
+                            &mut problem,
+                            format!("field `{key}`: {kind}, expected an object of strings"),
+                        ),
                     }
                     continue;
                 }
@@ -166,34 +219,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
         })
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Record::unidentified("an array, not a record"))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Record, E> {
-        Ok(Record::unidentified("a boolean, not a record"))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Record, E> {
-        Ok(Record::unidentified("a number, not a record"))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Record, E> {
-        Ok(Record::unidentified("a number, not a record"))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Record, E> {
-        Ok(Record::unidentified("a number, not a record"))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Record, E> {
-        Ok(Record::unidentified("a string, not a record"))
-    }
-
-    fn visit_unit<E>(self) -> Result<Record, E> {
-        Ok(Record::unidentified("null, not a record"))
-    }
+    lenient_visits!('de, Record, Record::unidentified; boolean, number, string, array, null);
 }
 
 /// A field that should hold a string: the string, `null`, or what it held instead.
@@ -230,31 +256,7 @@ impl<'de> Deserialize<'de> for StringField {
                 Ok(StringField::Null)
             }
 
-            fn visit_bool<E>(self, _: bool) -> Result<StringField, E> {
-                Ok(StringField::Other("a boolean"))
-            }
-
-            fn visit_i64<E>(self, _: i64) -> Result<StringField, E> {
-                Ok(StringField::Other("a number"))
-            }
-
-            fn visit_u64<E>(self, _: u64) -> Result<StringField, E> {
-                Ok(StringField::Other("a number"))
-            }
-
-            fn visit_f64<E>(self, _: f64) -> Result<StringField, E> {
-                Ok(StringField::Other("a number"))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringField, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(StringField::Other("an array"))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringField, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(StringField::Other("an object"))
-            }
+            lenient_visits!('de, StringField, StringField::Other; boolean, number, array, object);
         }
 
         deserializer.deserialize_any(FieldVisitor)
@@ -287,7 +289,9 @@ impl<'de> Deserialize<'de> for StringMapField {
                         StringField::Text(value) => {
                             found.insert(key, value);
                         }
-                        StringField::Null | StringField::Other(_) => wrong = Some("a value that is not a string"),
+                        StringField::Null | StringField::Other(_) => {
+                            wrong = Some("an object with a value that is not a string")
+                        }
                     }
                 }
                 Ok(wrong.map_or(StringMapField::Map(found), StringMapField::Wrong))
@@ -301,30 +305,7 @@ impl<'de> Deserialize<'de> for StringMapField {
                 Ok(StringMapField::Map(HashMap::new()))
             }
 
-            fn visit_bool<E>(self, _: bool) -> Result<StringMapField, E> {
-                Ok(StringMapField::Wrong("a boolean, expected an object"))
-            }
-
-            fn visit_i64<E>(self, _: i64) -> Result<StringMapField, E> {
-                Ok(StringMapField::Wrong("a number, expected an object"))
-            }
-
-            fn visit_u64<E>(self, _: u64) -> Result<StringMapField, E> {
-                Ok(StringMapField::Wrong("a number, expected an object"))
-            }
-
-            fn visit_f64<E>(self, _: f64) -> Result<StringMapField, E> {
-                Ok(StringMapField::Wrong("a number, expected an object"))
-            }
-
-            fn visit_str<E>(self, _: &str) -> Result<StringMapField, E> {
-                Ok(StringMapField::Wrong("a string, expected an object"))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringMapField, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(StringMapField::Wrong("an array, expected an object"))
-            }
+            lenient_visits!('de, StringMapField, StringMapField::Wrong; boolean, number, string, array);
         }
 
         deserializer.deserialize_any(MapVisitor)
