@@ -56,7 +56,7 @@ LAMBDA_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def translate(body: dict[str, Any]) -> dict[str, Any]:
+def translate(body: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """`body` through SAM's transform, offline: CodeUri is given the S3 form `sam package` would
     give it, the region is the local one, and no managed policy is looked up in IAM."""
     # Imported here: a second of start-up, needed only by what reads the translation.
@@ -65,11 +65,19 @@ def translate(body: dict[str, Any]) -> dict[str, Any]:
     from samtranslator.translator.translator import Translator  # noqa: PLC0415
 
     body = copy.deepcopy(body)
+    transforms = body.get("Transform")
+    if isinstance(transforms, list) and "AWS::LanguageExtensions" in transforms:
+        # CloudFormation runs AWS::LanguageExtensions before SAM's transform; SAM CLI's own copy
+        # of it resolves what it can from the parameters (their defaults, or `parameters`).
+        from samcli.lib.cfn_language_extensions.api import process_template  # noqa: PLC0415
+
+        body = process_template(body, parameter_values=dict(parameters or {}))
+        body["Transform"] = [name for name in transforms if name != "AWS::LanguageExtensions"][0]
     for resource in body.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":
             resource.setdefault("Properties", {})["CodeUri"] = "s3://local/code.zip"
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    return translator.translate(body, parameter_values={}, get_managed_policy_map=dict)
+    return translator.translate(body, parameter_values=dict(parameters or {}), get_managed_policy_map=dict)
 
 
 # What `!Ref AWS::NoValue` resolves to: the property is left out.
@@ -127,7 +135,7 @@ class Template:
         transform, installed with SAM CLI), so every event source mapping, subscription, invoke
         config and function environment (globals merged) is read as CloudFormation gets it,
         not re-derived from the SAM shorthand here."""
-        return translate(self.body)["Resources"]
+        return translate(self.body, self.overrides)["Resources"]
 
     def translated_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: r for name, r in self.translated.items() if r.get("Type") == resource_type}

@@ -387,6 +387,22 @@ def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears():
         assert properties.get("OKActions") == [{"Ref": "AlarmTopic"}], f"{name}: OK reaches no one"
 
 
+def test_every_alarm_on_the_functions_own_metrics_watches_a_metric_and_outcome_the_code_writes():
+    """An alarm on a metric no function writes would never fire: each alarm in the stack's
+    namespace names a metric and an outcome that appear in the functions' or the kit's code, and
+    the function dimension is one of the stack's functions."""
+    sources = "\n".join(path.read_text() for folder in ("functions", "kit") for path in (ROOT / folder).rglob("*.rs"))
+    alarms = {name: r["Properties"] for name, r in TEMPLATE.resources.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == {"Ref": "MetricsNamespace"}}
+    assert len(alarms) >= 5, sorted(alarms)
+    for name, alarm in alarms.items():
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert set(dimensions) == {"function", "outcome"}, name
+        assert TEMPLATE.resources[dimensions["function"]["Ref"]]["Type"] == "AWS::Serverless::Function", name
+        assert f'"{alarm["MetricName"]}"' in sources and f'"{dimensions["outcome"]}"' in sources, name
+        assert alarm["Statistic"] == "Sum" and alarm["TreatMissingData"] == "notBreaching", name
+
+
 def test_only_cloudwatch_publishes_to_the_encrypted_alarm_topic_and_an_email_is_optional():
     topic = TEMPLATE.resources["AlarmTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == {"Ref": "DataKey"}
@@ -517,3 +533,53 @@ def test_the_local_aws_endpoint_reaches_no_deployed_function():
     local = Template.read()
     local.overrides["LocalAwsEndpoint"] = "http://172.30.250.1:40123"
     assert {local.function_environment(f)["AWS_ENDPOINT_URL"] for f in local.functions()} == {"http://172.30.250.1:40123"}
+
+
+# Who may call the HTTP API (AuthMode) ---------------------------------------------------------
+
+
+def http_api_operations(parameters: dict[str, str]) -> tuple[dict, list[dict]]:
+    """The HTTP API as CloudFormation creates it with `parameters` (AWS::LanguageExtensions, then
+    SAM's transform): its OpenAPI body's security schemes and every operation."""
+    from local.cfn import translate
+
+    resources = translate(TEMPLATE.body, parameters)["Resources"]
+    body = resources["HttpApi"]["Properties"]["Body"]
+    operations = [operation for path in body["paths"].values() for operation in path.values()]
+    assert operations, "the HTTP API has routes"
+    return body.get("components", {}).get("securitySchemes", {}), operations
+
+
+@needs_one_of("sync", "async")
+def test_with_auth_mode_none_every_route_is_open_and_no_authorizer_exists():
+    schemes, operations = http_api_operations({})
+    assert TEMPLATE.body["Parameters"]["AuthMode"]["Default"] == "NONE"
+    assert all("security" not in operation for operation in operations)
+    assert "JwtAuthorizer" not in schemes
+
+
+@needs_one_of("sync", "async")
+def test_with_auth_mode_iam_every_route_takes_sigv4_callers_only():
+    schemes, operations = http_api_operations({"AuthMode": "IAM"})
+    assert all(operation["security"] == [{"AWS_IAM": []}] for operation in operations)
+    assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+@needs_one_of("sync", "async")
+def test_with_auth_mode_jwt_every_route_takes_tokens_of_the_issuer_for_the_audience():
+    issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+    schemes, operations = http_api_operations({"AuthMode": "JWT", "JwtIssuer": issuer, "JwtAudience": "orders-app,ops"})
+    assert all(operation["security"] == [{"JwtAuthorizer": []}] for operation in operations)
+    authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt" and authorizer["identitySource"] == "$request.header.Authorization"
+    assert authorizer["jwtConfiguration"] == {"issuer": issuer, "audience": ["orders-app", "ops"]}
+
+
+def test_the_auth_parameters_accept_only_what_api_gateway_can_use():
+    parameters = TEMPLATE.body["Parameters"]
+    if "AuthMode" not in parameters:
+        pytest.skip("no HTTP API in this composition")
+    assert parameters["AuthMode"]["AllowedValues"] == ["NONE", "IAM", "JWT"]
+    issuer = re.compile(parameters["JwtIssuer"]["AllowedPattern"])
+    assert issuer.fullmatch("") and issuer.fullmatch("https://login.example.com/tenant")
+    assert not issuer.fullmatch("http://login.example.com") and not issuer.fullmatch("https://a b")

@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from flow import call, client, require_stack, wait_until
+from flow import call, client, json_lines, log_mark, require_stack, wait_for_metric, wait_until
 from patterns import has
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_a_poison_message_reaches_the_dlq_after_five_receives_while_its_batch_co
     sqs, dynamodb = aws
     jobs_queue, dead_letters = queue_url(sqs, "JobsQueue"), queue_url(sqs, "JobsDeadLetterQueue")
     poison = f"poison {uuid.uuid4()}"
+    mark = log_mark()
     sqs.send_message(QueueUrl=jobs_queue, MessageBody=poison)
     ids = [call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}})[1]["id"] for _ in range(5)]
 
@@ -78,6 +79,33 @@ def test_a_poison_message_reaches_the_dlq_after_five_receives_while_its_batch_co
     wait_until(lambda: all((job_of(dynamodb, i) or {}).get("status") == "SUCCEEDED" for i in ids), 60, "the good jobs")
     assert all(job_of(dynamodb, i)["attempts"] == "1" for i in ids), "the rest of the batch completed once"
     sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=found[0]["ReceiptHandle"])
+    # Each of its five failures was counted as poison (what JobWorkerPoisonRecordsAlarm watches).
+    wait_for_metric(mark, "BatchFailures", "poison", "job-worker", total=5)
+
+
+def root_of(trace_header: str) -> str:
+    return dict(part.split("=", 1) for part in trace_header.split(";"))["Root"]
+
+
+def test_a_job_is_counted_at_each_step_and_its_trace_continues_from_the_api_to_the_worker(aws):
+    _, dynamodb = aws
+    mark = log_mark()
+    status, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": 0}})
+    assert status == 202
+    wait_until(lambda: (job_of(dynamodb, job["id"]) or {}).get("status") == "SUCCEEDED", 30, "the job")
+    wait_for_metric(mark, "Jobs", "accepted", "jobs-api")
+    wait_for_metric(mark, "Jobs", "succeeded", "job-worker")
+
+    def line(message):
+        return next((line for line in json_lines(mark) if line.get("fields", {}).get("message") == message
+                     and line["fields"].get("job_id") == job["id"]), None)
+
+    wait_until(lambda: line("job succeeded") is not None, 10, "the worker's line for the job")
+    accepted, succeeded = line("job accepted"), line("job succeeded")
+    # Both invocations' lines carry their request id and trace id; the worker's names the trace
+    # of the request that queued the job, which travelled as the message's AWSTraceHeader.
+    assert accepted["span"]["requestId"] and succeeded["span"]["requestId"] != accepted["span"]["requestId"]
+    assert root_of(succeeded["fields"]["sender_trace"]) == root_of(accepted["span"]["xrayTraceId"])
 
 
 def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(aws):

@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from flow import call, client, require_stack, wait_until
+from flow import call, client, log_mark, require_stack, wait_for_metric, wait_until
 
 from local.webhook_receiver import Receiver
 
@@ -48,6 +48,7 @@ def test_a_finished_job_is_posted_to_its_callback_once_and_signed(signing_key):
 
 def test_a_receiver_failing_three_times_gets_exactly_one_accepted_delivery(signing_key):
     receiver = Receiver(signing_key, failures=3)
+    mark = log_mark()
     try:
         job_id = submit(receiver.url)
         wait_until(lambda: receiver.accepted(), 90, "the fourth delivery attempt")
@@ -56,6 +57,12 @@ def test_a_receiver_failing_three_times_gets_exactly_one_accepted_delivery(signi
         assert len({request["id"] for request in receiver.requests}) == 1, "every retry carries the same webhook-id"
         assert all(request["verified"] for request in receiver.requests)
         assert receiver.accepted()[0]["body"]["data"]["job_id"] == job_id
+        # Counted by outcome, each with its latency.
+        wait_for_metric(mark, "WebhookDeliveries", "rejected", "webhook-dispatcher", total=3)
+        wait_for_metric(mark, "WebhookDeliveries", "delivered", "webhook-dispatcher")
+        latency = wait_for_metric(mark, "WebhookLatency", "delivered", "webhook-dispatcher")[0]
+        assert latency["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "WebhookLatency", "Unit": "Milliseconds"}]
+        assert 0 < latency["WebhookLatency"] < 60_000
     finally:
         receiver.close()
 

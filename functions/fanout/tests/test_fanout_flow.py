@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 
 import pytest
-from flow import client, require_stack, wait_until
+from flow import client, log_mark, require_stack, wait_for_metric, wait_until
 from patterns import needs
 
 from local.cfn import ACCOUNT_ID, REGION
@@ -44,6 +44,7 @@ def order(customer, unit_price):
 @needs("sync")
 def test_an_order_reaches_the_notifier_and_the_audit_log_and_only_a_large_one_the_alert(aws):
     _, dynamodb, _ = aws
+    mark = log_mark()
     small = order(f"c-{uuid.uuid4().hex[:8]}", 1000)
     large = order(f"c-{uuid.uuid4().hex[:8]}", 100000)  # total 1200.00 with tax: over the 1000.00 threshold
 
@@ -64,6 +65,8 @@ def test_an_order_reaches_the_notifier_and_the_audit_log_and_only_a_large_one_th
     assert [a["order_id"] for a in alerts].count(large["id"]) == 1
     audit = [i for i in scan(dynamodb, os.environ["AUDIT_LOG_TABLE"]) if i["event_type"] == "order.created"]
     assert order_ids(audit).count(small["id"]) == 1, "audited once"
+    wait_for_metric(mark, "Events", "published", "event-publisher", total=2)
+    wait_for_metric(mark, "Alerts", "raised", "large-order-alert")
 
 
 @needs("async")
@@ -94,6 +97,7 @@ def test_an_event_the_filters_exclude_reaches_only_the_audit_log(aws):
 def test_a_message_the_notifier_cannot_read_ends_in_its_dead_letter_queue(aws):
     sqs, _, _ = aws
     poison = f"not an event {uuid.uuid4()}"
+    mark = log_mark()
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="NotifierQueue")["QueueUrl"], MessageBody=poison)
     dead_letters = sqs.get_queue_url(QueueName="NotifierDeadLetterQueue")["QueueUrl"]
 
@@ -102,6 +106,7 @@ def test_a_message_the_notifier_cannot_read_ends_in_its_dead_letter_queue(aws):
         return any(m["Body"] == poison for m in messages)
 
     wait_until(landed, 60, "the poison message in NotifierDeadLetterQueue")
+    wait_for_metric(mark, "BatchFailures", "poison", "notifier", total=5)
 
 
 def test_a_known_event_that_breaks_its_contract_ends_in_the_notifier_dead_letter_queue(aws):

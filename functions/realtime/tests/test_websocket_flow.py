@@ -9,7 +9,7 @@ import os
 import time
 
 import pytest
-from flow import call, client, require_stack, wait_until
+from flow import call, client, log_mark, require_stack, wait_for_metric, wait_until
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -61,6 +61,7 @@ def test_a_connection_without_a_valid_token_is_refused(ws_url):
 
 
 def test_a_subscriber_receives_its_job_finishing_and_nothing_for_other_jobs(ws_url):
+    mark = log_mark()
     with connect(f"{ws_url}/?token={token('c-live')}", open_timeout=30) as websocket:
         followed = submit(seconds=2)
         other = submit(seconds=0)
@@ -73,6 +74,7 @@ def test_a_subscriber_receives_its_job_finishing_and_nothing_for_other_jobs(ws_u
         # The other job finished first (no wait); anything about it would have arrived by now.
         time.sleep(2)
         assert all(m.get("data", {}).get("job_id") != other for m in messages + receive_until(websocket, lambda m: False, 1))
+    wait_for_metric(mark, "Pushes", "pushed", "ws-push")
 
 
 def test_a_message_the_api_does_not_know_is_answered_with_the_actions_there_are(ws_url):
@@ -88,6 +90,7 @@ def test_a_message_the_api_does_not_know_is_answered_with_the_actions_there_are(
 def test_a_gone_connection_is_removed_when_an_event_finds_it(ws_url):
     dynamodb = client("dynamodb")
     table = os.environ["CONNECTIONS_TABLE"]
+    mark = log_mark()
     job_id = submit(seconds=2)
     ghost = "R2hvc3RDb25uZWN0aW9u"  # subscribed, but no such connection at the gateway: 410 Gone
     expires = {"N": str(int(time.time()) + 3600)}
@@ -102,6 +105,7 @@ def test_a_gone_connection_is_removed_when_an_event_finds_it(ws_url):
 
     assert ghost_items() == 3
     wait_until(lambda: ghost_items() == 0, 60, "ws-push to remove the gone connection and its subscription")
+    wait_for_metric(mark, "Pushes", "gone", "ws-push")
 
 
 def test_closing_the_websocket_forgets_the_connection(ws_url):

@@ -48,6 +48,26 @@ def test_an_order_created_over_http_is_read_back_over_http():
     assert status == 200 and json.loads(body) == created
 
 
+def test_orders_created_and_replayed_are_counted_in_embedded_metric_documents():
+    from flow import log_mark, wait_for_metric
+
+    from local.cfn import Template
+
+    mark = log_mark()
+    headers = {"content-type": "application/json", "idempotency-key": str(uuid.uuid4())}
+    assert call("POST", "/orders", ORDER, headers)[0] == call("POST", "/orders", ORDER, headers)[0] == 201
+
+    created = wait_for_metric(mark, "Orders", "created", "orders-api")[0]
+    wait_for_metric(mark, "Orders", "replayed", "orders-api")
+    namespace = os.environ.get("METRICS_NAMESPACE") or Template.read().body["Parameters"]["MetricsNamespace"]["Default"]
+    assert created["_aws"]["CloudWatchMetrics"] == [{
+        "Namespace": namespace, "Dimensions": [["function", "outcome"]], "Metrics": [{"Name": "Orders", "Unit": "Count"}]}]
+    assert created["Orders"] == 1 and created["xrayTraceId"].startswith("Root=1-")
+    # The function's cold start was counted once, before its first invocation.
+    cold = wait_for_metric(0, "ColdStart", None, "orders-api")[0]
+    assert cold["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["function"]] and cold["ColdStart"] == 1
+
+
 def test_an_idempotent_retry_over_http_is_replayed():
     key = str(uuid.uuid4())
     headers = {"content-type": "application/json", "idempotency-key": key}
@@ -110,4 +130,7 @@ def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body()
             break
         time.sleep(0.2)
     assert logged, f"no request line for the POST in {path}"
+    # Every line of the invocation carries Lambda's request id and the X-Ray trace id.
+    line = next(line for line in lines if line.get("fields", {}).get("message") == "request" and line["fields"]["status"] == 201)
+    assert line["span"]["requestId"] == line["fields"]["request_id"] and line["span"]["xrayTraceId"].startswith("Root=1-")
     assert marker not in log, "a request body reached the logs"

@@ -28,6 +28,7 @@ where
 
 /// Runs `handler` on the Lambda runtime for events of type `T`: each invocation's answer is
 /// `handler`'s `Ok`, and its `Err` fails the invocation (the event source's retry rules apply).
+/// Counts the cold start first (`ColdStart`, [`crate::metrics`]).
 ///
 /// The handler's future is boxed: a batch handler's future is deep enough to overflow rustc's
 /// layout query depth when the runtime's own future types wrap it unboxed.
@@ -38,6 +39,8 @@ where
     E: Into<BoxError>,
 {
     let handler = &handler;
+    // Once per process, just before its first invocation (see crate::metrics).
+    crate::metrics::cold_start();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<T>| async move {
         Box::pin(handler(event)).await.map_err(Into::<BoxError>::into)
     }))

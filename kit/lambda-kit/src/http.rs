@@ -35,6 +35,8 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     let handler = &handler;
+    // Once per process, just before its first invocation (see crate::metrics).
+    crate::metrics::cold_start();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<LambdaRequest>| {
         answer(event, handler)
     }))
@@ -201,6 +203,33 @@ pub fn trace_header(request: &Request) -> Option<&str> {
     request
         .lambda_context_ref()
         .and_then(|context| context.xray_trace_id.as_deref())
+}
+
+/// Who made the request, as the API's authorizer established it: `jwt:<issuer> <subject>` for a
+/// JWT authorizer (any OIDC provider, such as Cognito), `iam:<principal ARN>` for IAM (SigV4)
+/// callers. `None` when the route has no authorizer (the template's `AuthMode` `NONE`): anyone
+/// may call it, and nothing tells two callers apart.
+///
+/// Only API Gateway sets these fields (a client cannot: they are not headers), so they can scope
+/// what a caller may see or repeat, such as idempotency keys.
+pub fn caller(request: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+
+    let authorizer = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.authorizer.as_ref()?,
+        RequestContext::ApiGatewayV1(context) => &context.authorizer,
+        _ => return None,
+    };
+    if let Some(jwt) = &authorizer.jwt {
+        let subject = jwt.claims.get("sub").filter(|subject| !subject.is_empty())?;
+        let issuer = jwt.claims.get("iss").map_or("", String::as_str);
+        return Some(format!("jwt:{issuer} {subject}"));
+    }
+    let iam = authorizer.iam.as_ref()?;
+    iam.user_arn
+        .as_deref()
+        .filter(|arn| !arn.is_empty())
+        .map(|arn| format!("iam:{arn}"))
 }
 
 /// The Lambda request id of this invocation: the key to its log lines.

@@ -9,6 +9,7 @@
 //!   (`AWS_ENDPOINT_URL`) so the same binary talks to AWS or to a local emulator.
 //! - [`tls`]: the compiled-in trust store of every HTTPS client (`AWS_CA_BUNDLE` adds a CA).
 //! - [`function`]: the start and the end of every function's `main` (init, then the runtime).
+//! - [`metrics`]: metrics in CloudWatch's Embedded Metric Format, one line of stdout each.
 //! - [`local`]: the local-only switches; in a build without the `local` feature they are
 //!   constants that say "off".
 //!
@@ -43,6 +44,7 @@ pub mod http;
 pub mod idempotency;
 pub mod keys;
 pub mod local;
+pub mod metrics;
 #[cfg(feature = "outbox")]
 pub mod outbox;
 #[cfg(feature = "http")]

@@ -13,6 +13,10 @@
 //!   requires to keep the order.
 //! - Only a event that is not an SQS batch at all, or a record without a `messageId` (which could
 //!   not be reported alone), fails the whole invocation.
+//! - The failures are counted, one `BatchFailures` metric document per outcome and batch
+//!   ([`crate::metrics`]): `poison` (the record can never succeed: unreadable, a panic, or an
+//!   error whose [`RecordFailure::is_poison`] says so; it reaches the DLQ after
+//!   `maxReceiveCount`) and `transient` (it may succeed when delivered again).
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -30,6 +34,30 @@ use serde_json::value::RawValue;
 use tracing::{Instrument, debug_span, error, warn};
 
 use crate::telemetry::ErrorChain;
+
+/// What a consumer's record error says about the record: whether it can ever succeed. It only
+/// labels the failure's metric (`BatchFailures`, outcome `poison` or `transient`); either kind
+/// is reported for redelivery, and SQS moves a record to the DLQ after `maxReceiveCount`.
+pub trait RecordFailure: std::error::Error + 'static {
+    /// `true` when delivering the record again cannot help: a message that is not what the
+    /// consumer reads, or one that breaks its contract.
+    fn is_poison(&self) -> bool;
+}
+
+/// A record function that cannot fail.
+impl RecordFailure for std::convert::Infallible {
+    fn is_poison(&self) -> bool {
+        match *self {}
+    }
+}
+
+/// How one record ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Succeeded,
+    Poison,
+    Transient,
+}
 
 /// Why a whole batch fails (and comes back whole).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -348,7 +376,7 @@ pub async fn process_batch<F, Fut, E>(
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: std::error::Error + 'static,
+    E: RecordFailure,
 {
     // Every record is read, and must be identifiable, before any runs: a batch that has to fail
     // whole fails before it had side effects.
@@ -361,33 +389,41 @@ where
         identified.push((index, id, record.message));
     }
 
-    let mut failed: Vec<(usize, String)> = Vec::new();
+    let mut failed: Vec<(usize, String, Ran)> = Vec::new();
     if fifo {
         let mut records = identified.into_iter();
         for (index, id, record) in records.by_ref() {
-            if !run_record(&id, record, &process_record).await {
-                failed.push((index, id));
+            let ran = run_record(&id, record, &process_record).await;
+            if ran != Ran::Succeeded {
+                failed.push((index, id, ran));
                 break;
             }
         }
-        failed.extend(records.map(|(index, id, _)| (index, id)));
+        // Not run: reported to keep the order, and counted as transient (they may well succeed).
+        failed.extend(records.map(|(index, id, _)| (index, id, Ran::Transient)));
     } else {
         failed = stream::iter(identified)
             .map(|(index, id, record)| {
                 let process_record = &process_record;
-                async move { (!run_record(&id, record, process_record).await).then_some((index, id)) }
+                async move {
+                    let ran = run_record(&id, record, process_record).await;
+                    (ran != Ran::Succeeded).then_some((index, id, ran))
+                }
             })
             .buffer_unordered(concurrency.max(1))
             .filter_map(|failure| async move { failure })
             .collect()
             .await;
-        failed.sort_unstable_by_key(|(index, _)| *index);
+        failed.sort_unstable_by_key(|(index, _, _)| *index);
     }
+    let poison = failed.iter().filter(|(_, _, ran)| *ran == Ran::Poison).count();
+    crate::metrics::count("BatchFailures", "poison", poison);
+    crate::metrics::count("BatchFailures", "transient", failed.len() - poison);
 
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()
-        .map(|(_, id)| {
+        .map(|(_, id, _)| {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             failure
@@ -396,25 +432,25 @@ where
     Ok(response)
 }
 
-/// One record, in its own span; `true` when it succeeded.
+/// One record, in its own span, and how it ended.
 ///
 /// The span is at DEBUG level: with it, every line a record's function logs carries the
 /// record's `message_id` (`AWS_LAMBDA_LOG_LEVEL=DEBUG`). At INFO it is not created — a JSON
 /// span costs a sixth of the helper's work per record (`make bench`, instruction counts) — and
 /// the lines written here name the `message_id` themselves; a record's function logs its own
 /// identifiers (event id, job id).
-async fn run_record<F, Fut, E>(id: &str, record: Result<SqsMessage, String>, process_record: &F) -> bool
+async fn run_record<F, Fut, E>(id: &str, record: Result<SqsMessage, String>, process_record: &F) -> Ran
 where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Result<(), E>>,
-    E: std::error::Error + 'static,
+    E: RecordFailure,
 {
     let span = debug_span!("record", message_id = id);
     let message = match record {
         Ok(message) => message,
         Err(error) => {
             warn!(message_id = id, %error, "record is not an SQS message; reported for redelivery");
-            return false;
+            return Ran::Poison;
         }
     };
     // Only in local-stack builds (feature `local`): a production binary has no such branch.
@@ -424,7 +460,7 @@ where
             message_id = id,
             "injected transient fault (LOCAL_FAULT_TRANSIENT_RATE); reported for redelivery"
         );
-        return false;
+        return Ran::Transient;
     }
     // Both the call and the future it returns may panic.
     let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| process_record(message))) {
@@ -433,10 +469,11 @@ where
     };
     let _entered = span.enter();
     match outcome {
-        Ok(Ok(())) => true,
+        Ok(Ok(())) => Ran::Succeeded,
         Ok(Err(error)) => {
-            warn!(message_id = id, error = %ErrorChain(&error), "record failed; reported for redelivery");
-            false
+            let poison = error.is_poison();
+            warn!(message_id = id, error = %ErrorChain(&error), poison, "record failed; reported for redelivery");
+            if poison { Ran::Poison } else { Ran::Transient }
         }
         Err(panic) => {
             error!(
@@ -444,7 +481,8 @@ where
                 panic = panic_message(panic.as_ref()),
                 "record panicked; reported for redelivery"
             );
-            false
+            // A panic is a bug the same record will hit again.
+            Ran::Poison
         }
     }
 }
@@ -488,11 +526,21 @@ mod tests {
             .collect()
     }
 
-    async fn by_body(message: SqsMessage) -> Result<(), std::io::Error> {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct CannotHandle(String);
+
+    impl RecordFailure for CannotHandle {
+        fn is_poison(&self) -> bool {
+            false
+        }
+    }
+
+    async fn by_body(message: SqsMessage) -> Result<(), CannotHandle> {
         match message.body.as_deref() {
             Some("ok") => Ok(()),
             Some("panic") => panic!("boom"),
-            other => Err(std::io::Error::other(format!("cannot handle {other:?}"))),
+            other => Err(CannotHandle(format!("cannot handle {other:?}"))),
         }
     }
 
@@ -557,7 +605,7 @@ mod tests {
             peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
             tokio::task::yield_now().await;
             running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            Ok::<_, std::io::Error>(())
+            Ok::<_, CannotHandle>(())
         })
         .await
         .expect("batch");

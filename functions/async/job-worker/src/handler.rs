@@ -17,7 +17,8 @@ use jobs::model::JobMessage;
 use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::BoxError;
 use lambda_kit::events::Envelope;
-use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::metrics::Tally;
+use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
 use tracing::{info, warn};
 
@@ -83,6 +84,13 @@ pub enum RecordError {
     Store(#[from] JobStoreError),
 }
 
+impl RecordFailure for RecordError {
+    /// A message that is not a job message, or names a job that does not exist.
+    fn is_poison(&self) -> bool {
+        matches!(self, RecordError::Poison(_) | RecordError::UnknownJob(_))
+    }
+}
+
 pub struct Worker<L> {
     ledger: L,
     runners: Runners,
@@ -101,21 +109,26 @@ impl<L: JobLedger> Worker<L> {
     /// Runs a batch and reports the failed records by `messageId`.
     pub async fn handle(&self, event: LambdaEvent<SqsBatch>) -> Result<SqsBatchResponse, BatchError> {
         let deadline = i64::try_from(event.context.deadline).unwrap_or(0);
+        let jobs = Tally::new("Jobs", ["succeeded", "failed", "retried"]);
         let response = process_batch(event.payload, self.concurrency, |message| {
-            self.process(message, deadline)
+            self.process(message, deadline, &jobs)
         })
         .await?;
+        jobs.emit();
         info!(failed = response.batch_item_failures.len(), "batch done");
         Ok(response)
     }
 
-    async fn process(&self, message: SqsMessage, deadline_millis: i64) -> Result<(), RecordError> {
+    async fn process(&self, message: SqsMessage, deadline_millis: i64, jobs: &Tally<3>) -> Result<(), RecordError> {
         let body = message
             .body
             .as_deref()
             .ok_or_else(|| RecordError::Poison("no body".into()))?;
         let job_message: JobMessage =
             serde_json::from_str(body).map_err(|error| RecordError::Poison(format!("not a job message: {error}")))?;
+        // The X-Ray trace of the request that queued the job (jobs-api sends it as the message's
+        // AWSTraceHeader): logged with the job's outcome, so the two invocations' logs meet.
+        let sender_trace = message.attributes.get("AWSTraceHeader").map_or("", String::as_str);
         let now = Utc::now();
         let lease_until = if deadline_millis > now.timestamp_millis() {
             deadline_millis
@@ -149,16 +162,21 @@ impl<L: JobLedger> Worker<L> {
             return Ok(());
         }
         match finish {
-            Finish::Requeue(_) => Err(RecordError::Transient {
-                job_id: job.id,
-                source: cause,
-            }),
+            Finish::Requeue(_) => {
+                jobs.add("retried");
+                Err(RecordError::Transient {
+                    job_id: job.id,
+                    source: cause,
+                })
+            }
             Finish::Succeeded(_) => {
-                info!(job_id = %job.id, attempt = job.attempts, "job succeeded");
+                jobs.add("succeeded");
+                info!(job_id = %job.id, attempt = job.attempts, sender_trace, "job succeeded");
                 Ok(())
             }
             Finish::Failed(reason) => {
-                info!(job_id = %job.id, attempt = job.attempts, %reason, "job failed permanently");
+                jobs.add("failed");
+                info!(job_id = %job.id, attempt = job.attempts, %reason, sender_trace, "job failed permanently");
                 Ok(())
             }
         }

@@ -13,10 +13,11 @@ use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{
     self, CreateError, Created, IdempotencyKey, InvalidKey, NewClaim, Refusal, StoredResponse,
 };
+use lambda_kit::metrics;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use sha2::{Digest, Sha256};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::ports::{JobQueue, JobStore, QueueError};
@@ -157,11 +158,15 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
         let id = claim
             .as_ref()
             .map_or_else(|| Uuid::now_v7().to_string(), |claim| job_id_for(&claim.key));
+        let job_id = id.clone();
         let job = Job::queued(id, job_request, now);
         let answer = idempotency::create_once(&self.store, claim, async |_| {
             Ok::<_, ApiError>(Created::ToComplete(self.enqueue(job, trace_header).await?))
         })
         .await?;
+        metrics::count("Jobs", answer.outcome("accepted"), 1);
+        // The job's id beside this invocation's request and trace ids (on every line of it).
+        info!(job_id = %job_id, replayed = answer.is_replay(), "job accepted");
         Ok(answer.into_response())
     }
 

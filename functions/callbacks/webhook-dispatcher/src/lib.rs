@@ -14,10 +14,12 @@ pub mod sender;
 use chrono::Utc;
 use contracts::callback::{self as target, CallbackUrl, Policy, Refusal};
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_kit::events::{ContractViolation, Envelope, Event, NotAnEvent, event_in};
 use lambda_kit::keys::{KeyUnavailable, Keys};
-use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::metrics::{self, Tally};
+use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use tracing::{info, warn};
 use webhooks::signature::SigningKey;
 
@@ -73,6 +75,12 @@ pub enum RecordError {
     },
 }
 
+impl RecordFailure for RecordError {
+    fn is_poison(&self) -> bool {
+        matches!(self, RecordError::Poison(_) | RecordError::BreaksContract(_))
+    }
+}
+
 /// The callback URL an event asks for, read by its contract: only a finished job's event names
 /// one. A known event whose data breaks its contract is poison.
 pub fn callback_of(event: &Envelope) -> Result<Option<String>, ContractViolation> {
@@ -100,11 +108,16 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
         &self.sender
     }
 
+    /// Runs a batch; counts its deliveries by outcome (`WebhookDeliveries`: `delivered`,
+    /// `rejected` for an answer other than 2xx, `unreachable`, `refused` by the URL policy).
     pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
-        process_batch(event, CONCURRENCY, |message| self.process(message)).await
+        let deliveries = Tally::new("WebhookDeliveries", ["delivered", "rejected", "unreachable", "refused"]);
+        let response = process_batch(event, CONCURRENCY, |message| self.process(message, &deliveries)).await;
+        deliveries.emit();
+        response
     }
 
-    async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
+    async fn process(&self, message: SqsMessage, deliveries: &Tally<4>) -> Result<(), RecordError> {
         let body = message.body.as_deref().unwrap_or_default();
         let Some(event) = event_in(body)? else {
             return Ok(());
@@ -119,6 +132,7 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
                 // Checked at submit time already: only a changed policy gets here, and no retry
                 // would change the answer.
                 log_refusal(&event, &refusal);
+                deliveries.add("refused");
                 return Ok(());
             }
         };
@@ -130,7 +144,16 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
             id: event.id.clone(),
             timestamp,
         };
-        match self.sender.post(&url, &headers, payload).await {
+        let started = Instant::now();
+        let sent = self.sender.post(&url, &headers, payload).await;
+        let outcome = match &sent {
+            Ok(status) if status.is_success() => "delivered",
+            Ok(_) => "rejected",
+            Err(_) => "unreachable",
+        };
+        deliveries.add(outcome);
+        metrics::milliseconds("WebhookLatency", outcome, started.elapsed());
+        match sent {
             Ok(status) if status.is_success() => {
                 info!(event_id = %event.id, status = status.as_u16(), "webhook delivered");
                 Ok(())

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, n, s};
 use lambda_kit::events::{NotAnEvent, event_in};
-use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use serde_json::Value;
 use tracing::info;
 
@@ -17,6 +17,12 @@ pub enum RecordError {
     Poison(#[from] NotAnEvent),
     #[error("the audit record could not be stored")]
     Store(#[source] BoxError),
+}
+
+impl RecordFailure for RecordError {
+    fn is_poison(&self) -> bool {
+        matches!(self, RecordError::Poison(_))
+    }
 }
 
 pub struct AuditLog<S> {

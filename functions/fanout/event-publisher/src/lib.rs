@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use lambda_kit::events::Envelope;
+use lambda_kit::metrics;
 use lambda_kit::outbox::{event_from_item, item_from_stream_image};
 use lambda_kit::sns::{EventPublisher, PublishIncomplete};
 use serde_json::Value;
@@ -76,6 +77,7 @@ impl<S: EventSink> Publisher<S> {
                     // Cannot be published; report it so the shard stops here and, after the
                     // retries, the mapping's on-failure destination records where it is.
                     error!(%sequence, error = %malformed, "outbox record is malformed");
+                    metrics::count("Events", "malformed", 1);
                     return Ok(failure_at(sequence));
                 }
             }
@@ -84,6 +86,7 @@ impl<S: EventSink> Publisher<S> {
         match self.sink.publish(&events).await {
             Ok(()) => {
                 info!(published = events.len(), "outbox batch published");
+                metrics::count("Events", "published", events.len());
                 Ok(StreamBatchResponse::default())
             }
             Err(incomplete) => {
@@ -96,6 +99,12 @@ impl<S: EventSink> Publisher<S> {
                     failed = incomplete.failed.len(),
                     "some events were not published; the shard retries from the first"
                 );
+                metrics::count(
+                    "Events",
+                    "published",
+                    events.len().saturating_sub(incomplete.failed.len()),
+                );
+                metrics::count("Events", "failed", incomplete.failed.len());
                 Ok(first_failed.map_or_else(StreamBatchResponse::default, |(sequence, _)| {
                     failure_at(sequence.clone())
                 }))

@@ -86,6 +86,7 @@ impl<S: RecordStore> LargeOrderAlert<S> {
             ]);
             if self.store.put_once(item).await.map_err(AlertError::Store)? {
                 info!(event_id = %event.id, "large order alert raised");
+                lambda_kit::metrics::count("Alerts", "raised", 1);
             }
         }
         poison.map_or(Ok(()), Err)

@@ -6,7 +6,7 @@ use chrono::Utc;
 use contracts::order::OrderCreated;
 use lambda_kit::dynamodb::{BoxError, Item, RecordStore, s};
 use lambda_kit::events::{ContractViolation, Event, NotAnEvent, event_in};
-use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use tracing::info;
 
 /// Records of one batch handled at the same time.
@@ -46,6 +46,12 @@ pub enum RecordError {
     BreaksContract(#[from] ContractViolation),
     #[error("the notification could not be stored")]
     Store(#[source] BoxError),
+}
+
+impl RecordFailure for RecordError {
+    fn is_poison(&self) -> bool {
+        matches!(self, RecordError::Poison(_) | RecordError::BreaksContract(_))
+    }
 }
 
 pub struct Notifier<S> {

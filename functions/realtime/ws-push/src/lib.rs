@@ -10,7 +10,8 @@
 
 use chrono::Utc;
 use lambda_kit::events::{ContractViolation, Event, NotAnEvent, event_in};
-use lambda_kit::sqs::{BatchError, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
+use lambda_kit::metrics::Tally;
+use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_kit::telemetry::ErrorChain;
 use realtime::connections::{ConnectionStore, StoreError};
 use realtime::topic::topics_of;
@@ -47,6 +48,12 @@ pub enum RecordError {
     Push { failed: usize },
 }
 
+impl RecordFailure for RecordError {
+    fn is_poison(&self) -> bool {
+        matches!(self, RecordError::Poison(_) | RecordError::BreaksContract(_))
+    }
+}
+
 pub struct Pusher<S, P> {
     store: S,
     pusher: P,
@@ -61,11 +68,16 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
         &self.pusher
     }
 
+    /// Runs a batch; counts its pushes by outcome (`Pushes`: `pushed`, `gone` for a connection
+    /// that closed, `failed`).
     pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
-        process_batch(event, CONCURRENCY, |message| self.process(message)).await
+        let pushes = Tally::new("Pushes", ["pushed", "gone", "failed"]);
+        let response = process_batch(event, CONCURRENCY, |message| self.process(message, &pushes)).await;
+        pushes.emit();
+        response
     }
 
-    async fn process(&self, message: SqsMessage) -> Result<(), RecordError> {
+    async fn process(&self, message: SqsMessage, pushes: &Tally<3>) -> Result<(), RecordError> {
         let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
             return Ok(());
         };
@@ -86,7 +98,13 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
 
         let (mut pushed, mut gone, mut failed) = (0, 0, 0);
         for connection_id in &connections {
-            match self.pusher.push(connection_id, &payload).await {
+            let outcome = self.pusher.push(connection_id, &payload).await;
+            pushes.add(match &outcome {
+                Ok(()) => "pushed",
+                Err(PushError::Gone) => "gone",
+                Err(_) => "failed",
+            });
+            match outcome {
                 Ok(()) => pushed += 1,
                 Err(PushError::Gone) => {
                     gone += 1;

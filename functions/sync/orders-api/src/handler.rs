@@ -8,6 +8,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::events::Envelope;
 use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
+use lambda_kit::metrics;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use tracing::{error, warn};
@@ -153,6 +154,7 @@ impl<S: OrderStore> OrdersApi<S> {
             Ok::<_, ApiError>(Created::Completed(answer))
         })
         .await?;
+        metrics::count("Orders", answer.outcome("created"), 1);
         Ok(answer.into_response())
     }
 }

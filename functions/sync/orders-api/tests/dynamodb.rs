@@ -12,7 +12,7 @@ use lambda_kit::idempotency::{self, ClaimStore, IdempotencyKey, NewClaim};
 use orders_api::order;
 use orders_api::store::DynamoDbStore;
 use serde_json::{Value, json};
-use support::{REQUEST_ID, body_json, get, header, local, post_order, unique};
+use support::{REQUEST_ID, body_json, get, header, jwt_caller, local, post_order, post_order_as, unique};
 
 fn order_for(customer_id: &str) -> Value {
     json!({"customer_id": customer_id, "currency": "EUR", "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 1250}, {"sku": "MUG-3", "quantity": 1, "unit_price": 899}]})
@@ -65,6 +65,40 @@ async fn a_retry_with_the_same_key_replays_the_first_answer_and_creates_nothing(
     assert_eq!(header(&first, "idempotent-replayed"), None);
     assert_eq!(header(&retry, "idempotent-replayed"), Some("true"));
     assert_eq!(local.orders_of(&customer).await, 1);
+}
+
+#[tokio::test]
+async fn two_callers_with_the_same_key_each_get_their_own_order_and_only_their_own_replay() {
+    let local = local().await;
+    let api = local.api();
+    let customer = unique("c");
+    let key = unique("key");
+    let order = order_for(&customer);
+
+    let alice = api.handle(post_order_as(&order, &key, jwt_caller("alice"))).await;
+    let bob = api.handle(post_order_as(&order, &key, jwt_caller("bob"))).await;
+    let alice_again = api.handle(post_order_as(&order, &key, jwt_caller("alice"))).await;
+    let iam =
+        json!({"iam": {"accountId": "123456789012", "userArn": "arn:aws:sts::123456789012:assumed-role/ci/run-1"}});
+    let machine = api.handle(post_order_as(&order, &key, iam)).await;
+
+    for created in [&alice, &bob, &machine] {
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(
+            header(created, "idempotent-replayed"),
+            None,
+            "a first request of its caller"
+        );
+    }
+    let ids: std::collections::HashSet<_> = [&alice, &bob, &machine].map(|r| body_json(r)["id"].clone()).into();
+    assert_eq!(ids.len(), 3, "each caller's key made its own order");
+    assert_eq!(header(&alice_again, "idempotent-replayed"), Some("true"));
+    assert_eq!(
+        body_json(&alice_again),
+        body_json(&alice),
+        "alice's retry gets alice's order"
+    );
+    assert_eq!(local.orders_of(&customer).await, 3);
 }
 
 #[tokio::test]

@@ -50,6 +50,16 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// Whether this is the stored answer of an earlier request.
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Answer::Replayed(_))
+    }
+
+    /// The outcome to count for this answer: `new` for a new one, `replayed` for a replay.
+    pub fn outcome<'a>(&self, new: &'a str) -> &'a str {
+        if self.is_replay() { "replayed" } else { new }
+    }
+
     pub fn into_parts(self) -> (StoredResponse, bool) {
         match self {
             Answer::New(response) => (response, false),

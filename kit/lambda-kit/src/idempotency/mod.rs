@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 pub const MAX_KEY_CHARS: usize = 255;
 
 /// A client's idempotency key, scoped to the operation it was sent with so the same table can
-/// serve other operations.
+/// serve other operations, and to the caller who sent it when the API authenticates callers
+/// ([`IdempotencyKey::for_caller`]): two callers who happen to pick the same key never see each
+/// other's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -36,6 +38,19 @@ impl IdempotencyKey {
         }
         let key = std::str::from_utf8(raw).map_err(|_| InvalidKey)?;
         Ok(Self(format!("{operation}#{key}")))
+    }
+
+    /// The key of `caller` (see [`crate::http::caller`]): `operation@<SHA-256 of the caller>#key`.
+    /// The digest has a fixed length, so no caller and key can spell another's, and keeps the
+    /// caller's identity (an e-mail address may be a JWT subject) out of the table.
+    pub fn for_caller(operation: &str, caller: Option<&str>, raw: &[u8]) -> Result<Self, InvalidKey> {
+        let key = Self::parse(operation, raw)?;
+        let Some(caller) = caller else {
+            return Ok(key);
+        };
+        let digest = hex::encode(Sha256::digest(caller.as_bytes()));
+        let raw = &key.0[operation.len() + 1..];
+        Ok(Self(format!("{operation}@{digest}#{raw}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -171,13 +186,14 @@ pub fn key_in_progress_problem() -> crate::problem::Problem {
     .with_header(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"))
 }
 
-/// The `Idempotency-Key` header of a request, scoped to `operation`; `None` when absent.
+/// The `Idempotency-Key` header of a request, scoped to `operation` and to the authenticated
+/// caller, if any ([`crate::http::caller`]); `None` when absent.
 pub fn key_of(request: &lambda_http::Request, operation: &str) -> Result<Option<IdempotencyKey>, InvalidKey> {
-    request
-        .headers()
-        .get("idempotency-key")
-        .map(|value| IdempotencyKey::parse(operation, value.as_bytes()))
-        .transpose()
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let caller = crate::http::caller(request);
+    IdempotencyKey::for_caller(operation, caller.as_deref(), value.as_bytes()).map(Some)
 }
 
 /// A claim is held until the invocation's deadline (milliseconds since the epoch): past it, the
@@ -196,6 +212,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_key_is_scoped_to_its_caller_and_without_one_stays_as_it_was() {
+        let anyone = IdempotencyKey::for_caller("POST /orders", None, b"k-1").unwrap();
+        let alice = IdempotencyKey::for_caller("POST /orders", Some("jwt:https://idp alice"), b"k-1").unwrap();
+        let bob = IdempotencyKey::for_caller("POST /orders", Some("jwt:https://idp bob"), b"k-1").unwrap();
+        assert_eq!(anyone, IdempotencyKey::parse("POST /orders", b"k-1").unwrap());
+        assert_ne!(alice, bob);
+        assert_ne!(alice, anyone);
+        assert!(alice.as_str().starts_with("POST /orders@") && alice.as_str().ends_with("#k-1"));
+        assert!(
+            !alice.as_str().contains("alice"),
+            "the caller's identity stays out of the table"
+        );
+        assert_eq!(
+            IdempotencyKey::for_caller("POST /orders", Some("x"), b""),
+            Err(InvalidKey)
+        );
+    }
 
     #[test]
     fn a_key_is_scoped_to_its_operation() {

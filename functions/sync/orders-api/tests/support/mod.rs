@@ -97,6 +97,24 @@ pub fn post_order(body: &Value, idempotency_key: Option<&str>) -> Request {
     with_context(builder.body(Body::Text(body.to_string())).expect("request"))
 }
 
+/// A `POST /orders` with an Idempotency-Key as an HTTP API delivers it after its authorizer let
+/// the caller in: `authorizer` is the event's `requestContext.authorizer` (`{"jwt": {"claims":
+/// ...}}` or `{"iam": {...}}`).
+pub fn post_order_as(body: &Value, idempotency_key: &str, authorizer: Value) -> Request {
+    let text = std::fs::read_to_string(events_dir().join("create-order-idempotent.json")).expect("sample event");
+    let mut event: Value = serde_json::from_str(&text).expect("JSON");
+    event["headers"]["idempotency-key"] = Value::from(idempotency_key);
+    event["headers"]["content-length"] = Value::from(body.to_string().len().to_string());
+    event["body"] = Value::from(body.to_string());
+    event["requestContext"]["authorizer"] = authorizer;
+    with_context(lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event"))
+}
+
+/// The `requestContext.authorizer` of a caller a JWT authorizer let in.
+pub fn jwt_caller(subject: &str) -> Value {
+    serde_json::json!({"jwt": {"claims": {"iss": "https://idp.example.com", "sub": subject, "aud": "orders"}, "scopes": null}})
+}
+
 pub fn get(path: &str) -> Request {
     with_context(
         http::Request::builder()
