@@ -331,14 +331,17 @@ class Template:
         path) -> the function its Lambda proxy integration invokes; path None is `$default`."""
         routes = []
         for api in self.translated_of_type("AWS::ApiGatewayV2::Api").values():
-            for path, operations in api["Properties"].get("Body", {}).get("paths", {}).items():
+            body = api["Properties"].get("Body", {})
+            schemes = body.get("components", {}).get("securitySchemes", {})
+            for path, operations in body.get("paths", {}).items():
                 for method, operation in operations.items():
                     uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
                     function = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", uri).group(1)
                     method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                     default = path == "/$default"
                     routes.append(HttpRoute(method="ANY" if default else method, path=None if default else path,
-                                            function=function, binary=self.binary(function)))
+                                            function=function, binary=self.binary(function),
+                                            auth=RouteAuth.of(operation, schemes, self.resolve)))
         return routes
 
 @dataclass(frozen=True)
@@ -360,11 +363,38 @@ class SqsMapping:
 
 
 @dataclass(frozen=True)
+class RouteAuth:
+    """Who may call a route, as its OpenAPI operation says: `kind` NONE, AWS_IAM or JWT (with the
+    JWT authorizer's issuer and audiences)."""
+
+    kind: str = "NONE"
+    issuer: str = ""
+    audience: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, operation: dict[str, Any], schemes: dict[str, Any], resolve) -> "RouteAuth":
+        for requirement in operation.get("security", []):
+            for name in requirement:
+                scheme = schemes.get(name, {})
+                if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+                    return cls("AWS_IAM")
+                authorizer = scheme.get("x-amazon-apigateway-authorizer", {})
+                if authorizer.get("type") == "jwt":
+                    configuration = resolve(authorizer["jwtConfiguration"])
+                    audience = configuration.get("audience", [])
+                    audience = audience.split(",") if isinstance(audience, str) else audience
+                    return cls("JWT", str(configuration.get("issuer", "")), tuple(a for a in audience if a))
+                raise NotImplementedError(f"the local gateway has no stand-in for the authorizer {name}")
+        return cls()
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str
     path: str | None  # None: the $default route
     function: str
     binary: str
+    auth: RouteAuth = field(default_factory=RouteAuth)
 
     @property
     def route_key(self) -> str:

@@ -3,18 +3,21 @@
 Each request becomes an API Gateway HTTP API (payload format 2.0) event with the route key and
 path parameters API Gateway would set, and is invoked through cargo-lambda's Lambda Invoke API;
 the function's proxy answer becomes the HTTP answer. Differences from API Gateway: no
-authorizers, no throttling, no CORS, one stage ($default).
+throttling, no CORS, one stage ($default), and authorizers that check less (see `authorize`).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+import os
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from .cfn import ACCOUNT_ID, HttpRoute
+from .cfn import ACCOUNT_ID, HttpRoute, RouteAuth
 from .lambda_api import InvocationFailed, LoopbackServer, invoke
 
 # API Gateway's own payload limit.
@@ -38,7 +41,75 @@ def select_route(routes: list[HttpRoute], method: str, path: str) -> tuple[HttpR
     return None
 
 
-def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
+# The identity the local gateway gives a SigV4-signed request on an AWS_IAM route (it cannot
+# check the signature: there is no IAM here). Set LOCAL_IAM_CALLER_ARN to act as someone else.
+DEFAULT_IAM_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-caller"
+
+
+class Refused(Exception):
+    """What API Gateway answers a request its authorizer turns away."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def authorize(auth: RouteAuth, headers: dict[str, str], now: float | None = None) -> dict | None:
+    """The `requestContext.authorizer` API Gateway would pass for a request on a route with
+    `auth`, or `Refused` with its answer. A stand-in, for the local loop only:
+
+    - NONE: nothing; the Authorization header is the function's business.
+    - JWT: a `Bearer` token whose issuer, audience (`aud`, or `client_id`) and expiry match the
+      authorizer's configuration; its claims become `authorizer.jwt.claims`, as strings. The
+      signature is NOT checked (the local gateway holds no issuer's keys): a local token can be
+      unsigned (`alg: none`).
+    - AWS_IAM: a request signed with SigV4 (an `AWS4-HMAC-SHA256` Authorization header) gets the
+      identity of LOCAL_IAM_CALLER_ARN in `authorizer.iam`; the signature is NOT checked.
+    """
+    authorization = headers.get("authorization", "")
+    if auth.kind == "NONE":
+        return None
+    if auth.kind == "AWS_IAM":
+        if not authorization.startswith("AWS4-HMAC-SHA256 "):
+            raise Refused(403, "Forbidden")
+        arn = os.environ.get("LOCAL_IAM_CALLER_ARN") or DEFAULT_IAM_CALLER_ARN
+        return {"iam": {"accountId": arn.split(":")[4], "userArn": arn, "callerId": "AIDALOCALCALLER",
+                        "userId": "AIDALOCALCALLER", "principalOrgId": None, "cognitoIdentity": None}}
+    if auth.kind == "JWT":
+        scheme, _, token = authorization.partition(" ")
+        claims = _jwt_claims(token) if scheme.lower() == "bearer" else None
+        if claims is None:
+            raise Refused(401, "Unauthorized")
+        audiences = claims.get("aud", claims.get("client_id", []))
+        audiences = {audiences} if isinstance(audiences, str) else set(audiences)
+        expired = isinstance(claims.get("exp"), (int, float)) and claims["exp"] <= (now or time.time())
+        if claims.get("iss") != auth.issuer or not audiences & set(auth.audience) or expired:
+            raise Refused(401, "Unauthorized")
+        return {"jwt": {"claims": {name: _claim_text(value) for name, value in claims.items()}, "scopes": None}}
+    raise ValueError(f"no local stand-in for the {auth.kind} authorizer")
+
+
+def _jwt_claims(token: str) -> dict | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _claim_text(value) -> str:
+    """A claim as API Gateway passes it: strings as they are, lists as `[a b]`, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, authorizer: dict | None = None) -> dict:
     parts = urlsplit(target)
     query = parse_qsl(parts.query, keep_blank_values=True)
     now = time.time()
@@ -68,6 +139,8 @@ def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, ta
         },
         "isBase64Encoded": False,
     }
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
     if query:
         event["queryStringParameters"] = {name: ",".join(v for n, v in query if n == name) for name, _ in query}
     if parameters:
@@ -121,7 +194,13 @@ class Gateway(LoopbackServer):
                 for name, value in self.headers.items():
                     name = name.lower()
                     headers[name] = f"{headers[name]},{value}" if name in headers else value
-                event = http_api_event(route, parameters, method, self.path, headers, body, self.client_address[0])
+                try:
+                    authorizer = authorize(route.auth, headers)
+                except Refused as refused:
+                    self._answer(refused.status, {"content-type": "application/json"},
+                                 json.dumps({"message": refused.message}).encode())
+                    return
+                event = http_api_event(route, parameters, method, self.path, headers, body, self.client_address[0], authorizer)
                 answer = gateway.invoke(route.binary, event)
                 if answer is None:
                     self._answer(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -134,10 +135,23 @@ class Functions:
             stop(process)
 
 
+def parameter_overrides(text: str) -> dict[str, str]:
+    """`Key=Value Key=Value` (SAM's --parameter-overrides form) as a dict."""
+    overrides = {}
+    for pair in shlex.split(text):
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"LOCAL_PARAMETER_OVERRIDES: {pair!r} is not Key=Value")
+        overrides[name] = value
+    return overrides
+
+
 class Stack:
     def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False,
                  websocket_port: int | None = None, aws_host: str = "127.0.0.1"):
-        self.template = Template.read()
+        # The template's parameters as a deploy would set them (`sam deploy --parameter-overrides`
+        # syntax), e.g. LOCAL_PARAMETER_OVERRIDES="AuthMode=JWT JwtIssuer=https://... JwtAudience=app".
+        self.template = Template(Template.read().body, parameter_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
         self.with_functions = with_functions
         self.gateway_port = gateway_port
         self.invoke_port = invoke_port

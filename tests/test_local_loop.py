@@ -200,3 +200,78 @@ def test_the_invoke_router_sends_each_invocation_to_its_functions_watcher():
     finally:
         for server in (router, a, b):
             server.stop()
+
+
+# The local gateway's stand-in for API Gateway's authorizers (AuthMode) ----------------------------
+
+
+def unsigned_jwt(claims: dict) -> str:
+    import base64
+    import json
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+ISSUER = "https://idp.example.com"
+
+
+@needs("sync")
+def test_each_auth_mode_gives_the_routes_its_authorizer():
+    from local.cfn import RouteAuth
+
+    def auth_of(overrides):
+        return {r.route_key: r.auth for r in Template(TEMPLATE.body, overrides).http_routes()}["POST /orders"]
+
+    assert auth_of({}) == RouteAuth("NONE")
+    assert auth_of({"AuthMode": "IAM"}) == RouteAuth("AWS_IAM")
+    assert auth_of({"AuthMode": "JWT", "JwtIssuer": ISSUER, "JwtAudience": "app,ops"}) == RouteAuth("JWT", ISSUER, ("app", "ops"))
+
+
+def test_with_no_authorizer_the_gateway_passes_no_identity_and_the_demo_needs_none():
+    from local.cfn import RouteAuth
+    from local.gateway import authorize
+
+    assert authorize(RouteAuth("NONE"), {"authorization": "Bearer anything"}) is None
+    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"{}", "127.0.0.1")
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_else():
+    import pytest
+
+    from local.cfn import RouteAuth
+    from local.gateway import Refused, authorize
+
+    auth = RouteAuth("JWT", ISSUER, ("app",))
+    token = unsigned_jwt({"iss": ISSUER, "sub": "alice", "aud": "app", "exp": 2_000_000_000, "groups": ["a", "b"]})
+    authorizer = authorize(auth, {"authorization": f"Bearer {token}"}, now=1_800_000_000)
+    assert authorizer == {"jwt": {"claims": {"iss": ISSUER, "sub": "alice", "aud": "app", "exp": "2000000000", "groups": "[a b]"},
+                                  "scopes": None}}
+    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"{}", "127.0.0.1", authorizer)
+    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
+
+    for claims in ({"iss": "https://elsewhere", "sub": "a", "aud": "app"}, {"iss": ISSUER, "sub": "a", "aud": "other"},
+                   {"iss": ISSUER, "sub": "a", "aud": "app", "exp": 1_700_000_000}):
+        with pytest.raises(Refused) as refused:
+            authorize(auth, {"authorization": f"Bearer {unsigned_jwt(claims)}"}, now=1_800_000_000)
+        assert (refused.value.status, refused.value.message) == (401, "Unauthorized")
+    for header in ({}, {"authorization": "Bearer not-a-jwt"}, {"authorization": f"Basic {token}"}):
+        with pytest.raises(Refused):
+            authorize(auth, header)
+
+
+def test_an_iam_route_takes_signed_requests_as_the_configured_caller(monkeypatch):
+    import pytest
+
+    from local.cfn import RouteAuth
+    from local.gateway import Refused, authorize
+
+    with pytest.raises(Refused) as refused:
+        authorize(RouteAuth("AWS_IAM"), {})
+    assert refused.value.status == 403
+    signed = {"authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261206/eu-west-1/execute-api/aws4_request, SignedHeaders=host, Signature=0"}
+    monkeypatch.setenv("LOCAL_IAM_CALLER_ARN", "arn:aws:iam::111122223333:role/ci")
+    assert authorize(RouteAuth("AWS_IAM"), signed)["iam"]["userArn"] == "arn:aws:iam::111122223333:role/ci"
