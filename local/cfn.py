@@ -56,6 +56,94 @@ LAMBDA_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
+class _Unresolved(Exception):
+    """A condition that depends on more than the parameters."""
+
+
+def resolve_conditionals(body: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """What AWS::LanguageExtensions does that this template relies on: every `Fn::If` whose
+    condition depends on parameters only becomes its chosen branch, before SAM's transform reads
+    it (`!Ref AWS::NoValue` drops the property or the list item). CloudFormation's
+    LanguageExtensions resolves more (Fn::Sub, Fn::Join, ... once their values are known); here
+    everything else is left as it is, for CloudFormation to resolve after the transforms, which
+    gives the same template. (SAM CLI's own copy of LanguageExtensions is not used: it turns an
+    `Fn::Sub` it cannot resolve into a plain string, `"${AWS::StackName}-push"`.)"""
+    declared = body.get("Parameters", {})
+    conditions = body.get("Conditions", {})
+
+    def parameter(name: str) -> Any:
+        if name in parameters:
+            return parameters[name]
+        if name in declared and "Default" in declared[name]:
+            return declared[name]["Default"]
+        raise _Unresolved(name)
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            return parameter(node["Ref"])
+        if isinstance(node, (str, int, float, bool)):
+            return node
+        raise _Unresolved(node)
+
+    def holds(condition: Any) -> bool:
+        if isinstance(condition, dict) and set(condition) == {"Condition"}:
+            return holds(conditions[condition["Condition"]])
+        (operator, operands), = condition.items()
+        if operator == "Fn::Equals":
+            left, right = (value(operand) for operand in operands)
+            return str(left) == str(right)
+        if operator == "Fn::Not":
+            return not holds(operands[0])
+        if operator == "Fn::And":
+            return all(holds(operand) for operand in operands)
+        if operator == "Fn::Or":
+            return any(holds(operand) for operand in operands)
+        raise _Unresolved(operator)
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                try:
+                    chosen = when_true if holds(conditions[name]) else when_false
+                except _Unresolved:
+                    return {"Fn::If": [name, resolve(when_true), resolve(when_false)]}
+                return resolve(chosen)
+            resolved = {key: resolve(item) for key, item in node.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (resolve(item) for item in node) if item is not NO_VALUE]
+        return node
+
+    def no_value(node: Any) -> Any:
+        # Marks `!Ref AWS::NoValue` before resolving, so a chosen branch of it drops its key.
+        if isinstance(node, dict):
+            if node == {"Ref": "AWS::NoValue"}:
+                return NO_VALUE
+            return {key: no_value(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [no_value(item) for item in node]
+        return node
+
+    def restore(node: Any) -> Any:
+        if node is NO_VALUE:
+            return {"Ref": "AWS::NoValue"}
+        if isinstance(node, dict):
+            return {key: restore(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [restore(item) for item in node]
+        return node
+
+    body = copy.deepcopy(body)
+    for section in ("Resources", "Outputs", "Globals"):
+        if section in body:
+            body[section] = restore(resolve(no_value(body[section])))
+    return body
+
+
 def translate(body: dict[str, Any], parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """`body` through SAM's transform, offline: CodeUri is given the S3 form `sam package` would
     give it, the region is the local one, and no managed policy is looked up in IAM."""
@@ -66,13 +154,10 @@ def translate(body: dict[str, Any], parameters: dict[str, str] | None = None) ->
 
     body = copy.deepcopy(body)
     transforms = body.get("Transform")
-    if isinstance(transforms, list) and "AWS::LanguageExtensions" in transforms:
-        # CloudFormation runs AWS::LanguageExtensions before SAM's transform; SAM CLI's own copy
-        # of it resolves what it can from the parameters (their defaults, or `parameters`).
-        from samcli.lib.cfn_language_extensions.api import process_template  # noqa: PLC0415
-
-        body = process_template(body, parameter_values=dict(parameters or {}))
-        body["Transform"] = [name for name in transforms if name != "AWS::LanguageExtensions"][0]
+    if isinstance(transforms, list) and LANGUAGE_EXTENSIONS in transforms:
+        # CloudFormation runs AWS::LanguageExtensions before SAM's transform.
+        body = resolve_conditionals(body, parameters or {})
+        body["Transform"] = [name for name in transforms if name != LANGUAGE_EXTENSIONS][0]
     for resource in body.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":
             resource.setdefault("Properties", {})["CodeUri"] = "s3://local/code.zip"
@@ -178,6 +263,8 @@ class Template:
         if name == "AWS::NoValue":
             return NO_VALUE
         if name in self.body.get("Parameters", {}):
+            if self.body["Parameters"][name].get("Type") == "CommaDelimitedList":
+                return self.parameter(name).split(",")
             return self.parameter(name)
         if name in self.resources:
             if self.resources[name]["Type"] == "AWS::SQS::Queue":

@@ -25,6 +25,7 @@ record from a cancelled transaction, no write lost beside a cancelled transactio
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -119,4 +120,10 @@ def patch() -> None:
 
 if __name__ == "__main__":
     patch()
+    if os.environ.get("LOCAL_MOTO_CLOUDFORMATION") == "1":
+        # make deploy-rehearsal: CloudFormation with the template's transforms and the resource
+        # types moto lacks (local/moto_cloudformation.py).
+        from local.moto_cloudformation import patch as patch_cloudformation
+
+        patch_cloudformation()
     main()

@@ -572,7 +572,10 @@ def test_with_auth_mode_jwt_every_route_takes_tokens_of_the_issuer_for_the_audie
     assert all(operation["security"] == [{"JwtAuthorizer": []}] for operation in operations)
     authorizer = schemes["JwtAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "jwt" and authorizer["identitySource"] == "$request.header.Authorization"
-    assert authorizer["jwtConfiguration"] == {"issuer": issuer, "audience": ["orders-app", "ops"]}
+    # CloudFormation puts the parameters' values there (the local gateway's stand-in reads them so).
+    assert authorizer["jwtConfiguration"] == {"issuer": {"Ref": "JwtIssuer"}, "audience": {"Ref": "JwtAudience"}}
+    assert Template(TEMPLATE.body, {"JwtIssuer": issuer, "JwtAudience": "orders-app,ops"}).resolve(authorizer["jwtConfiguration"]) \
+        == {"issuer": issuer, "audience": ["orders-app", "ops"]}
 
 
 def test_the_auth_parameters_accept_only_what_api_gateway_can_use():
