@@ -9,6 +9,8 @@
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 #   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)
+#   make deploy-rehearsal  sam build, then sam package/deploy of template.yaml to a CloudFormation on
+#               loopback (moto), the local tests' checks against what was deployed, each AuthMode, sam delete
 #   make template   compose template.yaml from functions/shared.yaml and functions/<pattern>/template.yaml
 #   make starter PATTERNS="async" NAME=my-jobs DEST=../my-jobs
 #               a new project of those patterns (sync async fanout realtime callbacks, or all)
@@ -31,7 +33,7 @@ LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build sam-local bench fuzz load template starter test-starters venv clean
+.PHONY: demo test test-rust test-python lint up down build sam-local deploy-rehearsal bench fuzz load template starter test-starters venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -88,6 +90,11 @@ sam-local: venv
 	$(VENV)/bin/python -m local.sam_local --preflight
 	$(MAKE) --no-print-directory build
 	$(VENV)/bin/python -m local.sam_local
+
+# A deploy, rehearsed offline (local/rehearsal.py): no Docker, no AWS account.
+deploy-rehearsal: venv
+	$(MAKE) --no-print-directory build
+	$(VENV)/bin/python -m local.rehearsal
 
 # The long fuzz run: every function's tests/fuzz.rs with FUZZ_CASES cases per property (the
 # short run is part of make test). No local stack needed: the fuzzed handlers run on in-memory

@@ -65,9 +65,11 @@ class Moto:
     loopback, or for `make sam-local` on the Docker bridge's own address (the one address the
     containers can reach on this machine)."""
 
-    def __init__(self, log_path: Path, host: str = "127.0.0.1"):
+    def __init__(self, log_path: Path, host: str = "127.0.0.1", environment: dict[str, str] | None = None):
         self.log_path = log_path
         self.host = host
+        # Extra variables for the server (LOCAL_MOTO_CLOUDFORMATION for make deploy-rehearsal).
+        self.environment = environment or {}
         self.port = free_port(host)
         self.process: subprocess.Popen | None = None
 
@@ -81,6 +83,7 @@ class Moto:
             # moto's own server, with DynamoDB made safe under concurrent transactions (see there).
             [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(self.port)],
             cwd=ROOT,
+            env={**os.environ, **self.environment},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -32,6 +32,9 @@ for. Both are fixed here, without touching what moto does for the types it knows
    | AWS::ApiGatewayV2::RouteResponse    | a route response                                      |
    | AWS::ApiGatewayV2::Stage            | a stage                                               |
 
+   moto's CloudFormation also lists a resource whose condition is false (as nothing, which its
+   own DescribeStackResource then fails on); it is left out here, as CloudFormation leaves it.
+
    Where they differ from CloudFormation: nothing is validated beyond what moto's backend
    checks (an alarm on a metric that does not exist, a policy that grants nothing: both are
    accepted by CloudFormation too); an update replaces the resource (delete, then create)
@@ -142,9 +145,15 @@ class _StandIn(CloudFormationModel):
         pass
 
     def delete(self, account_id: str, region_name: str) -> None:
-        """What moto calls to delete the resource with its stack."""
+        """What moto calls to delete the resource with its stack. A part whose parent is gone
+        already (a route of a deleted API, the invoke config of a deleted function) went with it:
+        CloudFormation may delete the parent first."""
         if self.undo is not None:
-            self.undo()
+            try:
+                self.undo()
+            except Exception as error:  # noqa: BLE001 - moto's not-found errors share no base class
+                if "NotFound" not in f"{type(error).__name__} {getattr(error, 'code', '')}":
+                    raise
             self.undo = None
 
 
@@ -204,7 +213,7 @@ class TopicPolicy(_StandIn):
         properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         for topic in properties["Topics"]:
-            backend.set_topic_attribute(topic, "Policy", json.dumps(properties["PolicyDocument"]))
+            backend.set_topic_attribute(topic, "policy", json.dumps(properties["PolicyDocument"]))
         return cls(resource_name)
 
 
@@ -301,9 +310,32 @@ class Api(_StandIn):
             version=properties.get("Version"),
         )
         if body is not None:
-            api.import_api(json.dumps(body), fail_on_warnings=bool(properties.get("FailOnWarnings")))
-            _authorize_routes(api, body)
+            _import(api, body, bool(properties.get("FailOnWarnings")))
         return cls(api.api_id, {"ApiEndpoint": api.api_endpoint, "ApiId": api.api_id}, lambda: backend.delete_api(api.api_id))
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):  # noqa: ANN001, ANN206
+        # In place, as API Gateway updates an API: same id, its routes re-imported from the body.
+        properties = cloudformation_json["Properties"]
+        api = apigatewayv2_backends[account_id][region_name].get_api(original_resource.physical_id)
+        if properties.get("Body") is not None:
+            _import(api, properties["Body"], bool(properties.get("FailOnWarnings")))
+        if properties.get("Description") is not None:
+            api.description = properties["Description"]
+        return original_resource
+
+
+def _import(api: Any, body: dict[str, Any], fail_on_warnings: bool) -> None:
+    """moto's OpenAPI import, then what it leaves out: `x-amazon-apigateway-any-method` is the
+    method ANY, and each route's authorizer comes from its operation's `security`."""
+    stages = dict(api.stages)  # moto's import drops them; API Gateway's keeps an API's stages
+    api.import_api(json.dumps(body), fail_on_warnings=fail_on_warnings)
+    api.stages.update(stages)
+    for route in api.routes.values():
+        method, _, path = route.route_key.partition(" ")
+        if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
+            route.route_key = f"ANY {path}"
+    _authorize_routes(api, body)
 
 
 def _authorize_routes(api: Any, body: dict[str, Any]) -> None:
@@ -314,7 +346,8 @@ def _authorize_routes(api: Any, body: dict[str, Any]) -> None:
     routes = {route.route_key: route for route in api.routes.values()}
     for path, operations in body.get("paths", {}).items():
         for method, operation in operations.items():
-            route = routes.get(f"{method.upper()} {path}")
+            method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            route = routes.get(f"{method} {path}")
             for requirement in operation.get("security", []):
                 for name in requirement:
                     scheme = schemes[name]
@@ -329,7 +362,7 @@ def _authorize_routes(api: Any, body: dict[str, Any]) -> None:
                             authorizer_type=authorizer["type"].upper(), authorizer_uri=None, enable_simple_response=None,
                             identity_source=[authorizer.get("identitySource", "$request.header.Authorization")],
                             identity_validation_expr=None,
-                            jwt_config={"Audience": configuration.get("audience", []), "Issuer": configuration.get("issuer")},
+                            jwt_config={"audience": configuration.get("audience", []), "issuer": configuration.get("issuer")},
                             name=name,
                         )
                         authorizers[name] = created.id
@@ -411,8 +444,15 @@ class Stage(_StandIn):
 STAND_INS = (Alarm, Subscription, TopicPolicy, QueuePolicy, Secret, EventInvokeConfig, Api, Route, Integration, RouteResponse, Stage)
 
 
+_PATCHED = False
+
+
 def patch() -> None:
-    """Registers the stand-ins and the transforms with moto's CloudFormation."""
+    """Registers the stand-ins and the transforms with moto's CloudFormation (once per process)."""
+    global _PATCHED  # noqa: PLW0603
+    if _PATCHED:
+        return
+    _PATCHED = True
     model_list = parsing.get_model_list
 
     def with_stand_ins() -> list[type[CloudFormationModel]]:
@@ -432,6 +472,17 @@ def patch() -> None:
     def parse_stack_template(self) -> None:  # noqa: ANN001
         parameters, region = getattr(self, "_transform_context", ({}, "us-east-1"))
         self.template_dict = transformed(self.parse_template(self.template), parameters, region)
+
+    stack_update = cloudformation_models.Stack.update
+
+    def update_stack(self, template, role_arn=None, parameters=None, tags=None):  # noqa: ANN001, ANN202
+        # An update's template is transformed with the update's parameters (moto parses it
+        # before it hands them over).
+        if parameters is not None:
+            self._transform_context = (dict(parameters), self.region_name)
+        return stack_update(self, template, role_arn, parameters, tags)
+
+    cloudformation_models.Stack.update = update_stack
 
     change_set_parse = cloudformation_models.ChangeSet._parse_template
 
@@ -454,6 +505,12 @@ def patch() -> None:
 
     LambdaBackend.create_event_source_mapping = create_mapping_without_invoking
     LambdaBackend.send_sns_message = lambda self, *args, **kwargs: None
+
+    # A resource whose condition is false is not created, and CloudFormation does not list it;
+    # moto lists it as None (and then fails on it in DescribeStackResource).
+    listed = cloudformation_models.Stack.stack_resources.fget
+    cloudformation_models.Stack.stack_resources = property(
+        lambda self: [resource for resource in listed(self) if resource is not None])
 
     cloudformation_models.Stack.__init__ = init_stack
     cloudformation_models.Stack._parse_template = parse_stack_template

@@ -1,0 +1,269 @@
+"""make deploy-rehearsal: the root template, as `sam build` left it, packaged, deployed, checked
+and deleted by SAM CLI against a CloudFormation on loopback, offline.
+
+    python -m local.rehearsal            (after `sam build`: make deploy-rehearsal does both)
+
+1. moto on 127.0.0.1, with the CloudFormation of local/moto_cloudformation.py (the template's
+   transforms, and the resource types moto lacks created in its own backends). SAM CLI reaches
+   it through AWS_ENDPOINT_URL=http://localhost:PORT (with 127.0.0.1 moto misreads the S3 URLs
+   of the packaged template).
+2. `sam package` (the functions' zips to an S3 bucket) and `sam deploy` of the built template,
+   unchanged, with AuthMode NONE.
+3. What was deployed is read back through the SDK, not from the template: the stack's outputs
+   and resources, each function's configuration (its environment holds the deployed tables'
+   and queues' names), the HTTP API's routes and integrations, the event source mappings. The
+   functions then run under cargo-lambda with those environments, behind the local gateway
+   serving the deployed routes, with the local SQS pollers on the deployed mappings; and the
+   checks of the local tests run against them: an order created and read back, a job run to
+   SUCCEEDED.
+4. `sam deploy` again with AuthMode IAM, then JWT (a changed parameter: an update): every
+   deployed route then takes SigV4 callers, then tokens of the given issuer and audience.
+5. `sam delete`, and the stack and its resources are gone.
+
+What this cannot show: anything IAM decides (moto does not enforce policies), KMS encryption,
+the functions' arm64 build running (cargo-lambda builds them for this machine), API Gateway
+serving requests (the local gateway does), alarms firing, and the quotas and timings of a real
+account. See local/moto_cloudformation.py for where its CloudFormation differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .aws import Moto, free_port
+from .cfn import REGION, ROOT, HttpRoute, RouteAuth, SqsMapping, Template
+from .gateway import Gateway
+from .poller import SqsPoller
+from .stack import STATE_DIR, Functions
+
+STACK_NAME = "serverless-patterns-rehearsal"
+BUCKET = "rehearsal-artifacts"
+BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
+WORK_DIR = STATE_DIR / "rehearsal"
+LOG = WORK_DIR / "rehearsal.log"
+SAM = Path(sys.executable).parent / "sam"
+ISSUER = "https://idp.example.com/rehearsal"
+
+
+def say(message: str) -> None:
+    print(f"[rehearsal] {message}", flush=True)
+
+
+class Deployment:
+    """A stack in the local CloudFormation, read through the SDK."""
+
+    def __init__(self, moto: Moto, endpoint: str):
+        self.moto = moto
+        self.endpoint = endpoint
+        self.environment = {**moto.client_environment(), "AWS_ENDPOINT_URL": endpoint}
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def sam(self, *arguments: str) -> float:
+        """Runs SAM CLI against the local CloudFormation; returns how long it took."""
+        started = time.monotonic()
+        command = [str(SAM), *arguments]
+        say("$ " + " ".join(command))
+        with open(LOG, "ab") as log:
+            result = subprocess.run(command, cwd=ROOT, env={**os.environ, **self.environment, "SAM_CLI_TELEMETRY": "0"},
+                                    stdout=log, stderr=subprocess.STDOUT, timeout=900)
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(command[:2])} failed (exit {result.returncode}); see {LOG}")
+        return time.monotonic() - started
+
+    def deploy(self, packaged: Path, **parameters: str) -> float:
+        overrides = [f"{name}={value}" for name, value in parameters.items()]
+        return self.sam("deploy", "--template-file", str(packaged), "--stack-name", STACK_NAME, "--region", REGION,
+                        "--s3-bucket", BUCKET, "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND",
+                        "--no-confirm-changeset", "--no-fail-on-empty-changeset", "--no-progressbar",
+                        *(["--parameter-overrides", *overrides] if overrides else []))
+
+    def stack(self) -> dict[str, Any]:
+        return self.client("cloudformation").describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """The stack's resources by logical id."""
+        found = self.client("cloudformation").describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+        return {resource["LogicalResourceId"]: resource for resource in found}
+
+    def functions(self, template: Template) -> dict[str, tuple[str, dict[str, str]]]:
+        """Each deployed function: physical name -> (its binary, its deployed environment)."""
+        lambda_ = self.client("lambda")
+        functions = {}
+        for logical_id, resource in self.resources().items():
+            if resource["ResourceType"] != "AWS::Lambda::Function":
+                continue
+            configuration = lambda_.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
+            variables = configuration.get("Environment", {}).get("Variables", {})
+            functions[configuration["FunctionName"]] = (template.binary(logical_id), variables)
+        return functions
+
+    def http_routes(self, binaries: dict[str, str]) -> list[HttpRoute]:
+        """The deployed HTTP API's routes, each to the function its integration invokes."""
+        api_id = self.resources()["HttpApi"]["PhysicalResourceId"]
+        gateway = self.client("apigatewayv2")
+        routes = []
+        for route in gateway.get_routes(ApiId=api_id)["Items"]:
+            integration = gateway.get_integration(ApiId=api_id, IntegrationId=route["Target"].split("/", 1)[1])
+            function = integration["IntegrationUri"].split(":function:", 1)[1].split("/", 1)[0]
+            method, _, path = route["RouteKey"].partition(" ")
+            routes.append(HttpRoute(method=method, path=path, function=function, binary=binaries[function],
+                                    auth=RouteAuth(route.get("AuthorizationType") or "NONE")))
+        return routes
+
+    def sqs_mappings(self, binaries: dict[str, str]) -> list[SqsMapping]:
+        mappings = []
+        for mapping in self.client("lambda").list_event_source_mappings()["EventSourceMappings"]:
+            if ":sqs:" not in mapping["EventSourceArn"]:
+                continue
+            function = mapping["FunctionArn"].rsplit(":function:", 1)[1].split(":", 1)[0]
+            mappings.append(SqsMapping(function=function, binary=binaries[function],
+                                       queue=mapping["EventSourceArn"].rsplit(":", 1)[1], batch_size=int(mapping["BatchSize"]),
+                                       report_batch_item_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])))
+        return mappings
+
+    def route_auth(self) -> dict[str, tuple[str, dict[str, Any] | None]]:
+        """Each deployed HTTP route's authorization type and its JWT configuration, if any."""
+        api_id = self.resources()["HttpApi"]["PhysicalResourceId"]
+        gateway = self.client("apigatewayv2")
+        auth = {}
+        for route in gateway.get_routes(ApiId=api_id)["Items"]:
+            authorizer = route.get("AuthorizerId")
+            configuration = gateway.get_authorizer(ApiId=api_id, AuthorizerId=authorizer).get("JwtConfiguration") if authorizer else None
+            auth[route["RouteKey"]] = (route.get("AuthorizationType", "NONE"), configuration)
+        return auth
+
+
+def request(url: str, method: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    call = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(call, timeout=60) as answer:
+            return answer.status, dict(answer.headers), json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"rehearsal check failed: {what}")
+    say(f"ok: {what}")
+
+
+def black_box(api: str, routes: list[HttpRoute]) -> None:
+    """The local tests' first checks, against what was deployed."""
+    keys = {route.route_key for route in routes}
+    if "POST /orders" in keys:
+        order = {"customer_id": "c-rehearsal", "currency": "EUR", "items": [{"sku": "R-1", "quantity": 2, "unit_price": 500}]}
+        status, headers, created = request(f"{api}/orders", "POST", order)
+        check(status == 201 and created["total"] == 1200, f"POST /orders answers 201 with the priced order (got {status})")
+        status, _, read = request(api + headers["Location"], "GET")
+        check(status == 200 and read == created, "GET of its Location reads the same order back")
+    if "ANY /jobs" in keys or "POST /jobs" in keys:
+        status, _, job = request(f"{api}/jobs", "POST", {"type": "report", "input": {"seconds": 0}})
+        check(status == 202 and job["status"] == "QUEUED", f"POST /jobs answers 202 QUEUED (got {status})")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            _, _, polled = request(f"{api}/jobs/{job['id']}", "GET")
+            if polled["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            time.sleep(0.5)
+        check(polled["status"] == "SUCCEEDED", f"the job ran to SUCCEEDED through the deployed queue (got {polled['status']})")
+
+
+def run_checks(deployment: Deployment, template: Template) -> None:
+    functions = deployment.functions(template)
+    binaries = {name: binary for name, (binary, _) in functions.items()}
+    routes = deployment.http_routes(binaries)
+    mappings = deployment.sqs_mappings(binaries)
+    serving = {route.binary for route in routes} | {mapping.binary for mapping in mappings}
+    environments = {}
+    for binary, variables in functions.values():
+        if binary in serving:
+            environments[binary] = {**deployment.environment, **variables,
+                                    "AWS_LAMBDA_LOG_FORMAT": template.log_format() or "Text"}
+    say(f"deployed: {len(functions)} functions, {len(routes)} HTTP routes, {len(mappings)} SQS mappings; "
+        f"running {', '.join(sorted(environments))} with their deployed environments")
+    started = Functions(environments, LOG, free_port()).start()
+    pollers: list[SqsPoller] = []
+    gateway = None
+    try:
+        for route in routes:
+            started.warm_up(route.binary, Functions.HTTP_WARM_UP)
+        for mapping in mappings:
+            started.warm_up(mapping.binary, Functions.SQS_WARM_UP)
+        gateway = Gateway(routes, started.invoke_endpoint, free_port()).start()
+        pollers = [SqsPoller(mapping, deployment.client("sqs"), started.invoke_endpoint, log=lambda _: None).start()
+                   for mapping in mappings]
+        black_box(gateway.url, routes)
+    finally:
+        for poller in pollers:
+            poller.stop()
+        if gateway is not None:
+            gateway.stop()
+        started.stop()
+
+
+def main() -> int:
+    if not BUILT_TEMPLATE.exists():
+        raise SystemExit(f"{BUILT_TEMPLATE.relative_to(ROOT)} is missing: run `make build` (sam build) first")
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    LOG.write_bytes(b"")
+    template = Template.read()
+    expected = len([r for r in template.translated.values() if "Condition" not in r])
+    began = time.monotonic()
+    moto = Moto(LOG, "127.0.0.1", {"LOCAL_MOTO_CLOUDFORMATION": "1"}).start()
+    try:
+        deployment = Deployment(moto, f"http://localhost:{moto.port}")
+        deployment.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        packaged = WORK_DIR / "packaged.yaml"
+        took = deployment.sam("package", "--template-file", str(BUILT_TEMPLATE), "--s3-bucket", BUCKET,
+                              "--region", REGION, "--output-template-file", str(packaged))
+        say(f"packaged in {took:.1f} s")
+        took = deployment.deploy(packaged, AuthMode="NONE")
+        stack = deployment.stack()
+        resources = deployment.resources()
+        check(stack["StackStatus"] == "CREATE_COMPLETE", f"sam deploy created the stack ({stack['StackStatus']}, {took:.1f} s)")
+        check(len(resources) >= expected and all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources.values()),
+              f"all {len(resources)} resources are CREATE_COMPLETE (the template makes {expected} without its optional ones)")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        declared = set(template.body.get("Outputs", {}))
+        check(set(outputs) == declared and all(outputs.values()), f"all {len(declared)} outputs resolved")
+        run_checks(deployment, template)
+
+        if "AuthMode" in template.body.get("Parameters", {}):
+            took = deployment.deploy(packaged, AuthMode="IAM")
+            auth = deployment.route_auth()
+            check(deployment.stack()["StackStatus"] == "UPDATE_COMPLETE" and {kind for kind, _ in auth.values()} == {"AWS_IAM"},
+                  f"AuthMode IAM: every one of the {len(auth)} routes takes SigV4 callers only ({took:.1f} s)")
+            took = deployment.deploy(packaged, AuthMode="JWT", JwtIssuer=ISSUER, JwtAudience="rehearsal-app")
+            auth = deployment.route_auth()
+            check({kind for kind, _ in auth.values()} == {"JWT"}
+                  and all(config == {"Issuer": ISSUER, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
+                  f"AuthMode JWT: every route takes tokens of {ISSUER} for rehearsal-app ({took:.1f} s)")
+
+        tables = [r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::DynamoDB::Table"]
+        took = deployment.sam("delete", "--stack-name", STACK_NAME, "--region", REGION, "--no-prompts")
+        left = deployment.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
+        remaining = set(deployment.client("dynamodb").list_tables()["TableNames"]) & set(tables)
+        check(not left and not remaining, f"sam delete removed the stack and its {len(tables)} tables ({took:.1f} s)")
+    finally:
+        moto.stop()
+    say(f"rehearsal passed in {time.monotonic() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What `make deploy-rehearsal` stands on: AWS::LanguageExtensions' conditionals resolved as
+CloudFormation resolves them, and moto's CloudFormation (with local/moto_cloudformation.py)
+creating, updating and deleting every resource of the template in moto's backends, checked
+through the real SDK (moto in this process)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from local.cfn import ROOT, Template, resolve_conditionals
+
+TEMPLATE = Template.read()
+
+
+def test_a_conditional_on_parameters_becomes_its_branch_and_no_value_drops_the_property():
+    body = {
+        "Parameters": {"Mode": {"Type": "String", "Default": "A"}},
+        "Conditions": {"IsA": {"Fn::Equals": [{"Ref": "Mode"}, "A"]}, "NotA": {"Fn::Not": [{"Condition": "IsA"}]},
+                       "OnResource": {"Fn::Equals": [{"Ref": "SomeQueue"}, "x"]}},
+        "Resources": {"R": {"Type": "T", "Properties": {
+            "Chosen": {"Fn::If": ["IsA", "a", "b"]},
+            "Dropped": {"Fn::If": ["NotA", "x", {"Ref": "AWS::NoValue"}]},
+            "List": ["keep", {"Fn::If": ["NotA", "x", {"Ref": "AWS::NoValue"}]}],
+            "Nested": {"Fn::If": ["IsA", {"Fn::If": ["NotA", 1, 2]}, 3]},
+            "Kept": {"Fn::If": ["OnResource", "x", {"Ref": "AWS::NoValue"}]},
+            "Sub": {"Fn::Sub": "${AWS::StackName}-x"},
+        }}},
+    }
+    properties = resolve_conditionals(body, {})["Resources"]["R"]["Properties"]
+    assert properties == {"Chosen": "a", "List": ["keep"], "Nested": 2,
+                          "Kept": {"Fn::If": ["OnResource", "x", {"Ref": "AWS::NoValue"}]},
+                          "Sub": {"Fn::Sub": "${AWS::StackName}-x"}}
+    assert resolve_conditionals(body, {"Mode": "B"})["Resources"]["R"]["Properties"]["Chosen"] == "b"
+
+
+@pytest.fixture
+def cloudformation(monkeypatch):
+    """moto in this process, with the rehearsal's CloudFormation, and a code bucket."""
+    import boto3
+    from moto import mock_aws
+
+    from local.moto_cloudformation import patch
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    patch()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="code", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("bootstrap", "")
+        s3.put_object(Bucket="code", Key="code.zip", Body=archive.getvalue())
+        yield lambda service: boto3.client(service, region_name="eu-west-1")
+
+
+def template_text() -> str:
+    # What `sam package` does to the template: each function's code in S3.
+    return (ROOT / "template.yaml").read_text().replace("CodeUri: .", "CodeUri: s3://code/code.zip")
+
+
+def parameters(**values: str) -> list[dict[str, str]]:
+    return [{"ParameterKey": name, "ParameterValue": value} for name, value in values.items()]
+
+
+def test_the_template_deploys_whole_and_is_deleted_whole(cloudformation):
+    cfn = cloudformation("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=template_text(), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    deployed = {r["LogicalResourceId"]: r for r in cfn.describe_stack_resources(StackName="s")["StackResources"]}
+    expected = {name for name, r in TEMPLATE.translated.items() if "Condition" not in r}
+    assert set(deployed) == expected, "every resource without a condition, none skipped"
+
+    # The types moto lacks exist in moto's backends, as CloudFormation would have made them.
+    alarms = cloudformation("cloudwatch").describe_alarms()["MetricAlarms"]
+    topic = deployed["AlarmTopic"]["PhysicalResourceId"]
+    assert len(alarms) == sum(1 for r in deployed.values() if r["ResourceType"] == "AWS::CloudWatch::Alarm")
+    assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in alarms)
+    sns = cloudformation("sns")
+    subscriptions = sns.list_subscriptions()["Subscriptions"]
+    assert len(subscriptions) == sum(1 for r in deployed.values() if r["ResourceType"] == "AWS::SNS::Subscription")
+    filtered = [s for s in subscriptions if "FilterPolicy" in sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"]]
+    assert filtered, "the subscriptions keep their filter policies"
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    assert any(s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" for s in policy["Statement"])
+    secrets = cloudformation("secretsmanager").list_secrets()["SecretList"]
+    assert len(secrets) == sum(1 for r in deployed.values() if r["ResourceType"] == "AWS::SecretsManager::Secret")
+    value = cloudformation("secretsmanager").get_secret_value(SecretId=secrets[0]["ARN"])["SecretString"]
+    assert len(value) >= 32
+    routes = cloudformation("apigatewayv2").get_routes(ApiId=deployed["HttpApi"]["PhysicalResourceId"])["Items"]
+    assert {r["RouteKey"] for r in routes} == {r.route_key for r in TEMPLATE.http_routes()}
+
+    cfn.delete_stack(StackName="s")
+    assert cloudformation("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert sns.list_subscriptions()["Subscriptions"] == []
+    assert cloudformation("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_an_update_of_auth_mode_changes_every_route_and_keeps_the_api(cloudformation):
+    cfn = cloudformation("cloudformation")
+    capabilities = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    cfn.create_stack(StackName="s", TemplateBody=template_text(), Capabilities=capabilities)
+    api_id = cfn.describe_stack_resource(StackName="s", LogicalResourceId="HttpApi")["StackResourceDetail"]["PhysicalResourceId"]
+    gateway = cloudformation("apigatewayv2")
+    assert {r.get("AuthorizationType", "NONE") for r in gateway.get_routes(ApiId=api_id)["Items"]} == {"NONE"}
+
+    cfn.update_stack(StackName="s", TemplateBody=template_text(), Capabilities=capabilities,
+                     Parameters=parameters(AuthMode="JWT", JwtIssuer="https://idp.example.com", JwtAudience="app"))
+    routes = gateway.get_routes(ApiId=api_id)["Items"]
+    assert {r["AuthorizationType"] for r in routes} == {"JWT"}
+    (authorizer_id,) = {r["AuthorizerId"] for r in routes}
+    authorizer = gateway.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
+    assert authorizer["JwtConfiguration"] == {"Issuer": "https://idp.example.com", "Audience": ["app"]}
+    assert gateway.get_stages(ApiId=api_id)["Items"], "the API keeps its stage through the update"
