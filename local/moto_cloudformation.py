@@ -32,7 +32,9 @@ for. Both are fixed here, without touching what moto does for the types it knows
    | AWS::ApiGatewayV2::RouteResponse    | a route response                                      |
    | AWS::ApiGatewayV2::Stage            | a stage                                               |
 
-   moto's CloudFormation also lists a resource whose condition is false (as nothing, which its
+   moto's CloudFormation also deletes a stack's resources in no particular order (a function
+   before its permissions, which then fail); here dependents go first, as in CloudFormation. And
+   it lists a resource whose condition is false (as nothing, which its
    own DescribeStackResource then fails on); it is left out here, as CloudFormation leaves it.
 
    Where they differ from CloudFormation: nothing is validated beyond what moto's backend
@@ -511,6 +513,23 @@ def patch() -> None:
     listed = cloudformation_models.Stack.stack_resources.fget
     cloudformation_models.Stack.stack_resources = property(
         lambda self: [resource for resource in listed(self) if resource is not None])
+
+    # CloudFormation deletes a stack in the reverse order of its dependencies: a function's
+    # permissions and mappings before the function. moto deletes in a set's order and retries
+    # what failed, which never succeeds for a permission whose function is gone. Resources enter
+    # the map after what they refer to (moto creates a reference first), so the reverse of that
+    # order is the dependents first.
+    def delete_in_reverse(self) -> None:  # noqa: ANN001
+        created = [name for name in self._parsed_resources if name in self._resource_json_map]
+        for name in reversed(created):
+            resource_json = self._resource_json_map[name]
+            parsed = self._parsed_resources.get(name)
+            if resource_json.get("DeletionPolicy") == "Retain" or parsed is None or isinstance(parsed, str):
+                continue
+            self._delete_resource(parsed, resource_json)
+            self._parsed_resources.pop(name)
+
+    parsing.ResourceMap.delete = delete_in_reverse
 
     cloudformation_models.Stack.__init__ = init_stack
     cloudformation_models.Stack._parse_template = parse_stack_template

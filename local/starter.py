@@ -262,7 +262,9 @@ make test   # every test: Rust unit and integration (real SDK against a local AW
 Both need only Rust (cargo) and Python 3: they install the pinned tools into `.venv` and
 `.venv-checkov` (requirements-dev.txt, requirements-checkov.txt). `make up` / `make down` keep
 the local stack running; `make build` is `sam build`; `make sam-local` runs every sample event
-through SAM's emulator (needs Docker); `.ci/run` is what CI runs.
+through SAM's emulator (needs Docker); `make deploy-rehearsal` deploys the built template to a
+CloudFormation on loopback, checks it and deletes it (no Docker, no account); `.ci/run` is what
+CI runs.
 
 The patterns of this project: {"; ".join(titles)}. Made from the serverless patterns kit with
 `make starter PATTERNS="{' '.join(self.chosen)}" NAME={self.name}`.

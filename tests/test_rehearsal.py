@@ -12,6 +12,7 @@ import zipfile
 import pytest
 
 from local.cfn import ROOT, Template, resolve_conditionals
+from patterns import needs_one_of
 
 TEMPLATE = Template.read()
 
@@ -85,15 +86,16 @@ def test_the_template_deploys_whole_and_is_deleted_whole(cloudformation):
     subscriptions = sns.list_subscriptions()["Subscriptions"]
     assert len(subscriptions) == sum(1 for r in deployed.values() if r["ResourceType"] == "AWS::SNS::Subscription")
     filtered = [s for s in subscriptions if "FilterPolicy" in sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"]]
-    assert filtered, "the subscriptions keep their filter policies"
+    assert filtered or not subscriptions, "the subscriptions keep their filter policies"
     policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
     assert any(s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" for s in policy["Statement"])
     secrets = cloudformation("secretsmanager").list_secrets()["SecretList"]
     assert len(secrets) == sum(1 for r in deployed.values() if r["ResourceType"] == "AWS::SecretsManager::Secret")
-    value = cloudformation("secretsmanager").get_secret_value(SecretId=secrets[0]["ARN"])["SecretString"]
-    assert len(value) >= 32
-    routes = cloudformation("apigatewayv2").get_routes(ApiId=deployed["HttpApi"]["PhysicalResourceId"])["Items"]
-    assert {r["RouteKey"] for r in routes} == {r.route_key for r in TEMPLATE.http_routes()}
+    for secret in secrets:
+        assert len(cloudformation("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"]) >= 32
+    if "HttpApi" in deployed:
+        routes = cloudformation("apigatewayv2").get_routes(ApiId=deployed["HttpApi"]["PhysicalResourceId"])["Items"]
+        assert {r["RouteKey"] for r in routes} == {r.route_key for r in TEMPLATE.http_routes()}
 
     cfn.delete_stack(StackName="s")
     assert cloudformation("cloudwatch").describe_alarms()["MetricAlarms"] == []
@@ -101,6 +103,7 @@ def test_the_template_deploys_whole_and_is_deleted_whole(cloudformation):
     assert cloudformation("dynamodb").list_tables()["TableNames"] == []
 
 
+@needs_one_of("sync", "async")
 def test_an_update_of_auth_mode_changes_every_route_and_keeps_the_api(cloudformation):
     cfn = cloudformation("cloudformation")
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
