@@ -287,3 +287,29 @@ fn kinds() -> jobs::kinds::JobKinds {
         .with(jobs::kinds::invoice::Invoice)
         .with(jobs::kinds::report::Report)
 }
+
+/// `create-report-job-idempotent.json` as the HTTP API delivers it once its JWT authorizer let
+/// `subject` in.
+fn idempotent_job_as(subject: &str, key: &str) -> Request {
+    let path = test_support::events_dir("jobs-api").join("create-report-job-idempotent.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("JSON");
+    event["headers"]["idempotency-key"] = Value::from(key);
+    event["requestContext"]["authorizer"] =
+        json!({"jwt": {"claims": {"iss": "https://idp.example.com", "sub": subject}, "scopes": null}});
+    with_context(lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event"))
+}
+
+#[tokio::test]
+async fn two_callers_with_the_same_key_each_get_their_own_job() {
+    let local = local().await;
+    let key = uuid::Uuid::now_v7().to_string();
+
+    let alice = local.api().handle(idempotent_job_as("alice", &key)).await;
+    let bob = local.api().handle(idempotent_job_as("bob", &key)).await;
+    let alice_again = local.api().handle(idempotent_job_as("alice", &key)).await;
+
+    let (alice, bob) = (assert_accepted(&alice), assert_accepted(&bob));
+    assert_ne!(alice["id"], bob["id"], "the job id follows from the caller's own key");
+    assert_eq!(header(&alice_again, "idempotent-replayed"), Some("true"));
+    assert_eq!(body_json(&alice_again)["id"], alice["id"]);
+}
