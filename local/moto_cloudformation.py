@@ -32,10 +32,17 @@ for. Both are fixed here, without touching what moto does for the types it knows
    | AWS::ApiGatewayV2::RouteResponse    | a route response                                      |
    | AWS::ApiGatewayV2::Stage            | a stage                                               |
 
-   moto's CloudFormation also deletes a stack's resources in no particular order (a function
+   moto's CloudFormation also compares an update's parameters with those given last time, not
+   with the values in effect (a default sent again looks changed, and moto re-creates what refers
+   to it, failing on the way); here with the values in effect, as CloudFormation does. It gives
+   a stack made or changed by a change set (what sam deploy
+   does) the outputs of its first template, none; here it gets its template's outputs. It deletes
+   a stack's resources in no particular order (a function
    before its permissions, which then fail); here dependents go first, as in CloudFormation. And
    it lists a resource whose condition is false (as nothing, which its
    own DescribeStackResource then fails on); it is left out here, as CloudFormation leaves it.
+
+   Left as moto has them: a Lambda permission has no physical id.
 
    Where they differ from CloudFormation: nothing is validated beyond what moto's backend
    checks (an alarm on a metric that does not exist, a policy that grants nothing: both are
@@ -531,6 +538,38 @@ def patch() -> None:
 
     parsing.ResourceMap.delete = delete_in_reverse
 
+    # An update changes what refers to a parameter whose value changed. moto compares the new
+    # values with the ones given at the last deploy only: a parameter left at its default then,
+    # and sent again now (sam deploy sends every parameter on an update, UsePreviousValue), looks
+    # changed, and moto re-creates everything that refers to it, failing on the way. Compared
+    # here with the values in effect, defaults included, as CloudFormation compares them.
+    resource_diff = parsing.ResourceMap.build_resource_diff
+
+    def as_text(values: dict[str, Any]) -> dict[str, str]:
+        return {name: ",".join(map(str, value)) if isinstance(value, list) else str(value) for name, value in values.items()}
+
+    def diff_against_values_in_effect(self, other_template, parameters=None):  # noqa: ANN001, ANN202
+        given = self.input_parameters
+        self.input_parameters = as_text({**self.resolved_parameters, **given})
+        try:
+            return resource_diff(self, other_template, as_text(parameters) if parameters else parameters)
+        finally:
+            self.input_parameters = given
+
+    parsing.ResourceMap.build_resource_diff = diff_against_values_in_effect
+
     cloudformation_models.Stack.__init__ = init_stack
     cloudformation_models.Stack._parse_template = parse_stack_template
     cloudformation_models.ChangeSet._parse_template = parse_change_set_template
+
+    # After a change set runs, the stack has its template's outputs (moto keeps those of the
+    # template the stack was made with: none, for a stack made by a change set, as sam deploy does).
+    apply_change_set = cloudformation_models.ChangeSet.apply
+
+    def apply_with_outputs(self) -> None:  # noqa: ANN001
+        apply_change_set(self)
+        self.stack.template_dict = self.template_dict
+        self.stack.description = self.template_dict.get("Description")
+        self.stack.output_map = self.stack._create_output_map()
+
+    cloudformation_models.ChangeSet.apply = apply_with_outputs

@@ -57,6 +57,11 @@ def say(message: str) -> None:
     print(f"[rehearsal] {message}", flush=True)
 
 
+def log_line(message: str) -> None:
+    with open(LOG, "a", encoding="utf-8") as log:
+        log.write(message + "\n")
+
+
 class Deployment:
     """A stack in the local CloudFormation, read through the SDK."""
 
@@ -151,9 +156,9 @@ def request(url: str, method: str, body: Any = None) -> tuple[int, dict[str, str
     call = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
     try:
         with urllib.request.urlopen(call, timeout=60) as answer:
-            return answer.status, dict(answer.headers), json.loads(answer.read() or b"null")
+            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, json.loads(answer.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, json.loads(error.read() or b"null")
 
 
 def check(condition: bool, what: str) -> None:
@@ -169,7 +174,7 @@ def black_box(api: str, routes: list[HttpRoute]) -> None:
         order = {"customer_id": "c-rehearsal", "currency": "EUR", "items": [{"sku": "R-1", "quantity": 2, "unit_price": 500}]}
         status, headers, created = request(f"{api}/orders", "POST", order)
         check(status == 201 and created["total"] == 1200, f"POST /orders answers 201 with the priced order (got {status})")
-        status, _, read = request(api + headers["Location"], "GET")
+        status, _, read = request(api + headers["location"], "GET")
         check(status == 200 and read == created, "GET of its Location reads the same order back")
     if "ANY /jobs" in keys or "POST /jobs" in keys:
         status, _, job = request(f"{api}/jobs", "POST", {"type": "report", "input": {"seconds": 0}})
@@ -204,8 +209,8 @@ def run_checks(deployment: Deployment, template: Template) -> None:
             started.warm_up(route.binary, Functions.HTTP_WARM_UP)
         for mapping in mappings:
             started.warm_up(mapping.binary, Functions.SQS_WARM_UP)
-        gateway = Gateway(routes, started.invoke_endpoint, free_port()).start()
-        pollers = [SqsPoller(mapping, deployment.client("sqs"), started.invoke_endpoint, log=lambda _: None).start()
+        gateway = Gateway(routes, started.invoke_endpoint, free_port(), log=log_line).start()
+        pollers = [SqsPoller(mapping, deployment.client("sqs"), started.invoke_endpoint, log=log_line).start()
                    for mapping in mappings]
         black_box(gateway.url, routes)
     finally:
@@ -227,7 +232,9 @@ def main() -> int:
     moto = Moto(LOG, "127.0.0.1", {"LOCAL_MOTO_CLOUDFORMATION": "1"}).start()
     try:
         deployment = Deployment(moto, f"http://localhost:{moto.port}")
-        deployment.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        # us-east-1 takes no location constraint (any other region requires one).
+        location = {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
+        deployment.client("s3").create_bucket(Bucket=BUCKET, **location)
         packaged = WORK_DIR / "packaged.yaml"
         took = deployment.sam("package", "--template-file", str(BUILT_TEMPLATE), "--s3-bucket", BUCKET,
                               "--region", REGION, "--output-template-file", str(packaged))
@@ -240,7 +247,8 @@ def main() -> int:
               f"all {len(resources)} resources are CREATE_COMPLETE (the template makes {expected} without its optional ones)")
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         declared = set(template.body.get("Outputs", {}))
-        check(set(outputs) == declared and all(outputs.values()), f"all {len(declared)} outputs resolved")
+        check(set(outputs) == declared and all(outputs.values()),
+              f"all {len(declared)} outputs resolved (missing or empty: {sorted(k for k in declared if not outputs.get(k))})")
         run_checks(deployment, template)
 
         if "AuthMode" in template.body.get("Parameters", {}):

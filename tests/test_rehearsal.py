@@ -120,3 +120,26 @@ def test_an_update_of_auth_mode_changes_every_route_and_keeps_the_api(cloudforma
     authorizer = gateway.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
     assert authorizer["JwtConfiguration"] == {"Issuer": "https://idp.example.com", "Audience": ["app"]}
     assert gateway.get_stages(ApiId=api_id)["Items"], "the API keeps its stage through the update"
+
+
+@needs_one_of("sync", "async")
+def test_a_change_set_that_changes_one_parameter_changes_only_what_refers_to_it(cloudformation):
+    """What sam deploy sends for an update: a change set with the changed parameter and every
+    other one as UsePreviousValue (moto turns those into typed values, 30 for "30")."""
+    cfn = cloudformation("cloudformation")
+    capabilities = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    cfn.create_change_set(StackName="s", ChangeSetName="create", ChangeSetType="CREATE", TemplateBody=template_text(),
+                          Capabilities=capabilities, Parameters=parameters(AuthMode="NONE"))
+    cfn.execute_change_set(StackName="s", ChangeSetName="create")
+    before = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in cfn.describe_stack_resources(StackName="s")["StackResources"]}
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["Outputs"], "a stack made by a change set has its outputs"
+
+    others = [{"ParameterKey": name, "UsePreviousValue": True} for name in TEMPLATE.body["Parameters"] if name != "AuthMode"]
+    cfn.create_change_set(StackName="s", ChangeSetName="iam", ChangeSetType="UPDATE", TemplateBody=template_text(),
+                          Capabilities=capabilities, Parameters=parameters(AuthMode="IAM") + others)
+    changes = cfn.describe_change_set(StackName="s", ChangeSetName="iam")["Changes"]
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == ["HttpApi"]
+    cfn.execute_change_set(StackName="s", ChangeSetName="iam")
+    after = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in cfn.describe_stack_resources(StackName="s")["StackResources"]}
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    assert after == before, "an API updated in place; nothing else touched"
