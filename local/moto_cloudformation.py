@@ -379,6 +379,22 @@ def _authorize_routes(api: Any, body: dict[str, Any]) -> None:
                     route.authorizer_id = authorizers[name]
 
 
+def _arguments(properties: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A moto backend's keyword arguments from CloudFormation properties of the same names
+    (RouteKey -> route_key), None for the ones not given."""
+    from moto.core.utils import camelcase_to_underscores  # noqa: PLC0415
+
+    return {camelcase_to_underscores(name): properties.get(name) for name in names}
+
+
+ROUTE_PROPERTIES = ("AuthorizationType", "AuthorizerId", "ModelSelectionExpression", "OperationName", "RequestModels",
+                    "RequestParameters", "RouteKey", "RouteResponseSelectionExpression", "Target")
+INTEGRATION_PROPERTIES = ("ConnectionId", "ConnectionType", "ContentHandlingStrategy", "CredentialsArn", "Description",
+                          "IntegrationMethod", "IntegrationSubtype", "IntegrationType", "IntegrationUri", "PassthroughBehavior",
+                          "PayloadFormatVersion", "RequestParameters", "RequestTemplates", "ResponseParameters",
+                          "TemplateSelectionExpression", "TimeoutInMillis", "TlsConfig")
+
+
 class Route(_StandIn):
     TYPE = "AWS::ApiGatewayV2::Route"
     ATTRIBUTES = ("RouteId",)
@@ -387,13 +403,8 @@ class Route(_StandIn):
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001, ANN206
         p = cloudformation_json["Properties"]
         backend = apigatewayv2_backends[account_id][region_name]
-        route = backend.create_route(
-            api_id=p["ApiId"], api_key_required=bool(p.get("ApiKeyRequired")), authorization_scopes=p.get("AuthorizationScopes", []),
-            authorization_type=p.get("AuthorizationType"), authorizer_id=p.get("AuthorizerId"),
-            model_selection_expression=p.get("ModelSelectionExpression"), operation_name=p.get("OperationName"),
-            request_models=p.get("RequestModels"), request_parameters=p.get("RequestParameters"), route_key=p["RouteKey"],
-            route_response_selection_expression=p.get("RouteResponseSelectionExpression"), target=p.get("Target"),
-        )
+        route = backend.create_route(api_id=p["ApiId"], **_arguments(p, ROUTE_PROPERTIES),
+                                     api_key_required=bool(p.get("ApiKeyRequired")), authorization_scopes=p.get("AuthorizationScopes", []))
         return cls(route.route_id, {"RouteId": route.route_id}, lambda: backend.delete_route(p["ApiId"], route.route_id))
 
 
@@ -405,17 +416,7 @@ class Integration(_StandIn):
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001, ANN206
         p = cloudformation_json["Properties"]
         backend = apigatewayv2_backends[account_id][region_name]
-        integration = backend.create_integration(
-            api_id=p["ApiId"], connection_id=p.get("ConnectionId"), connection_type=p.get("ConnectionType"),
-            content_handling_strategy=p.get("ContentHandlingStrategy"), credentials_arn=p.get("CredentialsArn"),
-            description=p.get("Description"), integration_method=p.get("IntegrationMethod"),
-            integration_subtype=p.get("IntegrationSubtype"), integration_type=p["IntegrationType"],
-            integration_uri=p.get("IntegrationUri"), passthrough_behavior=p.get("PassthroughBehavior"),
-            payload_format_version=p.get("PayloadFormatVersion"), request_parameters=p.get("RequestParameters"),
-            request_templates=p.get("RequestTemplates"), response_parameters=p.get("ResponseParameters"),
-            template_selection_expression=p.get("TemplateSelectionExpression"), timeout_in_millis=p.get("TimeoutInMillis"),
-            tls_config=p.get("TlsConfig"),
-        )
+        integration = backend.create_integration(api_id=p["ApiId"], **_arguments(p, INTEGRATION_PROPERTIES))
         return cls(integration.id, {"IntegrationId": integration.id},
                    lambda: backend.delete_integration(p["ApiId"], integration.id))
 
