@@ -17,7 +17,10 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    checks of the local tests run against them: an order created and read back, a job run to
    SUCCEEDED.
 4. `sam deploy` again with AuthMode IAM, then JWT (a changed parameter: an update): every
-   deployed route then takes SigV4 callers, then tokens of the given issuer and audience.
+   deployed route then takes SigV4 callers, then tokens of the given issuer and audience; with
+   JWT, the functions run again behind the deployed routes (the local gateway's stand-in
+   authorizer with the deployed issuer and audience): no token, 401; two callers with the same
+   Idempotency-Key get an order each.
 5. `sam delete`, and the stack and its resources are gone.
 
 What this cannot show: anything IAM decides (moto does not enforce policies), KMS encryption,
@@ -124,8 +127,12 @@ class Deployment:
             integration = gateway.get_integration(ApiId=api_id, IntegrationId=route["Target"].split("/", 1)[1])
             function = integration["IntegrationUri"].split(":function:", 1)[1].split("/", 1)[0]
             method, _, path = route["RouteKey"].partition(" ")
-            routes.append(HttpRoute(method=method, path=path, function=function, binary=binaries[function],
-                                    auth=RouteAuth(route.get("AuthorizationType") or "NONE")))
+            kind = route.get("AuthorizationType") or "NONE"
+            auth = RouteAuth(kind)
+            if kind == "JWT":
+                jwt = gateway.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])["JwtConfiguration"]
+                auth = RouteAuth("JWT", jwt["Issuer"], tuple(jwt.get("Audience", [])))
+            routes.append(HttpRoute(method=method, path=path, function=function, binary=binaries[function], auth=auth))
         return routes
 
     def sqs_mappings(self, binaries: dict[str, str]) -> list[SqsMapping]:
@@ -151,9 +158,9 @@ class Deployment:
         return auth
 
 
-def request(url: str, method: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+def request(url: str, method: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
     data = json.dumps(body).encode() if body is not None else None
-    call = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    call = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(call, timeout=60) as answer:
             return answer.status, {k.lower(): v for k, v in answer.headers.items()}, json.loads(answer.read() or b"null")
@@ -188,7 +195,37 @@ def black_box(api: str, routes: list[HttpRoute]) -> None:
         check(polled["status"] == "SUCCEEDED", f"the job ran to SUCCEEDED through the deployed queue (got {polled['status']})")
 
 
-def run_checks(deployment: Deployment, template: Template) -> None:
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """A JWT the local gateway's stand-in authorizer takes (it checks no signature)."""
+    import base64
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part(claims)}."
+
+
+def callers_apart(api: str, routes: list[HttpRoute]) -> None:
+    """With AuthMode JWT: no token, no order; two callers with the same Idempotency-Key each
+    get their own order, and a retry its own caller's."""
+    (auth,) = {route.auth for route in routes if route.route_key == "POST /orders"}
+    order = {"customer_id": "c-rehearsal", "currency": "EUR", "items": [{"sku": "R-1", "quantity": 1, "unit_price": 500}]}
+    status, _, _ = request(f"{api}/orders", "POST", order)
+    check(status == 401, f"AuthMode JWT: POST /orders without a token answers 401 (got {status})")
+    key = f"rehearsal-{time.time_ns()}"
+
+    def as_caller(subject: str) -> tuple[int, dict[str, str], Any]:
+        token = unsigned_token({"iss": auth.issuer, "aud": auth.audience[0], "sub": subject, "exp": int(time.time()) + 300})
+        return request(f"{api}/orders", "POST", order, {"authorization": f"Bearer {token}", "idempotency-key": key})
+
+    (a_status, _, alice), (b_status, _, bob), (_, again_headers, again) = as_caller("alice"), as_caller("bob"), as_caller("alice")
+    check(a_status == b_status == 201 and alice["id"] != bob["id"],
+          "AuthMode JWT: two callers with the same Idempotency-Key each get their own order")
+    check(again["id"] == alice["id"] and again_headers.get("idempotent-replayed") == "true",
+          "AuthMode JWT: a caller's retry replays that caller's order")
+
+
+def run_checks(deployment: Deployment, template: Template, checks=None) -> None:  # noqa: ANN001
     functions = deployment.functions(template)
     binaries = {name: binary for name, (binary, _) in functions.items()}
     routes = deployment.http_routes(binaries)
@@ -212,7 +249,7 @@ def run_checks(deployment: Deployment, template: Template) -> None:
         gateway = Gateway(routes, started.invoke_endpoint, free_port(), log=log_line).start()
         pollers = [SqsPoller(mapping, deployment.client("sqs"), started.invoke_endpoint, log=log_line).start()
                    for mapping in mappings]
-        black_box(gateway.url, routes)
+        (checks or black_box)(gateway.url, routes)
     finally:
         for poller in pollers:
             poller.stop()
@@ -261,6 +298,8 @@ def main() -> int:
             check({kind for kind, _ in auth.values()} == {"JWT"}
                   and all(config == {"Issuer": ISSUER, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
                   f"AuthMode JWT: every route takes tokens of {ISSUER} for rehearsal-app ({took:.1f} s)")
+            if "POST /orders" in auth:
+                run_checks(deployment, template, callers_apart)
 
         tables = [r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::DynamoDB::Table"]
         took = deployment.sam("delete", "--stack-name", STACK_NAME, "--region", REGION, "--no-prompts")
