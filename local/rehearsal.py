@@ -43,7 +43,7 @@ from typing import Any
 
 from .aws import Moto, free_port
 from .cfn import REGION, ROOT, HttpRoute, RouteAuth, SqsMapping, Template
-from .gateway import Gateway
+from .gateway import Gateway, unsigned_token
 from .poller import SqsPoller
 from .stack import STATE_DIR, Functions
 
@@ -193,16 +193,6 @@ def black_box(api: str, routes: list[HttpRoute]) -> None:
                 break
             time.sleep(0.5)
         check(polled["status"] == "SUCCEEDED", f"the job ran to SUCCEEDED through the deployed queue (got {polled['status']})")
-
-
-def unsigned_token(claims: dict[str, Any]) -> str:
-    """A JWT the local gateway's stand-in authorizer takes (it checks no signature)."""
-    import base64
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none'})}.{part(claims)}."
 
 
 def callers_apart(api: str, routes: list[HttpRoute]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from patterns import needs
 from local.cfn import HttpRoute, Template
-from local.gateway import http_api_event, select_route
+from local.gateway import http_api_event, select_route, unsigned_token
 from local.stack import command_environment, function_environments
 
 TEMPLATE = Template.read()
@@ -205,16 +205,6 @@ def test_the_invoke_router_sends_each_invocation_to_its_functions_watcher():
 # The local gateway's stand-in for API Gateway's authorizers (AuthMode) ----------------------------
 
 
-def unsigned_jwt(claims: dict) -> str:
-    import base64
-    import json
-
-    def part(value: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-
-
 ISSUER = "https://idp.example.com"
 
 
@@ -246,7 +236,7 @@ def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_els
     from local.gateway import Refused, authorize
 
     auth = RouteAuth("JWT", ISSUER, ("app",))
-    token = unsigned_jwt({"iss": ISSUER, "sub": "alice", "aud": "app", "exp": 2_000_000_000, "groups": ["a", "b"]})
+    token = unsigned_token({"iss": ISSUER, "sub": "alice", "aud": "app", "exp": 2_000_000_000, "groups": ["a", "b"]})
     authorizer = authorize(auth, {"authorization": f"Bearer {token}"}, now=1_800_000_000)
     assert authorizer == {"jwt": {"claims": {"iss": ISSUER, "sub": "alice", "aud": "app", "exp": "2000000000", "groups": "[a b]"},
                                   "scopes": None}}
@@ -256,7 +246,7 @@ def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_els
     for claims in ({"iss": "https://elsewhere", "sub": "a", "aud": "app"}, {"iss": ISSUER, "sub": "a", "aud": "other"},
                    {"iss": ISSUER, "sub": "a", "aud": "app", "exp": 1_700_000_000}):
         with pytest.raises(Refused) as refused:
-            authorize(auth, {"authorization": f"Bearer {unsigned_jwt(claims)}"}, now=1_800_000_000)
+            authorize(auth, {"authorization": f"Bearer {unsigned_token(claims)}"}, now=1_800_000_000)
         assert (refused.value.status, refused.value.message) == (401, "Unauthorized")
     for header in ({}, {"authorization": "Bearer not-a-jwt"}, {"authorization": f"Basic {token}"}):
         with pytest.raises(Refused):

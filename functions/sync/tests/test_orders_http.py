@@ -14,7 +14,6 @@ import uuid
 
 import pytest
 
-from local.cfn import ROOT
 
 API = os.environ.get("LOCAL_API_URL", "")
 
@@ -109,8 +108,9 @@ def test_a_path_no_api_claims_gets_the_gateways_own_answer_and_invokes_nothing()
 
 
 def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body():
-    from pathlib import Path
     import time
+
+    from flow import function_log
 
     marker = f"c-{uuid.uuid4().hex[:12]}"
     body = json.dumps({"customer_id": marker, "currency": "EUR", "items": [{"sku": "LOG-1", "quantity": 1, "unit_price": 1}]})
@@ -118,7 +118,7 @@ def test_each_request_is_one_json_log_line_with_its_outcome_and_never_its_body()
     assert status == 201
 
     # The functions' log: the local stack's, or SAM's under make sam-local (written a moment later).
-    path = Path(os.environ.get("LOCAL_FUNCTION_LOG", ROOT / ".local" / "stack.log"))
+    path = function_log()
     deadline = time.monotonic() + 10
     while True:
         log = path.read_text()
