@@ -304,6 +304,8 @@ class Template:
             return self._sub(value["Fn::Sub"])
         if set(value) == {"Fn::Join"}:
             separator, items = value["Fn::Join"]
+            # The list may itself be a reference (a CommaDelimitedList parameter).
+            items = self.resolve(items) if isinstance(items, dict) else items
             return separator.join(str(self.resolve(item)) for item in items)
         if set(value) == {"Fn::If"}:
             condition, if_true, if_false = value["Fn::If"]

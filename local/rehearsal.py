@@ -20,7 +20,8 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    deployed route then takes SigV4 callers, then tokens of the given issuer and audience; with
    JWT, the functions run again behind the deployed routes (the local gateway's stand-in
    authorizer with the deployed issuer and audience): no token, 401; two callers with the same
-   Idempotency-Key get an order each.
+   Idempotency-Key get an order each; ws-api's deployed environment takes JWTs of the same
+   issuer and audience at $connect (none with NONE).
 5. `sam delete`, and the stack and its resources are gone.
 
 What this cannot show: anything IAM decides (moto does not enforce policies), KMS encryption,
@@ -215,6 +216,14 @@ def callers_apart(api: str, routes: list[HttpRoute]) -> None:
           "AuthMode JWT: a caller's retry replays that caller's order")
 
 
+def ws_jwt_settings(deployment: Deployment, template: Template) -> dict[str, str] | None:
+    """ws-api's deployed JWT_* environment (AuthMode JWT at $connect), or None without ws-api."""
+    for binary, variables in deployment.functions(template).values():
+        if binary == "ws-api":
+            return {name: value for name, value in variables.items() if name.startswith("JWT_")}
+    return None
+
+
 def run_checks(deployment: Deployment, template: Template, checks=None) -> None:  # noqa: ANN001
     functions = deployment.functions(template)
     binaries = {name: binary for name, (binary, _) in functions.items()}
@@ -277,6 +286,9 @@ def main() -> int:
         check(set(outputs) == declared and all(outputs.values()),
               f"all {len(declared)} outputs resolved (missing or empty: {sorted(k for k in declared if not outputs.get(k))})")
         run_checks(deployment, template)
+        ws_jwt = ws_jwt_settings(deployment, template)
+        if ws_jwt is not None:
+            check(ws_jwt == {}, f"AuthMode NONE: ws-api takes its own $connect tokens only (JWT settings: {ws_jwt})")
 
         if "AuthMode" in template.body.get("Parameters", {}):
             took = deployment.deploy(packaged, AuthMode="IAM")
@@ -288,6 +300,10 @@ def main() -> int:
             check({kind for kind, _ in auth.values()} == {"JWT"}
                   and all(config == {"Issuer": ISSUER, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
                   f"AuthMode JWT: every route takes tokens of {ISSUER} for rehearsal-app ({took:.1f} s)")
+            ws_jwt = ws_jwt_settings(deployment, template)
+            if ws_jwt is not None:
+                expected_ws = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
+                check(ws_jwt == expected_ws, f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
             if "POST /orders" in auth:
                 run_checks(deployment, template, callers_apart)
 

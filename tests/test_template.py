@@ -579,6 +579,28 @@ def test_with_auth_mode_jwt_every_route_takes_tokens_of_the_issuer_for_the_audie
         == {"issuer": issuer, "audience": ["orders-app", "ops"]}
 
 
+@needs("realtime")
+def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_and_audience():
+    def jwt_settings(parameters: dict[str, str]) -> dict[str, str]:
+        environment = Template(TEMPLATE.body, parameters).function_environment("WsApiFunction")
+        return {name: value for name, value in environment.items() if name.startswith("JWT_")}
+
+    # The names ws-api reads (ws_api::jwt::JwtRules::from_env).
+    source = (composition.ROOT / "functions/realtime/ws-api/src/jwt.rs").read_text()
+    assert all(f'"{name}"' in source for name in ("JWT_ISSUER", "JWT_AUDIENCE", "JWT_CUSTOMER_CLAIM"))
+    assert jwt_settings({}) == jwt_settings({"AuthMode": "IAM"}) == {}
+    issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
+    parameters = {"AuthMode": "JWT", "JwtIssuer": issuer, "JwtAudience": "orders-app,ops"}
+    assert jwt_settings(parameters) == {"JWT_ISSUER": issuer, "JWT_AUDIENCE": "orders-app,ops", "JWT_CUSTOMER_CLAIM": "sub"}
+    claim = {**parameters, "JwtCustomerClaim": "custom:customer_id"}
+    assert jwt_settings(claim)["JWT_CUSTOMER_CLAIM"] == "custom:customer_id"
+    # As CloudFormation has it after AWS::LanguageExtensions: with NONE the variables are not there.
+    from local.cfn import translate
+
+    variables = translate(TEMPLATE.body, {})["Resources"]["WsApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert not any(name.startswith("JWT_") for name in variables)
+
+
 def test_the_auth_parameters_accept_only_what_api_gateway_can_use():
     parameters = TEMPLATE.body["Parameters"]
     if "AuthMode" not in parameters:

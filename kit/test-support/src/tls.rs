@@ -1,11 +1,12 @@
-//! A private CA, a server certificate it issued for `localhost`, and a one-connection HTTPS
-//! server on loopback (feature `tls`): what the trust store's tests connect to, with and without
-//! the CA added the documented way (`AWS_CA_BUNDLE`).
+//! A private CA, a server certificate it issued for `localhost`, and HTTPS servers on loopback
+//! (feature `tls`): what the trust store's tests connect to, with and without the CA added the
+//! documented way (`AWS_CA_BUNDLE`), and an identity provider's JWKS endpoints.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
@@ -53,6 +54,50 @@ impl TestPki {
     /// `status` and a JSON `body`. The handle yields the request's head, or `None` when the
     /// handshake (or anything after it) failed: the client refused the certificate.
     pub async fn https_once(&self, status: u16, body: &'static str) -> (SocketAddr, JoinHandle<Option<String>>) {
+        let acceptor = self.acceptor();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.ok()?;
+            let mut stream = acceptor.accept(socket).await.ok()?;
+            let request = read_head(&mut stream).await?;
+            answer(&mut stream, status, "application/x-amz-json-1.0", body).await?;
+            Some(request)
+        });
+        (address, server)
+    }
+
+    /// A loopback HTTPS server answering every request by its path from `routes` (status and
+    /// JSON body; 404 for any other path) until the test ends; the test may change `routes`
+    /// between requests. The second value lists the paths asked for, in order.
+    pub async fn https_routes(&self, routes: Routes) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let acceptor = self.acceptor();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&asked);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (acceptor, routes, log) = (acceptor.clone(), Arc::clone(&routes), Arc::clone(&log));
+                tokio::spawn(async move {
+                    let mut stream = acceptor.accept(socket).await.ok()?;
+                    let request = read_head(&mut stream).await?;
+                    let path = request.split_whitespace().nth(1)?.to_owned();
+                    let (status, body) = routes
+                        .lock()
+                        .unwrap()
+                        .get(&path)
+                        .cloned()
+                        .unwrap_or((404, "{}".to_owned()));
+                    log.lock().unwrap().push(path);
+                    answer(&mut stream, status, "application/json", &body).await
+                });
+            }
+        });
+        (address, asked)
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         let config =
             rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
                 .with_safe_default_protocol_versions()
@@ -60,32 +105,65 @@ impl TestPki {
                 .with_no_client_auth()
                 .with_single_cert(self.server_chain.clone(), self.server_key.clone_key())
                 .expect("a server configuration");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-        let address = listener.local_addr().expect("its address");
-        let server = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.ok()?;
-            let mut stream = acceptor.accept(socket).await.ok()?;
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-                let read = stream.read(&mut buffer).await.ok()?;
-                if read == 0 {
-                    return None;
-                }
-                request.extend_from_slice(&buffer[..read]);
-            }
-            let head = format!(
-                "HTTP/1.1 {status} Answer\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).await.ok()?;
-            stream.write_all(body.as_bytes()).await.ok()?;
-            stream.shutdown().await.ok()?;
-            Some(String::from_utf8_lossy(&request).into_owned())
-        });
-        (address, server)
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
     }
+}
+
+/// What [`TestPki::https_routes`] answers: path to status and body.
+pub type Routes = Arc<Mutex<HashMap<String, (u16, String)>>>;
+
+/// A request's head, or `None` when the connection ended first.
+async fn read_head<S: AsyncReadExt + Unpin>(stream: &mut S) -> Option<String> {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+        let read = stream.read(&mut buffer).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        request.extend_from_slice(&buffer[..read]);
+    }
+    Some(String::from_utf8_lossy(&request).into_owned())
+}
+
+async fn answer<S: AsyncWriteExt + Unpin>(stream: &mut S, status: u16, content_type: &str, body: &str) -> Option<()> {
+    let head = format!(
+        "HTTP/1.1 {status} Answer\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(body.as_bytes()).await.ok()?;
+    stream.shutdown().await.ok()
+}
+
+/// A new 2048-bit RSA private key, PKCS#1 DER (RFC 8017's RSAPrivateKey, what
+/// `jsonwebtoken::EncodingKey::from_rsa_der` takes): what an identity provider signs JWTs with.
+pub fn rsa_key_der() -> Vec<u8> {
+    let pkcs8 = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .expect("an RSA key (rcgen with aws-lc-rs)")
+        .serialize_der();
+    // PrivateKeyInfo ::= SEQUENCE { version INTEGER, algorithm SEQUENCE, privateKey OCTET STRING }
+    let (_, info, _) = der_element(&pkcs8);
+    let (_, _, rest) = der_element(info);
+    let (_, _, rest) = der_element(rest);
+    let (tag, key, _) = der_element(rest);
+    assert_eq!(tag, 0x04, "PKCS#8 holds the key in an OCTET STRING");
+    key.to_vec()
+}
+
+/// The tag, content and what follows of the DER element `der` starts with.
+fn der_element(der: &[u8]) -> (u8, &[u8], &[u8]) {
+    let (tag, first) = (der[0], der[1]);
+    let (length, start) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let octets = usize::from(first & 0x7f);
+        let length = der[2..2 + octets]
+            .iter()
+            .fold(0, |length, byte| length << 8 | usize::from(*byte));
+        (length, 2 + octets)
+    };
+    (tag, &der[start..start + length], &der[start + length..])
 }
 
 impl Default for TestPki {

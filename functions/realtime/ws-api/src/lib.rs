@@ -1,7 +1,8 @@
 //! ws-api: the routes of the WebSocket API (API Gateway, one function behind all of them).
 //!
-//! - `$connect`: the `token` query parameter must be a valid token ([`realtime::token`]); the
-//!   connection is recorded with its customer. Any answer but 200 refuses the connection.
+//! - `$connect`: the `token` query parameter must be a valid token ([`realtime::token`]), or,
+//!   with AuthMode JWT, a JWT of the HTTP API's issuer and audiences ([`jwt`]); the connection
+//!   is recorded with its customer. Any answer but 200 refuses the connection.
 //! - `subscribe` (`{"action": "subscribe", "job_id": ...}`): the connection follows a job, an
 //!   order or its customer; the answer (sent back to the client through the route's response)
 //!   is `{"type": "subscribed", "topics": [...]}` or `{"type": "error", "message": ...}`.
@@ -10,10 +11,15 @@
 //!
 //! Events are read leniently ([`WsEvent`]): a malformed one gets a 400, never a failed invocation.
 
+pub mod jwks;
+pub mod jwt;
+
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use jwt::{JwksSource, JwtCheck, JwtOutcome, NoJwks};
 use lambda_kit::keys::Keys;
 use realtime::connections::ConnectionStore;
 use realtime::token::TokenKey;
@@ -82,15 +88,33 @@ impl WsResponse {
 }
 
 /// The WebSocket API's handler: connections in `store`, `$connect` tokens checked with the key
-/// `tokens` gives (read from Secrets Manager on first use in production; fixed in tests).
-pub struct WsApi<S, K = Arc<TokenKey>> {
+/// `tokens` gives (read from Secrets Manager on first use in production; fixed in tests) and,
+/// where JWTs are taken, JWTs with the issuer's keys from `J`.
+pub struct WsApi<S, K = Arc<TokenKey>, J = NoJwks> {
     store: S,
     tokens: K,
+    jwt: Option<JwtCheck<J>>,
 }
 
 impl<S: ConnectionStore, K: Keys<TokenKey>> WsApi<S, K> {
+    /// The kit's own tokens only.
     pub fn new(store: S, tokens: K) -> Self {
-        Self { store, tokens }
+        Self {
+            store,
+            tokens,
+            jwt: None,
+        }
+    }
+}
+
+impl<S: ConnectionStore, K: Keys<TokenKey>, J: JwksSource> WsApi<S, K, J> {
+    /// `$connect` takes a JWT as well, when `jwt` is given (AuthMode JWT).
+    pub fn with_jwt<J2: JwksSource>(self, jwt: Option<JwtCheck<J2>>) -> WsApi<S, K, J2> {
+        WsApi {
+            store: self.store,
+            tokens: self.tokens,
+            jwt,
+        }
     }
 
     pub async fn handle(&self, event: WsEvent) -> WsResponse {
@@ -132,21 +156,41 @@ impl<S: ConnectionStore, K: Keys<TokenKey>> WsApi<S, K> {
         let token = event
             .query_string_parameters
             .as_ref()
-            .and_then(|query| query.get("token"));
-        let Ok(key) = self.tokens.current().await else {
-            // Logged where it failed; the client may try again.
-            return WsResponse::error(503, "temporarily unavailable; try again");
-        };
-        let customer = match key.check(token.map(String::as_str), now.timestamp()) {
-            Ok(customer) => customer,
-            Err(refusal) => {
-                info!(connection_id, %refusal, "connection refused");
-                return WsResponse::error(401, refusal);
+            .and_then(|query| query.get("token"))
+            .map(String::as_str);
+        // The kit's tokens start with their version; anything else is taken for a JWT where
+        // JWTs are taken (and is a malformed token where they are not).
+        let (customer, via) = match (token, &self.jwt) {
+            (Some(token), Some(jwt)) if !token.is_empty() && !token.starts_with("v1.") => {
+                match jwt.customer(token, now.timestamp(), Instant::now()).await {
+                    Ok(customer) => (customer, "jwt"),
+                    Err(JwtOutcome::Refused(refusal)) => {
+                        info!(connection_id, %refusal, "connection refused");
+                        return WsResponse::error(401, refusal);
+                    }
+                    // Logged where it failed; the client may try again.
+                    Err(JwtOutcome::Unavailable) => {
+                        return WsResponse::error(503, "temporarily unavailable; try again");
+                    }
+                }
+            }
+            _ => {
+                let Ok(key) = self.tokens.current().await else {
+                    // Logged where it failed; the client may try again.
+                    return WsResponse::error(503, "temporarily unavailable; try again");
+                };
+                match key.check(token, now.timestamp()) {
+                    Ok(customer) => (customer, "token"),
+                    Err(refusal) => {
+                        info!(connection_id, %refusal, "connection refused");
+                        return WsResponse::error(401, refusal);
+                    }
+                }
             }
         };
         match self.store.open(connection_id, &customer, now).await {
             Ok(()) => {
-                info!(connection_id, "connected");
+                info!(connection_id, via, "connected");
                 WsResponse::ok()
             }
             Err(error) => {

@@ -1,9 +1,15 @@
 //! Fuzzing ws-api: every sample WebSocket event, damaged anywhere (fields removed, retyped,
 //! duplicated, oversized), and any JSON at all. Properties: no panic; the answer is one API
 //! Gateway can act on (200, 400, 401 or 410); a refused connect or message tells the client why.
+//! With JWTs taken at $connect (AuthMode JWT), a signed JWT damaged anywhere, or any text, as the
+//! token: 200 or 401, never a panic, never a 503 (the key set is at hand).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ws_api::jwt::{FetchError, JwksSource, JwtCheck, JwtRules};
 
 use proptest::prelude::*;
 use realtime::connections::Everyone;
@@ -49,6 +55,84 @@ proptest! {
                 serde_json::from_str(response.body.as_deref().unwrap_or("{}")).expect("a JSON body");
             prop_assert_eq!(body.get("type").and_then(|t| t.as_str()), Some("error"));
             prop_assert!(body.get("message").and_then(|m| m.as_str()).is_some_and(|m| !m.is_empty()));
+        }
+    }
+}
+
+/// The issuer's key set, at hand: the fuzzed tokens are checked, never fetched for.
+struct AtHand(JwkSet);
+
+impl JwksSource for AtHand {
+    async fn fetch(&self) -> Result<JwkSet, FetchError> {
+        Ok(self.0.clone())
+    }
+}
+
+const ISSUER: &str = "https://idp.example.com/pool";
+
+type JwtApi = WsApi<Everyone, Arc<TokenKey>, AtHand>;
+
+/// A JWT signed by the issuer's key, for the customer `c-42`, and the API that takes it.
+fn jwt_and_api() -> &'static (String, JwtApi) {
+    static MADE: OnceLock<(String, JwtApi)> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let key = EncodingKey::from_rsa_der(&test_support::tls::rsa_key_der());
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("its public JWK");
+        jwk.common.key_id = Some("key-1".into());
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("key-1".into());
+        let claims = serde_json::json!({"iss": ISSUER, "aud": "app", "sub": "c-42", "exp": 4_000_000_000u64});
+        let token = jsonwebtoken::encode(&header, &claims, &key).expect("a token");
+        let check = JwtCheck::new(
+            JwtRules::new(ISSUER, vec!["app".into()], "sub"),
+            AtHand(JwkSet { keys: vec![jwk] }),
+        );
+        let api = WsApi::new(
+            Everyone,
+            Arc::new(TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap()),
+        )
+        .with_jwt(Some(check));
+        (token, api)
+    })
+}
+
+/// The JWT with one byte replaced by one of its alphabet or a dot, cut short, or any text.
+fn damaged_jwts() -> impl Strategy<Value = String> {
+    let token = jwt_and_api().0.clone();
+    let length = token.len();
+    let alphabet: Vec<u8> = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ".to_vec();
+    let replaced = {
+        let token = token.clone();
+        (0..length, proptest::sample::select(alphabet)).prop_map(move |(at, byte)| {
+            let mut bytes = token.clone().into_bytes();
+            bytes[at] = byte;
+            String::from_utf8(bytes).expect("ASCII")
+        })
+    };
+    let cut = {
+        let token = token.clone();
+        (0..length).prop_map(move |at| token[..at].to_owned())
+    };
+    prop_oneof![replaced, cut, ".*", "eyJ[A-Za-z0-9_.-]{0,80}"]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_damaged_jwt_is_refused_with_a_reason_and_never_breaks_connect(token in damaged_jwts()) {
+        let (valid, api) = jwt_and_api();
+        let event = serde_json::json!({
+            "requestContext": {"routeKey": "$connect", "connectionId": "fuzz"},
+            "queryStringParameters": {"token": token},
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let response = runtime.block_on(api.handle(WsEvent::read(event)));
+        // Only the issuer's own token, unchanged, opens a connection.
+        let expected = if token == *valid { 200 } else { 401 };
+        prop_assert_eq!(response.status_code, expected, "{:?}", response);
+        if expected == 401 {
+            prop_assert!(response.body.as_deref().is_some_and(|body| body.contains("token")), "{response:?}");
         }
     }
 }
