@@ -145,7 +145,7 @@ def write_report(results: dict, path: Path) -> None:
     ]
     counts = results.get("instructions", {})
     # The groups of bench/handler-cost/benches (older results of other benchmarks are left out).
-    groups = ("events/", "orders_api/", "sqs_batch/")
+    groups = ("events/", "orders_api/", "sqs_batch/", "ws_connect/")
     for name, bench in results.get("criterion", {}).items():
         if not name.startswith(groups):
             continue

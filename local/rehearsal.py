@@ -21,7 +21,9 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    JWT, the functions run again behind the deployed routes (the local gateway's stand-in
    authorizer with the deployed issuer and audience): no token, 401; two callers with the same
    Idempotency-Key get an order each; ws-api's deployed environment takes JWTs of the same
-   issuer and audience at $connect (none with NONE).
+   issuer and audience at $connect (none with NONE): run with that environment against an
+   OpenID provider on loopback (local/oidc.py: discovery and keys over HTTPS, a CA made for
+   the run), it records a connection for the issuer's signed JWT and refuses another audience's.
 5. `sam delete`, and the stack and its resources are gone.
 
 What this cannot show: anything IAM decides (moto does not enforce policies), KMS encryption,
@@ -45,6 +47,8 @@ from typing import Any
 from .aws import Moto, free_port
 from .cfn import REGION, ROOT, HttpRoute, RouteAuth, SqsMapping, Template
 from .gateway import Gateway, unsigned_token
+from .lambda_api import invoke
+from .oidc import LoopbackIssuer
 from .poller import SqsPoller
 from .stack import STATE_DIR, Functions
 
@@ -54,7 +58,6 @@ BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
 WORK_DIR = STATE_DIR / "rehearsal"
 LOG = WORK_DIR / "rehearsal.log"
 SAM = Path(sys.executable).parent / "sam"
-ISSUER = "https://idp.example.com/rehearsal"
 
 
 def say(message: str) -> None:
@@ -224,6 +227,40 @@ def ws_jwt_settings(deployment: Deployment, template: Template) -> dict[str, str
     return None
 
 
+def websocket_connect_with_jwt(deployment: Deployment, template: Template, issuer: LoopbackIssuer) -> None:
+    """With AuthMode JWT: ws-api, run with its deployed environment (and the loopback issuer's CA
+    as AWS_CA_BUNDLE), opens a connection for a JWT the issuer signed, recorded in the deployed
+    connections table with the token's customer, and refuses one for another audience."""
+    deployed = next((variables for binary, variables in deployment.functions(template).values() if binary == "ws-api"), None)
+    if deployed is None:
+        return
+    environment = {**deployment.environment, **deployed, "AWS_CA_BUNDLE": str(issuer.ca_bundle),
+                   "AWS_LAMBDA_LOG_FORMAT": template.log_format() or "Text"}
+    started = Functions({"ws-api": environment}, LOG, free_port()).start()
+
+    def connect(connection_id: str, token: str) -> dict[str, Any]:
+        return {"requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": connection_id},
+                "queryStringParameters": {"token": token}}
+
+    try:
+        started.warm_up("ws-api", connect("rehearsal-warm-up", ""))
+        claims = {"iss": issuer.issuer, "aud": "rehearsal-app", "sub": "c-rehearsal", "exp": int(time.time()) + 300}
+        answer = invoke(started.invoke_endpoint, "ws-api", connect("rehearsal-jwt", issuer.token(claims)), timeout=60)
+        item = deployment.client("dynamodb").get_item(
+            TableName=deployed["CONNECTIONS_TABLE"],
+            Key={"pk": {"S": "connection#rehearsal-jwt"}, "sk": {"S": "connection"}}).get("Item", {})
+        check(answer["statusCode"] == 200 and item.get("customer_id") == {"S": "c-rehearsal"},
+              f"AuthMode JWT: the WebSocket's $connect takes a JWT signed by the issuer's published key "
+              f"(answer {answer['statusCode']}, connection recorded for {item.get('customer_id')})")
+        other = invoke(started.invoke_endpoint, "ws-api",
+                       connect("rehearsal-other", issuer.token({**claims, "aud": "another-app"})), timeout=60)
+        check(other["statusCode"] == 401 and issuer.asked == ["/.well-known/openid-configuration", "/keys"],
+              f"AuthMode JWT: a JWT for another audience is refused (answer {other['statusCode']}); "
+              f"the keys were found through discovery and fetched once ({issuer.asked})")
+    finally:
+        started.stop()
+
+
 def run_checks(deployment: Deployment, template: Template, checks=None) -> None:  # noqa: ANN001
     functions = deployment.functions(template)
     binaries = {name: binary for name, (binary, _) in functions.items()}
@@ -295,17 +332,23 @@ def main() -> int:
             auth = deployment.route_auth()
             check(deployment.stack()["StackStatus"] == "UPDATE_COMPLETE" and {kind for kind, _ in auth.values()} == {"AWS_IAM"},
                   f"AuthMode IAM: every one of the {len(auth)} routes takes SigV4 callers only ({took:.1f} s)")
-            took = deployment.deploy(packaged, AuthMode="JWT", JwtIssuer=ISSUER, JwtAudience="rehearsal-app")
-            auth = deployment.route_auth()
-            check({kind for kind, _ in auth.values()} == {"JWT"}
-                  and all(config == {"Issuer": ISSUER, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
-                  f"AuthMode JWT: every route takes tokens of {ISSUER} for rehearsal-app ({took:.1f} s)")
-            ws_jwt = ws_jwt_settings(deployment, template)
-            if ws_jwt is not None:
-                expected_ws = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
-                check(ws_jwt == expected_ws, f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
-            if "POST /orders" in auth:
-                run_checks(deployment, template, callers_apart)
+            issuer = LoopbackIssuer(WORK_DIR).start()
+            try:
+                took = deployment.deploy(packaged, AuthMode="JWT", JwtIssuer=issuer.issuer, JwtAudience="rehearsal-app")
+                auth = deployment.route_auth()
+                check({kind for kind, _ in auth.values()} == {"JWT"}
+                      and all(config == {"Issuer": issuer.issuer, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
+                      f"AuthMode JWT: every route takes tokens of {issuer.issuer} for rehearsal-app ({took:.1f} s)")
+                ws_jwt = ws_jwt_settings(deployment, template)
+                if ws_jwt is not None:
+                    expected_ws = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
+                    check(ws_jwt == expected_ws,
+                          f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
+                    websocket_connect_with_jwt(deployment, template, issuer)
+                if "POST /orders" in auth:
+                    run_checks(deployment, template, callers_apart)
+            finally:
+                issuer.stop()
 
         tables = [r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::DynamoDB::Table"]
         took = deployment.sam("delete", "--stack-name", STACK_NAME, "--region", REGION, "--no-prompts")

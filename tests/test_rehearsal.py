@@ -149,3 +149,45 @@ def test_a_change_set_that_changes_one_parameter_changes_only_what_refers_to_it(
     after = {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in cfn.describe_stack_resources(StackName="s")["StackResources"]}
     assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert after == before, "an API updated in place; nothing else touched"
+
+
+def test_the_loopback_issuer_serves_discovery_and_keys_over_https_and_signs_rs256_tokens(tmp_path):
+    """The rehearsal's OpenID provider (local/oidc.py): reachable only with its own CA, its key
+    set verifies the tokens it signs, and a changed token does not verify."""
+    import base64
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from local.oidc import LoopbackIssuer
+
+    def unb64(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    issuer = LoopbackIssuer(tmp_path).start()
+    try:
+        trusted = ssl.create_default_context(cafile=str(issuer.ca_bundle))
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"{issuer.issuer}/.well-known/openid-configuration", timeout=10)
+        with urllib.request.urlopen(f"{issuer.issuer}/.well-known/openid-configuration", context=trusted, timeout=10) as answer:
+            discovery = json.load(answer)
+        assert discovery == {"issuer": issuer.issuer, "jwks_uri": f"{issuer.issuer}/keys"}
+        with urllib.request.urlopen(discovery["jwks_uri"], context=trusted, timeout=10) as answer:
+            (jwk,) = json.load(answer)["keys"]
+        assert (jwk["kty"], jwk["alg"], jwk["kid"]) == ("RSA", "RS256", LoopbackIssuer.KEY_ID)
+
+        token = issuer.token({"iss": issuer.issuer, "sub": "c-1"})
+        header, claims, signature = token.split(".")
+        assert json.loads(unb64(header)) == {"alg": "RS256", "typ": "JWT", "kid": LoopbackIssuer.KEY_ID}
+        assert json.loads(unb64(claims)) == {"iss": issuer.issuer, "sub": "c-1"}
+        public = rsa.RSAPublicNumbers(int.from_bytes(unb64(jwk["e"]), "big"), int.from_bytes(unb64(jwk["n"]), "big")).public_key()
+        public.verify(unb64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        forged = base64.urlsafe_b64encode(json.dumps({"iss": issuer.issuer, "sub": "c-2"}).encode()).rstrip(b"=").decode()
+        with pytest.raises(InvalidSignature):
+            public.verify(unb64(signature), f"{header}.{forged}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    finally:
+        issuer.stop()

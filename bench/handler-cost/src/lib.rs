@@ -14,7 +14,11 @@ use lambda_kit::sqs::{SqsBatch, process_batch};
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
 use orders_api::ports::AcceptingStore;
+use realtime::connections::Everyone;
+use realtime::token::TokenKey;
 use serde_json::{Value, json};
+use ws_api::jwt::{JwtCheck, JwtRules};
+use ws_api::{WsApi, WsEvent};
 
 /// The orders-api samples the benchmarks send, from `events/orders-api/`.
 pub const ORDERS_API_SAMPLES: [&str; 5] = [
@@ -62,6 +66,48 @@ pub fn publish_batch_entries(events: &[Envelope]) {
         let chunk: Vec<_> = chunk.iter().collect();
         black_box(batch_entries(&chunk).expect("entries build"));
     }
+}
+
+/// How a `$connect` proves its customer: the kit's own token, or a JWT (AuthMode JWT).
+pub const WS_CONNECT_TOKENS: [&str; 2] = ["token", "jwt"];
+
+/// ws-api taking both kinds of token, on a store that records nothing, with the issuer's key set
+/// at hand (no fetch is measured: the keys are fetched once per hour at most).
+pub type WsConnectApi = WsApi<Everyone, std::sync::Arc<TokenKey>, jsonwebtoken::jwk::JwkSet>;
+
+/// The API and a `$connect` event (the bytes the runtime receives) for each of
+/// [`WS_CONNECT_TOKENS`]: a `v1.` token, and an RS256 JWT of a 2048-bit key.
+pub fn ws_connect() -> (WsConnectApi, Vec<(&'static str, String)>) {
+    const ISSUER: &str = "https://idp.example.com/pool";
+    let key = test_support::jwt::SigningKey::new("key-1");
+    let tokens = std::sync::Arc::new(TokenKey::new("a-benchmark-token-secret-of-enough-bytes").expect("a key"));
+    let far = 4_000_000_000i64;
+    let api = WsApi::new(Everyone, std::sync::Arc::clone(&tokens)).with_jwt(Some(JwtCheck::new(
+        JwtRules::new(ISSUER, vec!["app".into()], "sub"),
+        test_support::jwt::key_set(&[&key]),
+    )));
+    let jwt = key.sign(&json!({"iss": ISSUER, "aud": "app", "sub": "c-42", "exp": far}));
+    let events = [("token", tokens.mint("c-42", far)), ("jwt", jwt)]
+        .into_iter()
+        .map(|(name, token)| {
+            let event = json!({
+                "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": "L0SM9cOFvHcCIhw="},
+                "queryStringParameters": {"token": token},
+                "isBase64Encoded": false
+            });
+            (name, event.to_string())
+        })
+        .collect();
+    (api, events)
+}
+
+/// One `$connect`: the event parsed, the token checked, the connection "recorded", the answer
+/// and the log line written.
+pub async fn ws_connect_request(api: &WsConnectApi, event: &str) {
+    let event: Value = serde_json::from_str(black_box(event)).expect("the event parses");
+    let response = api.handle(WsEvent::read(event)).await;
+    assert_eq!(response.status_code, 200, "a connect the benchmark expects to succeed");
+    black_box(response);
 }
 
 /// A sample event from `events/`, as the bytes the runtime receives.

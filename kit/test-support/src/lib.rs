@@ -8,6 +8,8 @@
 //! `make fuzz` runs 100,000 per handler).
 
 pub mod expected;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -10,8 +10,9 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use handler_cost::{
-    ORDERS_API_SAMPLES, SQS_BATCH_SIZES, SQS_BODY_BYTES, order_events, orders_api, orders_api_request,
-    production_logging_into_sink, publish_batch_entries, sample_event, sqs_batch, sqs_batch_overhead,
+    ORDERS_API_SAMPLES, SQS_BATCH_SIZES, SQS_BODY_BYTES, WS_CONNECT_TOKENS, order_events, orders_api,
+    orders_api_request, production_logging_into_sink, publish_batch_entries, sample_event, sqs_batch,
+    sqs_batch_overhead, ws_connect, ws_connect_request,
 };
 
 fn benchmark_ids() -> Vec<String> {
@@ -28,6 +29,7 @@ fn benchmark_ids() -> Vec<String> {
         "events/envelope".to_owned(),
         "events/publish_batch_entries_100".to_owned(),
     ]);
+    ids.extend(WS_CONNECT_TOKENS.iter().map(|name| format!("ws_connect/{name}")));
     ids
 }
 
@@ -72,6 +74,19 @@ fn main() -> ExitCode {
             let events = order_events(100);
             for _ in 0..iterations {
                 publish_batch_entries(&events);
+            }
+        }
+        ["ws_connect", name] if WS_CONNECT_TOKENS.contains(name) => {
+            let (api, events) = ws_connect();
+            let (_, event) = events
+                .iter()
+                .find(|(token, _)| token == name)
+                .expect("an event per token");
+            // The key set in hand first, as in the criterion benchmark; with 1 and 1 + N
+            // iterations it cancels out like the rest of the set-up.
+            runtime.block_on(ws_connect_request(&api, &events[1].1));
+            for _ in 0..iterations {
+                runtime.block_on(ws_connect_request(&api, event));
             }
         }
         _ => {

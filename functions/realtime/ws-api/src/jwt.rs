@@ -192,6 +192,13 @@ pub trait JwksSource {
 #[error("{0}")]
 pub struct FetchError(pub String);
 
+/// A key set fixed for the life of the process (tests and benchmarks; or keys pinned at deploy).
+impl JwksSource for JwkSet {
+    async fn fetch(&self) -> Result<JwkSet, FetchError> {
+        Ok(self.clone())
+    }
+}
+
 /// No JWTs: the source of a function without `JWT_ISSUER` (it is never asked).
 pub enum NoJwks {}
 

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use ws_api::jwt::{FetchError, JwksSource, JwtCheck, JwtRules};
+use jsonwebtoken::jwk::JwkSet;
+use test_support::jwt::{SigningKey, key_set};
+use ws_api::jwt::{JwtCheck, JwtRules};
 
 use proptest::prelude::*;
 use realtime::connections::Everyone;
@@ -59,34 +59,18 @@ proptest! {
     }
 }
 
-/// The issuer's key set, at hand: the fuzzed tokens are checked, never fetched for.
-struct AtHand(JwkSet);
-
-impl JwksSource for AtHand {
-    async fn fetch(&self) -> Result<JwkSet, FetchError> {
-        Ok(self.0.clone())
-    }
-}
-
 const ISSUER: &str = "https://idp.example.com/pool";
 
-type JwtApi = WsApi<Everyone, Arc<TokenKey>, AtHand>;
+/// The issuer's key set is at hand: the fuzzed tokens are checked, never fetched for.
+type JwtApi = WsApi<Everyone, Arc<TokenKey>, JwkSet>;
 
 /// A JWT signed by the issuer's key, for the customer `c-42`, and the API that takes it.
 fn jwt_and_api() -> &'static (String, JwtApi) {
     static MADE: OnceLock<(String, JwtApi)> = OnceLock::new();
     MADE.get_or_init(|| {
-        let key = EncodingKey::from_rsa_der(&test_support::tls::rsa_key_der());
-        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("its public JWK");
-        jwk.common.key_id = Some("key-1".into());
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some("key-1".into());
-        let claims = serde_json::json!({"iss": ISSUER, "aud": "app", "sub": "c-42", "exp": 4_000_000_000u64});
-        let token = jsonwebtoken::encode(&header, &claims, &key).expect("a token");
-        let check = JwtCheck::new(
-            JwtRules::new(ISSUER, vec!["app".into()], "sub"),
-            AtHand(JwkSet { keys: vec![jwk] }),
-        );
+        let key = SigningKey::new("key-1");
+        let token = key.sign(&serde_json::json!({"iss": ISSUER, "aud": "app", "sub": "c-42", "exp": 4_000_000_000u64}));
+        let check = JwtCheck::new(JwtRules::new(ISSUER, vec!["app".into()], "sub"), key_set(&[&key]));
         let api = WsApi::new(
             Everyone,
             Arc::new(TokenKey::new("sample-ws-token-secret-for-the-events-folder").unwrap()),

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_kit::tls::TrustStore;
 use realtime::connections::{ConnectionStore, ConnectionsTable};
 use realtime::token::TokenKey;
 use serde_json::{Value, json};
+use test_support::jwt::{SigningKey, key_set as set};
 use test_support::tls::{Routes, TestPki};
 use ws_api::jwks::OidcJwks;
 use ws_api::jwt::{
@@ -24,35 +25,9 @@ use ws_api::{WsApi, WsEvent};
 const ISSUER: &str = "https://idp.example.com/pool-1";
 const NOW: i64 = 1_800_000_000;
 
-/// An identity provider's signing key: RSA 2048, RS256, published under `kid`.
-struct SigningKey {
-    kid: String,
-    key: EncodingKey,
-    jwk: Jwk,
-}
-
-impl SigningKey {
-    fn new(kid: &str) -> Self {
-        let key = EncodingKey::from_rsa_der(&test_support::tls::rsa_key_der());
-        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("its public JWK");
-        jwk.common.key_id = Some(kid.to_owned());
-        Self {
-            kid: kid.to_owned(),
-            key,
-            jwk,
-        }
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.key).expect("a token")
-    }
-
-    /// An ID token of `ISSUER` for the audience `app`, for `sub`, valid for five minutes.
-    fn token_for(&self, sub: &str) -> String {
-        self.sign(&json!({"iss": ISSUER, "aud": "app", "sub": sub, "iat": NOW, "exp": NOW + 300}))
-    }
+/// An ID token of `ISSUER` for the audience `app`, for `sub`, valid for five minutes.
+fn token_for(key: &SigningKey, sub: &str) -> String {
+    key.sign(&json!({"iss": ISSUER, "aud": "app", "sub": sub, "iat": NOW, "exp": NOW + 300}))
 }
 
 /// Two keys made once per test binary (RSA key generation takes a while).
@@ -61,27 +36,21 @@ fn keys() -> &'static (SigningKey, SigningKey) {
     KEYS.get_or_init(|| (SigningKey::new("key-1"), SigningKey::new("key-2")))
 }
 
-fn set(keys: &[&SigningKey]) -> JwkSet {
-    JwkSet {
-        keys: keys.iter().map(|key| key.jwk.clone()).collect(),
-    }
-}
-
 fn rules() -> JwtRules {
     JwtRules::new(ISSUER, vec!["app".into(), "other-app".into()], "sub")
 }
 
 fn check(claims: Value) -> Result<String, JwtRefusal> {
     let (key, _) = keys();
-    rules().check(&key.sign(&claims), &key.jwk, NOW)
+    rules().check(&key.sign(&claims), key.jwk(), NOW)
 }
 
 #[test]
 fn a_token_of_the_issuer_for_an_audience_names_its_customer() {
     let (key, _) = keys();
-    let token = key.token_for("c-42");
+    let token = token_for(key, "c-42");
     assert_eq!(JwtRules::key_id(&token), Ok("key-1".into()));
-    assert_eq!(rules().check(&token, &key.jwk, NOW), Ok("c-42".into()));
+    assert_eq!(rules().check(&token, key.jwk(), NOW), Ok("c-42".into()));
     // aud as a list, and a Cognito access token's client_id in place of aud.
     let list = json!({"iss": ISSUER, "aud": ["x", "other-app"], "sub": "c-1", "exp": NOW + 60});
     assert_eq!(check(list), Ok("c-1".into()));
@@ -91,7 +60,7 @@ fn a_token_of_the_issuer_for_an_audience_names_its_customer() {
     let claim = JwtRules::new(ISSUER, vec!["app".into()], "custom:customer_id");
     let token = key
         .sign(&json!({"iss": ISSUER, "aud": "app", "sub": "u-1", "custom:customer_id": "acme.c-9", "exp": NOW + 60}));
-    assert_eq!(claim.check(&token, &key.jwk, NOW), Ok("acme.c-9".into()));
+    assert_eq!(claim.check(&token, key.jwk(), NOW), Ok("acme.c-9".into()));
 }
 
 #[test]
@@ -131,15 +100,15 @@ fn claims_that_do_not_hold_are_refused_with_their_reason() {
 #[test]
 fn a_token_not_signed_by_the_key_it_names_is_refused() {
     let (key, other) = keys();
-    let token = key.token_for("c-42");
+    let token = token_for(key, "c-42");
     // Checked against another key (a kid reused after rotation, or a forged header).
-    assert_eq!(rules().check(&token, &other.jwk, NOW), Err(JwtRefusal::BadSignature));
+    assert_eq!(rules().check(&token, other.jwk(), NOW), Err(JwtRefusal::BadSignature));
     // The claims changed after signing.
     let mut parts: Vec<&str> = token.split('.').collect();
     let forged = base64_url(&json!({"iss": ISSUER, "aud": "app", "sub": "c-43", "exp": NOW + 300}).to_string());
     parts[1] = &forged;
     assert_eq!(
-        rules().check(&parts.join("."), &key.jwk, NOW),
+        rules().check(&parts.join("."), key.jwk(), NOW),
         Err(JwtRefusal::BadSignature)
     );
 }
@@ -158,16 +127,19 @@ fn only_rs256_with_a_key_id_gets_as_far_as_a_key() {
     // HS256 "signed" with the public key's modulus: the algorithm confusion attack.
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("key-1".into());
-    let modulus = serde_json::to_value(&key.jwk).unwrap()["n"]
+    let modulus = serde_json::to_value(key.jwk()).unwrap()["n"]
         .as_str()
         .unwrap()
         .to_owned();
     let confused =
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(modulus.as_bytes()).unwrap()).unwrap();
     assert_eq!(JwtRules::key_id(&confused), Err(JwtRefusal::WrongAlgorithm));
-    assert_eq!(rules().check(&confused, &key.jwk, NOW), Err(JwtRefusal::WrongAlgorithm));
+    assert_eq!(
+        rules().check(&confused, key.jwk(), NOW),
+        Err(JwtRefusal::WrongAlgorithm)
+    );
     // No key id.
-    let anonymous = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key.key).unwrap();
+    let anonymous = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key.encoding_key()).unwrap();
     assert_eq!(JwtRules::key_id(&anonymous), Err(JwtRefusal::WrongAlgorithm));
     for garbage in ["", "abc", "a.b.c", "v2.c-42.1.sig", "eyJ.eyJ.sig"] {
         assert_eq!(JwtRules::key_id(garbage), Err(JwtRefusal::Malformed), "{garbage}");
@@ -217,11 +189,11 @@ async fn keys_are_fetched_on_first_use_kept_and_fetched_again_for_a_rotation() {
     assert_eq!(issuer.fetches(), 0, "nothing is fetched before the first JWT");
 
     assert_eq!(
-        check.customer(&first.token_for("c-1"), NOW, start).await,
+        check.customer(&token_for(first, "c-1"), NOW, start).await,
         Ok("c-1".into())
     );
     assert_eq!(
-        check.customer(&first.token_for("c-2"), NOW, start).await,
+        check.customer(&token_for(first, "c-2"), NOW, start).await,
         Ok("c-2".into())
     );
     assert_eq!(issuer.fetches(), 1, "the key set is kept");
@@ -230,7 +202,7 @@ async fn keys_are_fetched_on_first_use_kept_and_fetched_again_for_a_rotation() {
     issuer.publish(Some(set(&[first, second])));
     let later = start + UNKNOWN_KEY_REFETCH_AFTER;
     assert_eq!(
-        check.customer(&second.token_for("c-3"), NOW, later).await,
+        check.customer(&token_for(second, "c-3"), NOW, later).await,
         Ok("c-3".into())
     );
     assert_eq!(issuer.fetches(), 2);
@@ -242,7 +214,7 @@ async fn keys_are_fetched_on_first_use_kept_and_fetched_again_for_a_rotation() {
         jsonwebtoken::encode(
             &header,
             &json!({"iss": ISSUER, "aud": "app", "sub": "c-4", "exp": NOW + 60}),
-            &first.key,
+            first.encoding_key(),
         )
         .unwrap()
     };
@@ -264,14 +236,14 @@ async fn keys_are_fetched_on_first_use_kept_and_fetched_again_for_a_rotation() {
     issuer.publish(Some(set(&[second])));
     assert_eq!(
         check
-            .customer(&first.token_for("c-5"), NOW, later + Duration::from_secs(600))
+            .customer(&token_for(first, "c-5"), NOW, later + Duration::from_secs(600))
             .await,
         Ok("c-5".into())
     );
     assert_eq!(issuer.fetches(), 3);
     assert_eq!(
         check
-            .customer(&first.token_for("c-5"), NOW, a_minute_on + KEYS_MAX_AGE)
+            .customer(&token_for(first, "c-5"), NOW, a_minute_on + KEYS_MAX_AGE)
             .await,
         refused
     );
@@ -286,7 +258,7 @@ async fn an_issuer_that_cannot_be_reached_keeps_the_held_keys_or_answers_unavail
     let start = Instant::now();
     // Nothing held and nothing to fetch: try again later.
     assert_eq!(
-        check.customer(&first.token_for("c-1"), NOW, start).await,
+        check.customer(&token_for(first, "c-1"), NOW, start).await,
         Err(JwtOutcome::Unavailable)
     );
     // A malformed token never reaches the issuer.
@@ -299,14 +271,14 @@ async fn an_issuer_that_cannot_be_reached_keeps_the_held_keys_or_answers_unavail
     issuer.publish(Some(set(&[first])));
     let later = start + UNKNOWN_KEY_REFETCH_AFTER;
     assert_eq!(
-        check.customer(&first.token_for("c-1"), NOW, later).await,
+        check.customer(&token_for(first, "c-1"), NOW, later).await,
         Ok("c-1".into())
     );
     // The issuer goes down; when the set is due again, the held one is kept.
     issuer.publish(None);
     let due = later + KEYS_MAX_AGE;
     assert_eq!(
-        check.customer(&first.token_for("c-2"), NOW, due).await,
+        check.customer(&token_for(first, "c-2"), NOW, due).await,
         Ok("c-2".into())
     );
     assert_eq!(issuer.fetches(), 3);
