@@ -33,6 +33,25 @@ def invoke(endpoint: str, binary: str, event: Any, timeout: float) -> Any:
         raise InvocationFailed(f"invoking {binary} failed: {error}") from error
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that answers with a body of known length and logs no access lines (the
+    servers log what matters themselves)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
 class LoopbackServer:
     """A threaded HTTP server on loopback, serving from a daemon thread once started."""
 
@@ -66,37 +85,23 @@ class InvokeRouter(LoopbackServer):
         self.endpoints = endpoints
         router = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server name
                 match = router.PATH.match(self.path.split("?", 1)[0])
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 endpoint = router.endpoints.get(match.group(1)) if match else None
                 if endpoint is None:
-                    self._answer(404, {"x-amzn-errortype": "ResourceNotFoundException"},
+                    self.answer(404, {"x-amzn-errortype": "ResourceNotFoundException"},
                                  json.dumps({"Type": "User", "message": f"Function not found: {self.path}"}).encode())
                     return
                 forwarded = urllib.request.Request(f"{endpoint}{self.path}", data=body, method="POST",
                                                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
                 try:
                     with urllib.request.urlopen(forwarded, timeout=900) as answer:
-                        self._answer(answer.status, dict(answer.headers), answer.read())
+                        self.answer(answer.status, dict(answer.headers), answer.read())
                 except urllib.error.HTTPError as error:
-                    self._answer(error.code, dict(error.headers), error.read())
+                    self.answer(error.code, dict(error.headers), error.read())
                 except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                    self._answer(502, {}, json.dumps({"message": f"the function's watcher did not answer: {error}"}).encode())
-
-            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                        self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
+                    self.answer(502, {}, json.dumps({"message": f"the function's watcher did not answer: {error}"}).encode())
 
         super().__init__(Handler, port)

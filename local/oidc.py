@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import http.server
 import json
 import ssl
 from pathlib import Path
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from .aws import free_port
-from .lambda_api import LoopbackServer
+from .lambda_api import LoopbackServer, QuietHandler
 
 
 def b64url(data: bytes) -> str:
@@ -83,19 +82,12 @@ class LoopbackIssuer(LoopbackServer):
         self.asked: list[str] = []
         asked = self.asked
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server name
                 asked.append(self.path)
                 document = documents.get(self.path)
                 body = json.dumps(document if document is not None else {}).encode()
-                self.send_response(200 if document is not None else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
+                self.answer(200 if document is not None else 404, {"content-type": "application/json"}, body)
 
         super().__init__(Handler, port)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

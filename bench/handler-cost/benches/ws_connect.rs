@@ -6,7 +6,7 @@ use handler_cost::{production_logging_into_sink, ws_connect, ws_connect_request}
 
 fn ws_connects(c: &mut Criterion) {
     production_logging_into_sink();
-    let (api, events) = ws_connect();
+    let (api, events) = ws_connect(&test_support::jwt::SigningKey::new("key-1"));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a tokio runtime");

@@ -76,15 +76,14 @@ pub const WS_CONNECT_TOKENS: [&str; 2] = ["token", "jwt"];
 pub type WsConnectApi = WsApi<Everyone, std::sync::Arc<TokenKey>, jsonwebtoken::jwk::JwkSet>;
 
 /// The API and a `$connect` event (the bytes the runtime receives) for each of
-/// [`WS_CONNECT_TOKENS`]: a `v1.` token, and an RS256 JWT of a 2048-bit key.
-pub fn ws_connect() -> (WsConnectApi, Vec<(&'static str, String)>) {
+/// [`WS_CONNECT_TOKENS`]: a `v1.` token, and an RS256 JWT signed with `key` (2048-bit RSA).
+pub fn ws_connect(key: &test_support::jwt::SigningKey) -> (WsConnectApi, Vec<(&'static str, String)>) {
     const ISSUER: &str = "https://idp.example.com/pool";
-    let key = test_support::jwt::SigningKey::new("key-1");
     let tokens = std::sync::Arc::new(TokenKey::new("a-benchmark-token-secret-of-enough-bytes").expect("a key"));
     let far = 4_000_000_000i64;
     let api = WsApi::new(Everyone, std::sync::Arc::clone(&tokens)).with_jwt(Some(JwtCheck::new(
         JwtRules::new(ISSUER, vec!["app".into()], "sub"),
-        test_support::jwt::key_set(&[&key]),
+        test_support::jwt::key_set(&[key]),
     )));
     let jwt = key.sign(&json!({"iss": ISSUER, "aud": "app", "sub": "c-42", "exp": far}));
     let events = [("token", tokens.mint("c-42", far)), ("jwt", jwt)]

@@ -14,7 +14,13 @@ pub struct SigningKey {
 impl SigningKey {
     /// A new key (RSA key generation takes a while: make one per test binary).
     pub fn new(kid: &str) -> Self {
-        let key = EncodingKey::from_rsa_der(&crate::tls::rsa_key_der());
+        Self::from_der(kid, &crate::tls::rsa_key_der())
+    }
+
+    /// The key `der` holds (PKCS#1, as [`crate::tls::rsa_key_der`] makes them): the same key in
+    /// every run, where a run must not depend on a random key (instruction counts).
+    pub fn from_der(kid: &str, der: &[u8]) -> Self {
+        let key = EncodingKey::from_rsa_der(der);
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).expect("its public JWK");
         jwk.common.key_id = Some(kid.to_owned());
         Self {

@@ -5,9 +5,16 @@
 //!
 //!     instructions <benchmark id> <iterations>     e.g. instructions sqs_batch/records_1KiB/10 11
 //!     instructions --list
+//!
+//! `--list` (which bench/run.py calls first) also makes the RSA key the `ws_connect` benchmarks
+//! sign with, once, beside the binary: a key made per run would add a random number of
+//! instructions (prime search) to one run and not the other.
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use test_support::jwt::SigningKey;
 
 use handler_cost::{
     ORDERS_API_SAMPLES, SQS_BATCH_SIZES, SQS_BODY_BYTES, WS_CONNECT_TOKENS, order_events, orders_api,
@@ -33,9 +40,20 @@ fn benchmark_ids() -> Vec<String> {
     ids
 }
 
+/// Where the `ws_connect` benchmarks' signing key is kept (PKCS#1 DER).
+fn jwt_key_file() -> PathBuf {
+    std::env::current_exe()
+        .expect("the binary's path")
+        .with_file_name("ws-connect-key.der")
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--list") {
+        let key = jwt_key_file();
+        if !key.exists() {
+            std::fs::write(&key, test_support::tls::rsa_key_der()).expect("the key file is written");
+        }
         println!("{}", benchmark_ids().join("\n"));
         return ExitCode::SUCCESS;
     }
@@ -77,7 +95,11 @@ fn main() -> ExitCode {
             }
         }
         ["ws_connect", name] if WS_CONNECT_TOKENS.contains(name) => {
-            let (api, events) = ws_connect();
+            let Ok(der) = std::fs::read(jwt_key_file()) else {
+                eprintln!("no {}: run with --list first", jwt_key_file().display());
+                return ExitCode::from(2);
+            };
+            let (api, events) = ws_connect(&SigningKey::from_der("key-1", &der));
             let (_, event) = events
                 .iter()
                 .find(|(token, _)| token == name)
