@@ -26,8 +26,8 @@ use realtime::token::is_customer_id;
 use serde_json::{Map, Value};
 use tracing::warn;
 
-/// How long a fetched key set is used before it is fetched again. API Gateway's JWT authorizer
-/// keeps its keys for two hours; one is within that and still follows a rotation the same day.
+/// How long a fetched key set is used before it is fetched again: an hour, as API Gateway's JWT
+/// authorizer keeps an issuer's keys (which also fetches them again for a key id it has not seen).
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// The least time between two fetches a token with an unknown key id may cause.
 pub const UNKNOWN_KEY_REFETCH_AFTER: Duration = Duration::from_secs(60);
