@@ -165,11 +165,8 @@ impl JwtRules {
             _ => Vec::new(),
         };
         let client_id = claims.get("client_id").and_then(Value::as_str);
-        let named = audiences.into_iter().chain(client_id);
-        if !named
-            .into_iter()
-            .any(|name| self.audiences.iter().any(|audience| audience == name))
-        {
+        let mut named = audiences.into_iter().chain(client_id);
+        if !named.any(|name| self.audiences.iter().any(|audience| audience == name)) {
             return Err(JwtRefusal::WrongAudience);
         }
         claims
