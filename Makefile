@@ -9,6 +9,8 @@
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
 #   make load   10,000 jobs and a fan-out with injected faults; checks nothing lost or duplicated
 #   make sam-local  sam build, then every sample event through SAM's emulator in Docker (needs Docker)
+#   make sam-invoke FN=OrdersApiFunction EVENT=events/orders-api/create-order.json
+#               sam build, then one `sam local invoke` of that function with that event (needs Docker)
 #   make deploy-rehearsal  sam build, then sam package/deploy of template.yaml to a CloudFormation on
 #               loopback (moto), the local tests' checks against what was deployed, each AuthMode, sam delete
 #   make template   compose template.yaml from functions/shared.yaml and functions/<pattern>/template.yaml
@@ -22,6 +24,7 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
+STARTER_VENV := .venv-starter
 STACK := $(VENV)/bin/python -m local.stack
 # Where `make up` serves the HTTP API, cargo-lambda's Lambda Invoke API and the WebSocket API.
 API_PORT ?= 3000
@@ -33,7 +36,7 @@ LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build sam-local deploy-rehearsal bench fuzz load template starter test-starters venv clean
+.PHONY: demo test test-rust test-python lint up down build sam-local sam-invoke deploy-rehearsal bench fuzz load template starter test-starters venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -42,9 +45,11 @@ test: venv lint
 	$(STACK) run --functions -- $(MAKE) --no-print-directory test-rust test-python
 
 # The two halves of `make test`; they expect the environment of a running local stack, which
-# `make test` passes them.
+# `make test` passes them. Plain `cargo test` runs every test that needs no local AWS and lists
+# the others as ignored ("needs the local AWS (moto)"); here they run too (the sam-local
+# fixtures, which only put state in place, stay for make sam-local).
 test-rust:
-	cargo test --workspace --locked $(LOCAL_FEATURES)
+	cargo test --workspace --locked $(LOCAL_FEATURES) -- --include-ignored --skip sample_event_fixtures
 
 test-python:
 	$(VENV)/bin/pytest -q tests functions
@@ -67,9 +72,13 @@ template: venv
 
 # A new project: the chosen patterns and what they require, standalone (local/starter.py).
 # CARGO_LAMBDA_TEMPLATE=1 writes it as a `cargo lambda new --template` folder as well.
-starter: venv
-	@test -n "$(PATTERNS)" -a -n "$(NAME)" -a -n "$(DEST)" || { echo 'usage: make starter PATTERNS="sync async ..." NAME=<project> DEST=<folder>'; exit 2; }
-	$(VENV)/bin/python -m local.starter --patterns $(PATTERNS) --name $(NAME) --dest $(DEST) $(if $(CARGO_LAMBDA_TEMPLATE),--cargo-lambda-template)
+# Needs only cargo and Python 3 with PyYAML: the system's Python if it has PyYAML, else a
+# virtualenv of PyYAML alone (requirements-starter.txt); none of the test tools.
+starter:
+	@test -n "$(PATTERNS)" -a -n "$(NAME)" -a -n "$(DEST)" || { echo 'usage: make starter PATTERNS="sync async ..." NAME=<project> DEST=<folder>' >&2; exit 2; }
+	@if $(PYTHON) -c 'import yaml' 2>/dev/null; then python=$(PYTHON); \
+	else $(MAKE) --no-print-directory $(STARTER_VENV)/.installed && python=$(STARTER_VENV)/bin/python; fi; \
+	$$python -m local.starter --patterns $(PATTERNS) --name $(NAME) --dest $(DEST) $(if $(CARGO_LAMBDA_TEMPLATE),--cargo-lambda-template)
 
 # Each pattern set (sync; async; fanout; realtime; callbacks; all) made into a project in a
 # temporary folder, git-initialised, through its own make test (and make demo for async and all),
@@ -90,6 +99,14 @@ sam-local: venv
 	$(VENV)/bin/python -m local.sam_local --preflight
 	$(MAKE) --no-print-directory build
 	$(VENV)/bin/python -m local.sam_local
+
+# One event under SAM's emulator, as a SAM user runs it, with make sam-local's preparation (the
+# base image, a local AWS on the Docker bridge with the samples' fixtures) and clean-up.
+sam-invoke: venv
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo 'usage: make sam-invoke FN=<LogicalId> EVENT=events/<function>/<case>.json' >&2; exit 2; }
+	$(VENV)/bin/python -m local.sam_local --preflight
+	$(MAKE) --no-print-directory build
+	$(VENV)/bin/python -m local.sam_local --invoke $(FN) $(EVENT)
 
 # A deploy, rehearsed offline (local/rehearsal.py): no Docker, no AWS account.
 deploy-rehearsal: venv
@@ -125,6 +142,11 @@ venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(STARTER_VENV)/.installed: requirements-starter.txt
+	$(PYTHON) -m venv $(STARTER_VENV)
+	$(STARTER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-starter.txt
 	touch $@
 
 # checkov pins libraries that clash with pytest and SAM CLI: it gets its own virtualenv.

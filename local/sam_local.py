@@ -13,6 +13,15 @@ under SAM's own emulator in Docker, each answer checked against tests/expected/.
 4. `sam local start-lambda --warm-containers EAGER`: every sample event of every function, in the
    order tests/expected/ gives, through the local Lambda endpoint.
 5. `sam local start-api`: the HTTP API end to end (functions/sync/tests/test_orders_http.py against it).
+6. Clean-up, whatever the outcome (passed, failed, Ctrl-C): SAM is stopped the way it expects
+   (an interrupt, with time to remove its warm containers), then every container still there
+   that this run started is removed: those whose AWS_ENDPOINT_URL is this run's local AWS (an
+   address and port no other run has), never by image name (other SAM projects may share the
+   engine). The run fails if any is left.
+
+    python -m local.sam_local --invoke <LogicalId> <event file>    (make sam-invoke FN=... EVENT=...)
+
+runs steps 1-2 and 6 around one `sam local invoke`, SAM's output shown as it comes.
 
 The template declares AWS_ENDPOINT_URL only when its LocalAwsEndpoint parameter is set (never in
 a deploy); SAM leaves that Fn::If unresolved but declares the variable, so the run sets it, with
@@ -27,13 +36,16 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import expected as expectations
-from .aws import free_port, stop, wait_until_listening
+from .aws import free_port, wait_until_listening
 from .cfn import ROOT, Template
 from .lambda_api import InvocationFailed, invoke
 from .sam_image import base_image_ready, build_base_image, default_image, docker_error, emulation_error
@@ -141,6 +153,76 @@ def start(command: list[str], environment: dict[str, str], url: str, what: str, 
     return process
 
 
+def stop_sam(process: subprocess.Popen) -> None:
+    """Stops a `sam local start-*` the way it expects: an interrupt (Ctrl-C), after which SAM
+    stops and removes its warm containers, given the time emulated containers take; a kill only
+    if it does not exit. What SAM leaves behind then is removed by `remove_containers`."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGINT, 60), (signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def containers_of_this_run(endpoint: str) -> list[str]:
+    """Ids of the containers (running or not) whose environment names this run's local AWS."""
+    listed = subprocess.run(["docker", "ps", "--all", "--quiet", "--no-trunc"], capture_output=True, text=True)
+    ids = listed.stdout.split()
+    if not ids:
+        return []
+    # A container may go between the listing and this; inspect prints the others.
+    inspected = subprocess.run(["docker", "inspect", "--format", "{{.Id}} {{json .Config.Env}}", *ids], capture_output=True, text=True)
+    mine = []
+    for line in inspected.stdout.splitlines():
+        container, _, environment = line.partition(" ")
+        if f"AWS_ENDPOINT_URL={endpoint}" in (json.loads(environment or "null") or []):
+            mine.append(container)
+    return mine
+
+
+def remove_containers(endpoint: str) -> tuple[int, list[str]]:
+    """Removes this run's containers (and their anonymous volumes); (removed, still there)."""
+    found = containers_of_this_run(endpoint)
+    if found:
+        subprocess.run(["docker", "rm", "--force", "--volumes", *found], capture_output=True, text=True)
+    return len(found), containers_of_this_run(endpoint)
+
+
+def engine_objects() -> dict[str, set[str]]:
+    """The engine's networks and volumes: what a run must leave as it found them."""
+    listed = {}
+    for kind in ("network", "volume"):
+        out = subprocess.run(["docker", kind, "ls", "--quiet"], capture_output=True, text=True)
+        listed[kind] = set(out.stdout.split())
+    return listed
+
+
+def answer_retrying_empty(endpoint: str, logical_id: str, event: object) -> tuple[object, int]:
+    """The function's answer through start-lambda, and how many empty answers came first.
+
+    An empty answer is SAM's, not the function's: with Docker's default userland proxy a
+    published port accepts a connection before the container listens, SAM takes that for
+    readiness, and an emulated container still starting answers nothing (the function never ran).
+    Such an answer is asked again, up to three times; a function's own answer, null included when
+    it is what tests/expected/ says, is never repeated."""
+    for empty in range(4):
+        answer = invoke(endpoint, logical_id, event, timeout=300, empty=EMPTY)
+        if answer is not EMPTY:
+            return answer, empty
+        time.sleep(2)
+    raise InvocationFailed(f"sam local start-lambda gave {logical_id} four empty answers")
+
+
+EMPTY = object()
+
+
 def every_event_through_start_lambda(run: Run, functions: list[tuple[str, str]], options: list[str], environment: dict[str, str]) -> None:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -153,16 +235,18 @@ def every_event_through_start_lambda(run: Run, functions: list[tuple[str, str]],
                 answers = []
                 for expected_answer, first in [(item.answer, None)] + ([(item.again, "first")] if item.again else []):
                     started = time.monotonic()
+                    retried = 0
                     try:
-                        answer = invoke(endpoint, logical_id, event, timeout=300)
+                        answer, retried = answer_retrying_empty(endpoint, logical_id, event)
                         problems = expectations.mismatches(expected_answer, answer, answers[0] if first else None)
                     except InvocationFailed as error:
                         answer, problems = None, [str(error)]
                     answers.append(answer)
                     note = " (again)" if first else (f" (under sam local: {item.why})" if item.why else "")
+                    note += f" (after {retried} empty answer{'s' if retried > 1 else ''} from SAM)" if retried else ""
                     run.record("start-lambda", logical_id, item.event, problems, time.monotonic() - started, note)
     finally:
-        stop(process)
+        stop_sam(process)
 
 
 def http_api_through_start_api(run: Run, options: list[str], environment: dict[str, str]) -> None:
@@ -183,13 +267,76 @@ def http_api_through_start_api(run: Run, options: list[str], environment: dict[s
         problems = [] if out.returncode == 0 else [line for line in out.stdout.splitlines() if "FAILED" in line or "Error" in line][:10] or [summary]
         run.record("start-api", "HttpApi", "functions/sync/tests/test_orders_http.py", problems, time.monotonic() - started, f" ({summary})")
     finally:
-        stop(process)
+        stop_sam(process)
+
+
+class Prepared:
+    """What every SAM command of a run is given: its options and environment, and the local AWS."""
+
+    def __init__(self, functions: list[tuple[str, str]], options: list[str], environment: dict[str, str], endpoint: str):
+        self.functions = functions
+        self.options = options
+        self.environment = environment
+        self.endpoint = endpoint
+
+
+@contextmanager
+def prepared(template: Template, image: str, architecture: str) -> Iterator[Prepared]:
+    """Steps 2 and 6 around the caller's SAM commands: the local AWS on the bridge with the
+    fixtures, the --env-vars file; then the local AWS stopped and this run's containers removed."""
+    STATE_DIR.mkdir(exist_ok=True)
+    functions = functions_with_events(template)
+    host = bridge_address()
+    stack = Stack(with_functions=False, quiet=True, aws_host=host)
+    before = engine_objects()
+    endpoint = None
+    try:
+        environment = stack.start()
+        endpoint = stack.moto.endpoint
+        print(f"local AWS (moto) at {endpoint} (the Docker bridge's address); base image {image}; "
+              f"{architecture} artifacts from .aws-sam/build", flush=True)
+        put_fixtures(environment, stack, functions)
+        env_vars = STATE_DIR / "sam-local-env.json"
+        # SAM's resolver leaves the template's Fn::If on AWS_ENDPOINT_URL unresolved (it still
+        # declares the variable, and so lets --env-vars set it): the value comes from here, the
+        # parameter override says the same for a SAM that resolves it.
+        local = Template.read()
+        local.overrides["LocalAwsEndpoint"] = endpoint
+        local.sqs_endpoint = endpoint
+        env_vars.write_text(json.dumps({logical_id: local.function_environment(logical_id) for logical_id, _ in functions}, indent=2))
+        yield Prepared(functions, sam_options(env_vars, endpoint, image), {**os.environ, **environment, "SAM_CLI_TELEMETRY": "0"}, endpoint)
+    finally:
+        stack.stop()
+        if endpoint:
+            started = time.monotonic()
+            removed, left = remove_containers(endpoint)
+            after = engine_objects()
+            new = {kind: sorted(after[kind] - before[kind]) for kind in after}
+            print(f"clean-up: {removed} container{'' if removed == 1 else 's'} of this run removed after SAM stopped "
+                  f"({time.monotonic() - started:.1f} s); {len(left)} left", flush=True)
+            if any(new.values()):
+                # SAM makes none on the default bridge; one may be another project's, so say it only.
+                print(f"note: the engine has networks {new['network']} and volumes {new['volume']} it did not have "
+                      "before this run", flush=True)
+            if left:
+                raise SystemExit(f"make sam-local: containers of this run are still on the Docker engine: {' '.join(left)}")
+
+
+def sam_invoke(prepared_run: Prepared, logical_id: str, event: Path) -> int:
+    """One `sam local invoke`, as a SAM user types it, SAM's output shown as it comes."""
+    if logical_id not in dict(prepared_run.functions):
+        raise SystemExit(f"make sam-invoke: FN={logical_id} is no function of template.yaml "
+                         f"(there are {', '.join(f for f, _ in prepared_run.functions)})")
+    command = ["sam", "local", "invoke", logical_id, "--event", str(event), *prepared_run.options]
+    print("$ " + " ".join(command), flush=True)
+    return subprocess.run([str(SAM), *command[1:]], cwd=ROOT, env=prepared_run.environment).returncode
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m local.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-start-api", action="store_true", help="leave out the start-api requests")
     parser.add_argument("--preflight", action="store_true", help="only check that Docker (and emulation) can run the functions")
+    parser.add_argument("--invoke", nargs=2, metavar=("LOGICAL_ID", "EVENT"), help="one sam local invoke of this function with this event file")
     args = parser.parse_args()
 
     template = Template.read()
@@ -204,6 +351,9 @@ def main() -> int:
     if not BUILT_TEMPLATE.exists():
         print("make sam-local: no .aws-sam/build/template.yaml; run `make build` (sam build) first", file=sys.stderr)
         return 2
+    if args.invoke and not (ROOT / args.invoke[1]).is_file():
+        print(f"make sam-invoke: EVENT={args.invoke[1]} is no file (the samples are in events/<function>/)", file=sys.stderr)
+        return 2
     image = os.environ.get("SAM_LOCAL_BASE_IMAGE") or default_image(architecture)
     if not base_image_ready(image):
         if os.environ.get("SAM_LOCAL_BASE_IMAGE"):
@@ -212,32 +362,17 @@ def main() -> int:
         build_base_image(image, architecture)
     STATE_DIR.mkdir(exist_ok=True)
     LOG.write_text("")
-    functions = functions_with_events(template)
+    if args.invoke:
+        with prepared(template, image, architecture) as run_with:
+            return sam_invoke(run_with, args.invoke[0], Path(args.invoke[1]))
     run = Run()
-    host = bridge_address()
-    stack = Stack(with_functions=False, quiet=True, aws_host=host)
-    try:
-        environment = stack.start()
-        print(f"local AWS (moto) at {stack.moto.endpoint} (the Docker bridge's address); base image {image}; "
-              f"{architecture} artifacts from .aws-sam/build", flush=True)
-        put_fixtures(environment, stack, functions)
-        env_vars = STATE_DIR / "sam-local-env.json"
-        # SAM's resolver leaves the template's Fn::If on AWS_ENDPOINT_URL unresolved (it still
-        # declares the variable, and so lets --env-vars set it): the value comes from here, the
-        # parameter override says the same for a SAM that resolves it.
-        local = Template.read()
-        local.overrides["LocalAwsEndpoint"] = stack.moto.endpoint
-        local.sqs_endpoint = stack.moto.endpoint
-        env_vars.write_text(json.dumps({logical_id: local.function_environment(logical_id) for logical_id, _ in functions}, indent=2))
-        options = sam_options(env_vars, stack.moto.endpoint, image)
-        sam_environment = {**os.environ, **environment, "SAM_CLI_TELEMETRY": "0"}
-        invoke_each_function_once(run, functions, options, sam_environment)
-        every_event_through_start_lambda(run, functions, options, sam_environment)
+    with prepared(template, image, architecture) as run_with:
+        functions = run_with.functions
+        invoke_each_function_once(run, functions, run_with.options, run_with.environment)
+        every_event_through_start_lambda(run, functions, run_with.options, run_with.environment)
         # The orders suite is the sync pattern's; a project without it (make starter) has none.
         if not args.skip_start_api and (ROOT / "functions" / "sync" / "tests" / "test_orders_http.py").exists():
-            http_api_through_start_api(run, options, sam_environment)
-    finally:
-        stack.stop()
+            http_api_through_start_api(run, run_with.options, run_with.environment)
     counts = {how: sum(1 for h, _ in run.results if h == how) for how in ("invoke", "start-lambda", "start-api")}
     print(f"{counts['invoke']} sam local invoke, {counts['start-lambda']} invocations through start-lambda, "
           f"{counts['start-api']} start-api suite; {len(functions)} functions, {architecture} artifacts on a {platform.machine()} host; "
@@ -247,4 +382,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("make sam-local: interrupted; SAM stopped and this run's containers removed", file=sys.stderr)
+        sys.exit(130)

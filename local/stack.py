@@ -71,10 +71,16 @@ class Functions:
     """Each function under its own `cargo lambda watch`, with its own environment (cargo-lambda
     takes one environment per process), behind one Lambda Invoke API (lambda_api.InvokeRouter)
     on `port`. Every watcher shares the workspace's target dir: a function is built once, on its
-    first invocation."""
+    first invocation.
 
-    def __init__(self, environments: dict[str, dict[str, str]], log_path: Path, port: int | None = None):
+    With `reload` (make up) each watcher does what `cargo lambda watch` does for a developer: a
+    saved change to the workspace's sources stops the running function, and the next invocation
+    rebuilds and starts it again, the stack staying up. Test and demo runs pass reload=False
+    (`--ignore-changes`): an edit made while they run must not swap a function under them."""
+
+    def __init__(self, environments: dict[str, dict[str, str]], log_path: Path, port: int | None = None, reload: bool = False):
         self.port = port or free_port()
+        self.reload = reload
         self.environments = environments
         self.log_path = log_path
         self.processes: dict[str, subprocess.Popen] = {}
@@ -97,7 +103,7 @@ class Functions:
             taken.add(port)
             endpoints[binary] = f"http://127.0.0.1:{port}"
             self.processes[binary] = subprocess.Popen(
-                [str(BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet", *LOCAL_FEATURES,
+                [str(BIN / "cargo-lambda"), "lambda", "watch", *([] if self.reload else ["--ignore-changes"]), "--quiet", *LOCAL_FEATURES,
                  "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--env-file", str(env_file)],
                 cwd=ROOT,
                 stdout=open(self.log_path, "ab"),
@@ -148,11 +154,12 @@ def parameter_overrides(text: str) -> dict[str, str]:
 
 class Stack:
     def __init__(self, with_functions: bool, gateway_port: int | None = None, invoke_port: int | None = None, quiet: bool = False,
-                 websocket_port: int | None = None, aws_host: str = "127.0.0.1"):
+                 websocket_port: int | None = None, aws_host: str = "127.0.0.1", reload: bool = False):
         # The template's parameters as a deploy would set them (`sam deploy --parameter-overrides`
         # syntax), e.g. LOCAL_PARAMETER_OVERRIDES="AuthMode=JWT JwtIssuer=https://... JwtAudience=app".
         self.template = Template(Template.read().body, parameter_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
         self.with_functions = with_functions
+        self.reload = reload
         self.gateway_port = gateway_port
         self.invoke_port = invoke_port
         self.websocket_port = websocket_port
@@ -195,7 +202,7 @@ class Stack:
             environments = {binary: local_endpoints(own, websocket, self.websocket) for binary, own in environments.items()}
         environment = {**environment, **command_environment(environments)}
         if self.with_functions:
-            self.functions = Functions(environments, LOG_FILE, self.invoke_port).start()
+            self.functions = Functions(environments, LOG_FILE, self.invoke_port, reload=self.reload).start()
             routes = self.template.http_routes()
             warm_ups = {route.binary: Functions.HTTP_WARM_UP for route in routes}
             warm_ups.update({mapping.binary: Functions.SQS_WARM_UP for mapping in self.template.sqs_mappings()})
@@ -271,14 +278,15 @@ def run(args: argparse.Namespace) -> int:
 def up(args: argparse.Namespace) -> int:
     if args.detach:
         return detach(args)
-    stack = Stack(with_functions=True, gateway_port=args.port, invoke_port=args.invoke_port, websocket_port=args.ws_port)
+    stack = Stack(with_functions=True, gateway_port=args.port, invoke_port=args.invoke_port, websocket_port=args.ws_port, reload=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     try:
         environment = stack.start()
         STATE_FILE.write_text(json.dumps({"pid": os.getpid(), **environment}, indent=2))
-        stack.say(f"ready; logs in {LOG_FILE.relative_to(ROOT)}; stop with Ctrl-C or `make down`")
+        stack.say(f"ready; logs in {LOG_FILE.relative_to(ROOT)}; a saved edit is rebuilt on the next request; "
+                  "stop with Ctrl-C or `make down`")
         stopped.wait()
     finally:
         stack.stop()

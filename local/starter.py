@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -55,7 +58,7 @@ TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "
 # What the kit has for itself: the generator, the benchmarks, and the load run (which drives
 # every pattern; a project with all of them keeps it).
 KIT_ONLY_LOCAL = ("starter.py", "test_starters.py")
-KIT_ONLY_TESTS = ("test_starter.py",)
+KIT_ONLY_TESTS = ("test_starter.py", "test_crates.py")  # the generator; the kit's crate architecture
 SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
 
@@ -77,7 +80,7 @@ def files_under(folder: Path) -> list[Path]:
 class Starter:
     def __init__(self, patterns: list[str], name: str, dest: Path) -> None:
         if not NAME.match(name):
-            raise SystemExit(f"NAME {name!r}: lower-case letters, digits and dashes, starting with a letter "
+            raise StarterError(f"NAME {name!r}: lower-case letters, digits and dashes, starting with a letter "
                              "(it becomes the stack name)")
         self.chosen = composition.with_requirements(patterns)
         self.name = name
@@ -89,10 +92,31 @@ class Starter:
 
     # ---- writing ------------------------------------------------------------------------------
 
-    def write(self) -> None:
-        if self.dest.exists() and any(self.dest.iterdir()):
-            raise SystemExit(f"{self.dest} exists and is not empty")
-        self.dest.mkdir(parents=True, exist_ok=True)
+    def write(self, cargo_lambda_template: bool = False) -> None:
+        """The project, written into a temporary folder beside DEST and moved into place only
+        when complete: a failure leaves nothing behind, and DEST is never half-written."""
+        target = self.dest
+        refuse_non_empty(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.dest = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        self.dest.chmod(0o777 & ~umask)  # a folder as mkdir makes it, not mkdtemp's private 0700
+        try:
+            self.write_files()
+            if cargo_lambda_template:
+                self.as_cargo_lambda_template()
+            refuse_non_empty(target)  # filled meanwhile?
+            if target.exists():
+                target.rmdir()
+            self.dest.rename(target)
+        except BaseException:
+            shutil.rmtree(self.dest, ignore_errors=True)
+            raise
+        finally:
+            self.dest = target
+
+    def write_files(self) -> None:
         self.copy_tree(ROOT / "kit")
         self.prune_kit_features()
         for pattern in self.chosen:
@@ -118,7 +142,7 @@ class Starter:
         self.put("Cargo.toml", self.cargo_toml())
         self.put("Makefile", self.makefile())
         self.put(".gitignore", "".join(line for line in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
-                                       if "venv-bench" not in line))
+                                       if "venv-bench" not in line and "venv-starter" not in line))
         self.put("samconfig.toml", re.sub(r'^stack_name = ".*"$', f'stack_name = "{self.name}"',
                                           (ROOT / "samconfig.toml").read_text(), flags=re.M))
         self.put("README.md", self.readme())
@@ -216,6 +240,11 @@ class Starter:
         if kit_only not in text or "make test-starters\n" not in text:
             raise SystemExit(".ci/run no longer says what the kit runs alone: update local/starter.py")
         text = text.replace(kit_only, "")
+        # The kit's check that make starter works on a machine with nothing yet in its caches.
+        fresh = re.search(r"(?ms)^# A project is made on a machine that has nothing yet:.*?^rm -rf \"\$fresh\"\n\n", text)
+        if not fresh:
+            raise SystemExit(".ci/run no longer makes the projects from an empty cache as it did: update local/starter.py")
+        text = text.replace(fresh.group(0), "")
         return text.replace("make test-starters\n", "")
 
     def makefile(self) -> str:
@@ -224,7 +253,8 @@ class Starter:
         text = (ROOT / "Makefile").read_text(encoding="utf-8")
         paragraphs = text.split("\n\n")
         kept = [p for p in paragraphs
-                if not any(re.search(rf"^{target}:", p, re.M) for target in gone) and "$(BENCH_VENV)/.installed:" not in p]
+                if not any(re.search(rf"^{target}:", p, re.M) for target in gone)
+                and "$(BENCH_VENV)/.installed:" not in p and "$(STARTER_VENV)/.installed:" not in p]
         text = "\n\n".join(kept)
         out, dropping = [], False
         for line in text.splitlines(keepends=True):
@@ -234,7 +264,7 @@ class Starter:
             if dropping and re.match(r"^#\s{10,}\S", line):
                 continue
             dropping = False
-            if not line.startswith("BENCH_VENV"):
+            if not line.startswith(("BENCH_VENV", "STARTER_VENV")):
                 out.append(line)
         text = "".join(out).replace(" (nor make bench in the kit)", "")
         return re.sub(r"^(\.PHONY:.*)$", lambda m: " ".join(w for w in m.group(1).split() if w not in gone), text, flags=re.M)
@@ -339,11 +369,26 @@ The patterns of this project: {"; ".join(titles)}. Made from the serverless patt
     # ---- Cargo.lock -------------------------------------------------------------------------------
 
     def lock(self) -> None:
-        """The kit's lock, pruned by cargo to this workspace (offline: nothing is upgraded)."""
+        """The kit's Cargo.lock, pruned by cargo to this workspace; nothing upgraded or added.
+
+        `cargo update --workspace` re-resolves the workspace's own crates only: what no crate
+        here uses goes, every other package keeps its locked version. It needs the registry's
+        index entries of those packages: from the local cache when it has them (offline: no
+        network needed), else from the registry (a machine whose cargo cache is empty)."""
         shutil.copy2(ROOT / "Cargo.lock", self.dest / "Cargo.lock")
-        # `cargo update --workspace` re-resolves the workspace's own crates only: what no crate
-        # here uses goes, every other package keeps its locked version. It needs only the index.
-        subprocess.run(["cargo", "update", "--workspace", "--offline", "--quiet"], cwd=self.dest, check=True)
+        command = ["cargo", "update", "--workspace", "--quiet"]
+        offline = subprocess.run([*command, "--offline"], cwd=self.dest, capture_output=True, text=True)
+        if offline.returncode:
+            online = subprocess.run(command, cwd=self.dest, capture_output=True, text=True)
+            if online.returncode:
+                reason = _last_error(online.stderr) or _last_error(offline.stderr)
+                raise StarterError(f"cargo could not prune Cargo.lock ({reason}): it needs the crates.io index, "
+                                   "from the cargo cache or the network; check that `cargo fetch` works in the kit")
+        kit, project = _locked(ROOT / "Cargo.lock"), _locked(self.dest / "Cargo.lock")
+        moved = sorted(f"{name} {version}" for name, version in project - kit)
+        if moved:
+            raise StarterError(f"cargo changed locked versions while pruning Cargo.lock ({', '.join(moved[:5])}): "
+                               "run `cargo update --workspace` in the kit and commit its Cargo.lock first")
 
     # ---- cargo lambda new --template ----------------------------------------------------------------
 
@@ -399,6 +444,26 @@ def _headed_sections(text: str) -> list[tuple[str, str]]:
     return [(title, "".join(lines)) for title, lines in sections]
 
 
+class StarterError(Exception):
+    """A reason the project cannot be made, said in one line with what to do."""
+
+
+def refuse_non_empty(dest: Path) -> None:
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise StarterError(f"{dest} exists and is not empty: choose a new DEST (nothing was written)")
+
+
+def _locked(lock: Path) -> set[tuple[str, str]]:
+    """(name, version) of every package a Cargo.lock holds."""
+    return {(package["name"], package["version"]) for package in tomllib.loads(lock.read_text(encoding="utf-8"))["package"]}
+
+
+def _last_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error")]
+    return (errors or lines or [""])[-1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m local.starter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patterns", nargs="+", required=True, help=f"of {', '.join(composition.PATTERNS)}, or all")
@@ -407,10 +472,23 @@ def main() -> int:
     parser.add_argument("--cargo-lambda-template", action="store_true", help="write it as a cargo lambda new --template folder")
     args = parser.parse_args()
     patterns = [word for value in args.patterns for word in value.split()]
-    starter = Starter(patterns, args.name, args.dest)
-    starter.write()
-    if args.cargo_lambda_template:
-        starter.as_cargo_lambda_template()
+    try:
+        starter = Starter(patterns, args.name, args.dest)
+        starter.write(cargo_lambda_template=args.cargo_lambda_template)
+    except StarterError as error:
+        print(f"make starter: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as error:  # the composition's own one-line refusals (an unknown pattern)
+        if not isinstance(error.code, str):
+            raise
+        print(f"make starter: {error.code}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"make starter: {error.strerror or error} ({error.filename or args.dest}): nothing was written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("make starter: interrupted: nothing was written", file=sys.stderr)
+        return 130
     print(f"{starter.dest}: {args.name}, patterns {' '.join(starter.chosen)}"
           + (" (a cargo lambda new --template folder)" if args.cargo_lambda_template else "")
           + f"\nnext: cd {starter.dest} && git init && make test")

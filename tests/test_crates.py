@@ -1,4 +1,5 @@
-"""The crate graph: each pattern a unit, each function compiling only what it uses.
+"""The kit's crate graph: each pattern a unit, each function compiling only what it uses.
+(Kit-only: a project made by make starter owns its crates and adds what it needs.)
 
 Read from cargo itself (`cargo metadata`, `cargo tree`), so a new dependency that ties two
 patterns together, or pulls an SDK crate into a function that never calls it, fails here."""
@@ -85,14 +86,3 @@ def test_a_function_compiles_only_the_sdk_crates_it_calls(function):
     tree = cargo("tree", "-p", function, "-e", "normal", "--prefix", "none", "--locked")
     compiled = {line.split()[0] for line in tree.splitlines() if line.startswith(WATCHED)}
     assert compiled - {"aws-sdk-sts"} == SDK[function]
-
-
-@pytest.mark.parametrize("function", sorted(SDK))
-def test_a_production_build_has_no_local_switches(function):
-    """sam build compiles a function on its own, without the `local` feature the local stack
-    turns on: the fault switch and the loopback callbacks are not in what is deployed; nor the
-    `testing` features (the stand-ins of the fuzz tests and benchmarks)."""
-    tree = cargo("tree", "-p", function, "-e", "normal,features", "--prefix", "none", "--locked")
-    assert "lambda-kit feature" in tree, "the tree lists lambda-kit's features"
-    assert 'lambda-kit feature "local"' not in tree
-    assert 'feature "testing"' not in tree

@@ -5,6 +5,7 @@ make starter has no generator, so it does not get this file."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -22,9 +23,9 @@ pytestmark = needs("sync", "async", "fanout", "realtime", "callbacks")
 CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
 
 
-def make(patterns: list[str], name: str, dest: Path, *options: str) -> Path:
+def make(patterns: list[str], name: str, dest: Path, *options: str, env: dict[str, str] | None = None) -> Path:
     subprocess.run([sys.executable, "-m", "local.starter", "--patterns", *patterns, "--name", name, "--dest", str(dest), *options],
-                   cwd=ROOT, check=True, capture_output=True, text=True)
+                   cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
     return dest
 
 
@@ -34,7 +35,8 @@ def lock(project: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def async_only(tmp_path_factory) -> Path:
-    return make(["async"], "my-jobs", tmp_path_factory.mktemp("async") / "my-jobs")
+    # Offline: the lock is pruned from the cargo cache make test's builds filled.
+    return make(["async"], "my-jobs", tmp_path_factory.mktemp("async") / "my-jobs", env={"CARGO_NET_OFFLINE": "true"})
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +102,58 @@ def test_what_a_pattern_requires_comes_with_it(tmp_path):
     assert sorted(p.parent.name for p in (project / "functions").glob("*/template.yaml")) == ["async", "fanout", "realtime"]
 
 
-def test_an_unknown_pattern_or_a_bad_name_is_refused_and_writes_nothing(tmp_path):
-    for patterns, name in ((["graphql"], "x-y"), (["sync"], "Not A Name")):
-        result = subprocess.run([sys.executable, "-m", "local.starter", "--patterns", *patterns, "--name", name, "--dest", str(tmp_path / "p")],
-                                cwd=ROOT, capture_output=True, text=True)
-        assert result.returncode != 0 and not (tmp_path / "p").exists(), result.stderr
+def starter(patterns: list[str], name: str, dest: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """make starter as a user types it: the system's Python, no virtualenv of the kit's."""
+    return subprocess.run(["make", "--no-print-directory", "starter", f"PATTERNS={' '.join(patterns)}", f"NAME={name}", f"DEST={dest}",
+                           "PYTHON=python3"], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def one_line_refusal(result: subprocess.CompletedProcess) -> str:
+    """The refusal the generator printed: exactly one line of its own (make adds its '***' line)."""
+    ours = [line for line in result.stderr.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
+    assert result.returncode != 0 and len(ours) == 1 and ours[0].startswith("make starter: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return ours[0]
+
+
+def test_an_unknown_pattern_or_a_bad_name_is_refused_in_one_line_and_writes_nothing(tmp_path):
+    for patterns, name, reason in ((["graphql"], "x-y", "no such pattern"), (["sync"], "Not-A-Name", "lower-case letters")):
+        assert reason in one_line_refusal(starter(patterns, name, tmp_path / "p"))
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_is_not_empty_is_refused_in_one_line_and_left_as_it_was(tmp_path):
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("keep me\n")
+    assert "is not empty" in one_line_refusal(starter(["async"], "my-jobs", dest))
+    assert [p.name for p in dest.iterdir()] == ["notes.txt"] and (dest / "notes.txt").read_text() == "keep me\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_an_empty_folder_is_filled_and_a_missing_one_made(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for dest in (tmp_path / "empty", tmp_path / "new" / "deeper"):
+        assert starter(["sync"], "my-orders", dest).returncode == 0
+        assert (dest / "Cargo.lock").exists() and (dest / "template.yaml").exists()
+        assert dest.stat().st_mode & 0o755 == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "new"]
+
+
+def test_with_an_empty_cargo_cache_the_project_is_made_with_the_same_lock_as_offline_from_a_full_one(tmp_path, async_only):
+    """A machine that never ran cargo: the lock is pruned with the index fetched from the
+    registry, and comes out byte for byte as the one pruned offline from the kit's full cache
+    (async_only is made with CARGO_NET_OFFLINE=true). Needs the crates.io index over the network."""
+    result = starter(["async"], "my-jobs", tmp_path / "my-jobs", env={"CARGO_HOME": str(tmp_path / "cargo-home")})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my-jobs" / "Cargo.lock").read_text() == (async_only / "Cargo.lock").read_text()
+
+
+def test_when_cargo_cannot_prune_the_lock_it_says_so_in_one_line_and_writes_nothing(tmp_path):
+    """An empty cargo cache and no network (offline): nothing to prune with."""
+    result = starter(["async"], "my-jobs", tmp_path / "my-jobs", env={"CARGO_HOME": str(tmp_path / "cargo-home"), "CARGO_NET_OFFLINE": "true"})
+    assert "could not prune Cargo.lock" in one_line_refusal(result)
+    assert [p.name for p in tmp_path.iterdir()] == ["cargo-home"]
 
 
 @pytest.mark.parametrize("source", ["folder", "zip"])

@@ -443,6 +443,27 @@ def raw_environment(logical_id: str) -> dict:
     return {**globals_env, **own}
 
 
+@pytest.fixture(scope="module")
+def packages_by_binary() -> dict[str, str]:
+    metadata = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps", "--locked"],
+                                         cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    return {target["name"]: package["name"] for package in metadata["packages"]
+            for target in package["targets"] if "bin" in target["kind"]}
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
+def test_what_sam_build_compiles_for_a_function_has_no_local_switches(logical_id, packages_by_binary):
+    """sam build compiles a function's package without the `local` feature the local stack turns
+    on: fault injection and loopback callbacks are not in what is deployed; nor the `testing`
+    features (the in-memory stand-ins of the fuzz tests and benchmarks)."""
+    package = packages_by_binary[TEMPLATE.binary(logical_id)]
+    tree = run("cargo", "tree", "-p", package, "-e", "normal,features", "--prefix", "none", "--locked")
+    assert tree.returncode == 0, tree.stderr
+    assert "lambda-kit feature" in tree.stdout, "the tree lists lambda-kit's features"
+    assert 'lambda-kit feature "local"' not in tree.stdout
+    assert 'feature "testing"' not in tree.stdout
+
+
 @pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
 def test_no_function_gets_a_fault_switch_or_a_secret_through_its_environment(logical_id):
     from local.stack import FAULT_SWITCHES

@@ -148,6 +148,7 @@ async fn seed_sample_jobs(local: &Local) {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn every_sample_batch_gets_the_expected_answer() {
     let local = local().await;
     let worker = local.worker();
@@ -191,6 +192,7 @@ async fn sample_event_fixtures() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
     let local = local().await;
     let Some(orders_table) = local.orders_table.clone() else {
@@ -235,6 +237,7 @@ async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
     let local = local().await;
     let job_id = unique_id();
@@ -266,6 +269,7 @@ impl OrderReader for FlakyOrders {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
     let local = local().await;
     let worker = local.worker_with(FlakyOrders {
@@ -297,6 +301,7 @@ async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
     let local = local().await;
     let job_id = unique_id();
@@ -321,6 +326,7 @@ async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_job_another_run_holds_is_not_run_twice_at_once() {
     let local = local().await;
     let job_id = unique_id();

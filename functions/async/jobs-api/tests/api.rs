@@ -141,6 +141,7 @@ fn context() -> Context {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn every_sample_event_gets_the_expected_answer() {
     let local = local().await;
     let api = local.api();
@@ -169,6 +170,7 @@ async fn sample_event_fixtures() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_accepted_job_is_recorded_queued_and_sent_with_its_id_type_and_trace() {
     let local = local().await;
     let queue_url = local.private_queue().await;
@@ -216,6 +218,7 @@ async fn an_accepted_job_is_recorded_queued_and_sent_with_its_id_type_and_trace(
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_polled_job_that_is_not_finished_says_when_to_poll_again() {
     let local = local().await;
     let created = local
@@ -239,6 +242,7 @@ async fn a_polled_job_that_is_not_finished_says_when_to_poll_again() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let local = local().await;
     // Nothing listens on port 9 on loopback: the send fails to connect.
@@ -300,6 +304,7 @@ fn idempotent_job_as(subject: &str, key: &str) -> Request {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn two_callers_with_the_same_key_each_get_their_own_job() {
     let local = local().await;
     let key = uuid::Uuid::now_v7().to_string();

@@ -43,6 +43,7 @@ const ORDER_EVENT: &str = "0195f3a4-0000-7000-8000-00000000e001";
 const JOB_EVENT: &str = "0195f3a4-0000-7000-8000-00000000e002";
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_sample_outbox_batch_publishes_its_two_new_events() {
     let local = local().await;
     let (topic, queue) = topic_with_queue(&local).await;
@@ -64,6 +65,7 @@ async fn the_sample_outbox_batch_publishes_its_two_new_events() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_failed_publish_is_retried_from_the_first_unpublished_event_and_nothing_is_lost() {
     let local = local().await;
     let (topic, queue) = topic_with_queue(&local).await;
@@ -98,6 +100,7 @@ async fn a_failed_publish_is_retried_from_the_first_unpublished_event_and_nothin
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_event_that_is_not_a_stream_batch_fails_the_invocation() {
     let local = local().await;
     let publisher = Publisher::new(EventPublisher::new(

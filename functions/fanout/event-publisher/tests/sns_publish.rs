@@ -19,6 +19,7 @@ fn events(count: usize) -> Vec<Envelope> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn every_event_is_published_in_batches_and_filtered_per_subscription() {
     let local = local().await;
     let topic = local.topic().await;
@@ -73,6 +74,7 @@ async fn every_event_is_published_in_batches_and_filtered_per_subscription() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_entry_sns_refuses_is_reported_by_event_id_and_the_rest_of_its_batch_goes_out() {
     let local = local().await;
     let topic = local.topic().await;

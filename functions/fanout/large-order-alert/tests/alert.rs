@@ -8,6 +8,7 @@ use serde_json::Value;
 use test_support::expected::Expectations;
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
@@ -49,6 +50,7 @@ async fn a_large_order_event_raises_one_alert_however_often_it_arrives() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_event_that_is_not_from_sns_fails_the_invocation() {
     let table = lambda_kit::config::required("NOTIFICATIONS_TABLE").expect("the function's environment");
     let alert = LargeOrderAlert::new(DynamoDbRecords::new(

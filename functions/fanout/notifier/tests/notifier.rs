@@ -37,6 +37,7 @@ async fn notification(client: &Client, table: &str, event_id: &str) -> Option<St
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_sample_batch_notifies_known_events_ignores_the_rest_and_reports_only_the_poison() {
     let (client, table) = local().await;
     let notifier = Notifier::new(DynamoDbRecords::new(client.clone(), &table, "id"));

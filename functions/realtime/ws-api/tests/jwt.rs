@@ -371,6 +371,7 @@ fn connect(connection_id: &str, token: &str) -> WsEvent {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn connect_takes_a_jwt_of_the_issuer_beside_the_kits_own_token() {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");

@@ -30,6 +30,7 @@ fn event(name: &str) -> WsEvent {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn every_sample_event_gets_the_expected_answer() {
     let store = table().await;
     let expectations = Expectations::of("ws-api");
@@ -74,6 +75,7 @@ async fn every_sample_event_gets_the_expected_answer() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_event_that_is_not_a_websocket_event_gets_a_400() {
     let api = WsApi::new(
         table().await,
@@ -108,6 +110,7 @@ fn token_key(text: &str) -> Result<TokenKey, lambda_kit::BoxError> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_token_secret_is_read_on_first_use_and_a_rotation_arrives_after_max_age() {
     let first = "the-first-token-secret-of-enough-bytes";
     let second = "the-rotated-token-secret-of-enough-bytes";
@@ -149,6 +152,7 @@ async fn the_token_secret_is_read_on_first_use_and_a_rotation_arrives_after_max_
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_secret_that_cannot_be_read_again_keeps_the_value_held_and_one_never_read_is_a_503() {
     let value = "a-token-secret-that-will-be-deleted-soon";
     let (client, name) = secret(value).await;

@@ -48,6 +48,7 @@ impl ConnectionPusher for Recording {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_sample_batch_reaches_the_followers_and_removes_the_gone() {
     let store = table().await;
     let now = Utc::now();

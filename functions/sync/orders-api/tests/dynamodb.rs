@@ -32,6 +32,7 @@ fn claim(key: &str, body: &Value, in_progress_for_ms: i64) -> NewClaim {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_created_order_is_stored_and_read_back_at_its_location() {
     let local = local().await;
     let api = local.api();
@@ -49,6 +50,7 @@ async fn a_created_order_is_stored_and_read_back_at_its_location() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_retry_with_the_same_key_replays_the_first_answer_and_creates_nothing() {
     let local = local().await;
     let api = local.api();
@@ -68,6 +70,7 @@ async fn a_retry_with_the_same_key_replays_the_first_answer_and_creates_nothing(
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn two_callers_with_the_same_key_each_get_their_own_order_and_only_their_own_replay() {
     let local = local().await;
     let api = local.api();
@@ -102,6 +105,7 @@ async fn two_callers_with_the_same_key_each_get_their_own_order_and_only_their_o
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_same_body_laid_out_differently_is_the_same_request() {
     let local = local().await;
     let api = local.api();
@@ -122,6 +126,7 @@ async fn the_same_body_laid_out_differently_is_the_same_request() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn the_same_key_with_another_body_is_refused_and_creates_nothing() {
     let local = local().await;
     let api = local.api();
@@ -139,6 +144,7 @@ async fn the_same_key_with_another_body_is_refused_and_creates_nothing() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
     let local = local().await;
     let customer = unique("c");
@@ -154,6 +160,7 @@ async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_claim_whose_invocation_died_is_taken_over_by_the_retry() {
     let local = local().await;
     let customer = unique("c");
@@ -169,6 +176,7 @@ async fn a_claim_whose_invocation_died_is_taken_over_by_the_retry() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn concurrent_requests_with_one_key_create_one_order() {
     let local = local().await;
     let api = local.api();
@@ -200,6 +208,7 @@ async fn concurrent_requests_with_one_key_create_one_order() {
 /// written alone, and the replay still finds the answer (the claim is then the second item of the
 /// transaction, not the third).
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn without_an_outbox_an_order_is_created_and_replayed_all_the_same() {
     let local = local().await;
     let store = DynamoDbStore::new(
@@ -224,6 +233,7 @@ async fn without_an_outbox_an_order_is_created_and_replayed_all_the_same() {
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail() {
     let local = local().await;
     let store = DynamoDbStore::new(
@@ -247,6 +257,7 @@ async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail(
 }
 
 #[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn an_unreachable_store_answers_503_with_retry_after() {
     let local = local().await;
     // Nothing listens on port 9 (discard) on loopback: every call fails to connect.
