@@ -1,7 +1,5 @@
 """Reading template.yaml: CloudFormation tags, parameters, and references resolved to local names.
 
-template.yaml is composed from the patterns' templates (local/template.py); this reads the result.
-
 Locally every resource is named after its logical id (the OrdersTable resource is the DynamoDB
 table "OrdersTable"), so `!Ref OrdersTable` in a function's environment resolves to the table
 that local/stack.py created from the same template.
@@ -507,3 +505,37 @@ class HttpRoute:
                 pattern += "/" + re.escape(segment)
         found = re.match(pattern + "$", path if self.path != "/" else path.rstrip("/") or "")
         return found.groupdict() if found else None
+
+
+# The kit's patterns in the order they build on each other (the README's table).
+PATTERN_ORDER = ("sync", "async", "fanout", "realtime", "callbacks")
+
+
+def patterns_here() -> tuple[str, ...]:
+    """The patterns this project holds: the folders of functions/ (a project made by make
+    starter holds some), in the README's order, then any others by name."""
+    found = {path.name for path in (ROOT / "functions").iterdir() if path.is_dir() and not path.name.startswith((".", "_"))}
+    return tuple(name for name in PATTERN_ORDER if name in found) + tuple(sorted(found - set(PATTERN_ORDER)))
+
+
+def references(value: Any) -> set[str]:
+    """Every logical id or parameter a template body refers to (Ref, GetAtt, Sub, DependsOn)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref":
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) else inner
+                local_names = set(inner[1]) if isinstance(inner, list) else set()
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - local_names
+            elif key == "DependsOn":
+                found |= set(inner if isinstance(inner, list) else [inner])
+            if key != "Fn::Sub" or isinstance(inner, list):
+                found |= references(inner if key != "Fn::Sub" else inner[1])
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    return found

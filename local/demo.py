@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from contextlib import nullcontext
 
-from .template import PATTERNS
+from .cfn import patterns_here
 
 API = os.environ.get("LOCAL_API_URL", "")
 
@@ -58,14 +58,15 @@ def main() -> int:
     if not API:
         print("LOCAL_API_URL is not set: run this through `make demo`")
         return 2
-    print(f"The patterns of this project: {', '.join(PATTERNS)}\n")
-    order_id = orders_walk() if "sync" in PATTERNS else None
-    if "async" in PATTERNS:
+    patterns = patterns_here()
+    print(f"The patterns of this project: {', '.join(patterns)}\n")
+    order_id = orders_walk() if "sync" in patterns else None
+    if "async" in patterns:
         jobs_walk(order_id)
-    if {"sync", "fanout"} <= set(PATTERNS):
+    if {"sync", "fanout"} <= set(patterns):
         fanout_walk()
-    if {"realtime", "callbacks"} & set(PATTERNS):
-        push_walk(websocket="realtime" in PATTERNS, webhook="callbacks" in PATTERNS)
+    if {"realtime", "callbacks"} & set(patterns):
+        push_walk(websocket="realtime" in patterns, webhook="callbacks" in patterns)
 
     print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0

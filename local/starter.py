@@ -4,12 +4,13 @@
     python -m local.starter --patterns async --name my-jobs --dest ../my-jobs [--cargo-lambda-template]
 
 The project is standalone and works the way the kit does (make demo, make test, make up/down,
-make build, make sam-local, make template, make fuzz; .ci/run):
+make build, make sam-local, make sam-invoke, make fuzz; .ci/run):
 
-- functions/<pattern>/ of each chosen pattern (crates, template, end-to-end tests), kit/ (the
-  shared crates), functions/shared.yaml with only the shared resources those patterns use;
-- template.yaml composed from them (local/template.py: an import whose provider is not there is
-  left out with what uses it, so an async-only project has no outbox, topic or stream);
+- functions/<pattern>/ of each chosen pattern (crates, end-to-end tests), kit/ (the shared
+  crates);
+- template.yaml, the project's own source from then on: composed by the kit (local/template.py:
+  an import whose provider is not there is left out with what uses it, so an async-only project
+  has no outbox, topic or stream), with no word of the parts it came from;
 - Cargo.toml with those crates and only the dependencies they name, and the kit's Cargo.lock
   pruned by cargo to them (same versions: cargo removes, never upgrades, offline);
 - events/<function>/ and tests/expected/<function>.json of its functions, without the samples
@@ -37,11 +38,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-import yaml
-
 from local import template as composition
 from local.cfn import ROOT
-from local.cfn import _Loader as CfnLoader
 
 # Pattern -> the heading of its section in the kit's README (both push patterns share one).
 README_SECTIONS = {
@@ -52,13 +50,15 @@ README_SECTIONS = {
     "callbacks": "## Real-time push and callbacks",
 }
 # The kit's README sections every project gets (the local loop, deploying, SAM's emulator).
-README_COMMON = ("## The local loop", "## Deploy", "## On SAM's emulator", "### The template by pattern")
+README_COMMON = ("## The local loop", "## Deploy", "## On SAM's emulator")
 # Files of the kit's top level a project takes as they are (the Makefile and .gitignore edited).
 TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml", ".cargo/config.toml")
 # What the kit has for itself: the generator, the benchmarks, and the load run (which drives
 # every pattern; a project with all of them keeps it).
-KIT_ONLY_LOCAL = ("starter.py", "test_starters.py")
-KIT_ONLY_TESTS = ("test_starter.py", "test_crates.py")  # the generator; the kit's crate architecture
+KIT_ONLY_LOCAL = ("starter.py", "test_starters.py", "template.py")  # the generator and the composer
+# The generator's, the composition's and the kit's crate architecture: a project owns its
+# template.yaml and its crates.
+KIT_ONLY_TESTS = ("test_starter.py", "test_composition.py", "test_crates.py")
 SKIP = ("__pycache__", ".pyc", ".pytest_cache")
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
 
@@ -120,7 +120,11 @@ class Starter:
         self.copy_tree(ROOT / "kit")
         self.prune_kit_features()
         for pattern in self.chosen:
-            self.copy_tree(composition.FUNCTIONS / pattern)
+            # Its crates, tests and the rest; not its part of the kit's composition (template.yaml
+            # holds what the project deploys).
+            for path in files_under(composition.FUNCTIONS / pattern):
+                if path != composition.FUNCTIONS / pattern / "template.yaml":
+                    self.copy(path)
         for function in self.functions:
             for path in files_under(ROOT / "events" / function):
                 if f"{function}/{path.name}" not in self.left_out:
@@ -137,8 +141,7 @@ class Starter:
             self.copy(ROOT / name)
         self.put(".ci/run", self.ci_run())
         (self.dest / ".ci" / "run").chmod(0o755)
-        self.put("functions/shared.yaml", self.shared_yaml())
-        self.put("template.yaml", composition.compose(self.chosen))
+        self.put("template.yaml", composition.compose(self.chosen, project=self.name))
         self.put("Cargo.toml", self.cargo_toml())
         self.put("Makefile", self.makefile())
         self.put(".gitignore", "".join(line for line in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
@@ -169,23 +172,6 @@ class Starter:
         document = json.loads(path.read_text())
         document["events"] = [e for e in document["events"] if f"{function}/{e['event']}" not in self.left_out]
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-    def shared_yaml(self) -> str:
-        """functions/shared.yaml with only the entries the chosen patterns' composition takes."""
-        composed = yaml.load(composition.compose(self.chosen), Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
-        shared = composition.Part.read(composition.SHARED)
-        text = composition.SHARED.read_text(encoding="utf-8")
-        out: list[str] = []
-        for block in re.split(r"(?m)^(?=[A-Za-z]+:)", text):
-            match = re.match(r"([A-Za-z]+):", block)
-            section = match.group(1) if match else None
-            if section not in composition.SECTIONS:
-                out.append(block)
-                continue
-            kept = [entry for name, entry in shared.section(section).items() if name in (composed.get(section) or {})]
-            if kept:
-                out.append(f"{section}:\n" + "\n".join(kept) + "\n")
-        return "".join(out).rstrip("\n") + "\n"
 
     def cargo_toml(self) -> str:
         """The workspace: its crates, and of the kit's shared dependencies those its crates name."""
@@ -249,7 +235,7 @@ class Starter:
 
     def makefile(self) -> str:
         """The kit's Makefile without its own targets (starter, bench; load unless all patterns)."""
-        gone = ["starter", "test-starters", "bench"] + ([] if self.all else ["load"])
+        gone = ["starter", "test-starters", "bench", "template"] + ([] if self.all else ["load"])
         text = (ROOT / "Makefile").read_text(encoding="utf-8")
         paragraphs = text.split("\n\n")
         kept = [p for p in paragraphs
@@ -301,16 +287,16 @@ The patterns of this project: {"; ".join(titles)}. Made from the serverless patt
 
 ## Next steps
 
-- Rename and reshape: the functions are in `functions/<pattern>/`, their resources in
-  `functions/<pattern>/template.yaml` and `functions/shared.yaml`; run `make template` after
-  editing those (make test fails while `template.yaml` disagrees with them).
+- Your code: the functions are in `functions/<pattern>/<function>/` (`main.rs` wires, the
+  handler beside it), their sample events in `events/<function>/` with the answers expected in
+  `tests/expected/<function>.json`.
+- Your resources: `template.yaml` is this project's SAM template, its source: edit it as any
+  SAM template (add a queue, a table, a route); `make test` checks it with cfn-lint (serverless
+  rules), checkov and the invariants in `tests/test_template.py`.
 - Deploy: `make build`, then `sam deploy --guided` (the stack name `{self.name}` is in
   samconfig.toml). See "Deploy" below for the parameters to set.
-- Add a pattern later: generate a project with it from the kit into another folder and compare
-  (`diff -r`), or copy its `functions/<pattern>/`, `events/<function>/` and
-  `tests/expected/<function>.json`, then `make template`: what this project's patterns import
-  from it (`Metadata.Pattern.Imports`) is wired in by the composition. Dependencies it needs
-  come from the kit's `Cargo.toml` (`[workspace.dependencies]`); `cargo` adds them to Cargo.lock.
+- Another pattern later: make a new project with every pattern you now want from the kit and
+  move your code into it; the kit's `make starter` writes only what its patterns use.
 
 {body}
 {common}"""
@@ -402,7 +388,7 @@ The patterns of this project: {"; ".join(titles)}. Made from the serverless patt
             text = path.read_text(encoding="utf-8")
             always = relative.name in ("Cargo.toml", "README.md") or (relative.parent.name == "src" and relative.name in ("main.rs", "lib.rs")) \
                 or relative.parent.name == "bin"
-            named = self.name in text and relative.name in ("README.md", "samconfig.toml")
+            named = self.name in text and relative.as_posix() in ("README.md", "samconfig.toml", "template.yaml")
             if not always and not named:
                 continue
             if named:

@@ -29,13 +29,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local.cfn import PATTERN_ORDER as ORDER
 from local.cfn import load
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 SHARED = FUNCTIONS / "shared.yaml"
-# The kit's patterns in the order they build on each other (the README's table).
-ORDER = ("sync", "async", "fanout", "realtime", "callbacks")
 
 
 def present() -> tuple[str, ...]:
@@ -177,8 +176,11 @@ def _output_value(part: Part, output: str) -> str:
     return match.group(1)
 
 
-def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
-    """The SAM template of `patterns` (and the shared resources they use), as text."""
+def compose(patterns: list[str] | tuple[str, ...] = PATTERNS, project: str | None = None) -> str:
+    """The SAM template of `patterns` (and the shared resources they use), as text.
+
+    With `project` (make starter), the template of that project: its own source from then on,
+    with no word of the parts it was composed from."""
     unknown = set(patterns) - set(PATTERNS)
     if unknown:
         raise SystemExit(f"no such pattern: {', '.join(sorted(unknown))} (there are {', '.join(PATTERNS)})")
@@ -242,15 +244,18 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
     shared_parameters = {name: text for name, text in shared.section("Parameters").items() if name in _names_used(used_text)}
 
     titles = [parts[name].body["Metadata"]["Pattern"]["Title"] for name in chosen]
-    out = [
-        shared.top["AWSTemplateFormatVersion"],
-        shared.top["Transform"],
-        f"Description: >-\n  {shared.body['Description']}: {'; '.join(titles)}.\n",
-        "\n# Composed by `make template` (local/template.py) from functions/shared.yaml and the\n"
-        "# templates of the patterns:\n"
-        + "".join(f"#   functions/{name}/template.yaml\n" for name in chosen)
-        + "# Edit those, not this file: tests/test_template.py fails while they disagree.\n",
-    ]
+    if project:
+        header = (f"Description: >-\n  {project}: {'; '.join(titles)}.\n"
+                  "\n# Every resource of this project: what `sam build`, `sam deploy` and the local stack read.\n"
+                  "# Edit it as any SAM template; `make test` checks it (cfn-lint, checkov, the invariants in\n"
+                  "# tests/test_template.py).\n")
+    else:
+        header = (f"Description: >-\n  {shared.body['Description']}: {'; '.join(titles)}.\n"
+                  "\n# Composed by `make template` (local/template.py) from functions/shared.yaml and the\n"
+                  "# templates of the patterns:\n"
+                  + "".join(f"#   functions/{name}/template.yaml\n" for name in chosen)
+                  + "# Edit those, not this file: tests/test_composition.py fails while they disagree.\n")
+    out = [shared.top["AWSTemplateFormatVersion"], shared.top["Transform"], header]
 
     def section(title: str, groups: list[tuple[str, dict[str, str]]]) -> None:
         blocks = []
@@ -261,8 +266,11 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS) -> str:
             out.append(f"\n{title}:\n" + "\n".join(blocks))
 
     def groups(kind: str, shared_entries: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
-        return [("Shared (functions/shared.yaml)", shared_entries)] + [
-            (f"{parts[name].body['Metadata']['Pattern']['Title']} (functions/{name}/template.yaml)", sections[name][kind])
+        def source(path: str) -> str:
+            return "" if project else f" ({path})"
+
+        return [("Shared" + source("functions/shared.yaml"), shared_entries)] + [
+            (parts[name].body["Metadata"]["Pattern"]["Title"] + source(f"functions/{name}/template.yaml"), sections[name][kind])
             for name in chosen
         ]
 

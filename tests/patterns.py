@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from local.template import PATTERNS
+from local.cfn import patterns_here
+
+PATTERNS = patterns_here()
 
 
 def has(*names: str) -> bool:

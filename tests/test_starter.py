@@ -63,7 +63,7 @@ def test_a_sync_only_project_has_no_sqs(sync_only):
     template = Template.read(sync_only / "template.yaml")
     assert not template.of_type("AWS::SQS::Queue") and "aws-sdk-sqs" not in lock(sync_only)
     assert sorted(template.binary(f) for f in template.functions()) == ["orders-api"]
-    assert sorted(p.name for p in (sync_only / "functions").iterdir()) == ["shared.yaml", "sync"]
+    assert sorted(p.name for p in (sync_only / "functions").iterdir()) == ["sync"]
     assert sorted(p.name for p in (sync_only / "events").iterdir()) == ["orders-api"]
 
 
@@ -84,6 +84,21 @@ def test_a_project_keeps_the_kits_versions_and_only_its_own_crates(fixture, requ
     assert re.search(rf'^stack_name = "{project.name}"$', (project / "samconfig.toml").read_text(), re.M)
 
 
+@pytest.mark.parametrize("fixture", ["async_only", "sync_only"])
+def test_template_yaml_is_the_projects_own_source_with_no_composition_around_it(fixture, request):
+    project = request.getfixturevalue(fixture)
+    text = (project / "template.yaml").read_text()
+    assert text.split("Description: >-\n  ", 1)[1].startswith(f"{project.name}: ")
+    assert "Edit it as any SAM template" in text
+    for composition_word in ("make template", "functions/shared.yaml", "/template.yaml", "local/template.py", "Metadata.Pattern"):
+        assert composition_word not in text
+    assert not list(project.glob("functions/**/*.yaml")), "no part of the kit's composition"
+    assert not (project / "local" / "template.py").exists() and not (project / "tests" / "test_composition.py").exists()
+    makefile = (project / "Makefile").read_text()
+    assert not re.search(r"^template:", makefile, re.M) and "make template" not in makefile
+    assert "make template" not in (project / "README.md").read_text()
+
+
 def test_a_sample_that_needs_an_absent_pattern_is_left_out_with_its_expected_answer(async_only):
     assert not (async_only / "events" / "jobs-api" / "create-invoice-job.json").exists()
     expected = (async_only / "tests" / "expected" / "jobs-api.json").read_text()
@@ -99,7 +114,7 @@ def test_the_readme_has_the_chosen_patterns_sections_and_the_next_steps(async_on
 
 def test_what_a_pattern_requires_comes_with_it(tmp_path):
     project = make(["realtime"], "live", tmp_path / "live")
-    assert sorted(p.parent.name for p in (project / "functions").glob("*/template.yaml")) == ["async", "fanout", "realtime"]
+    assert sorted(p.name for p in (project / "functions").iterdir()) == ["async", "fanout", "realtime"]
 
 
 def starter(patterns: list[str], name: str, dest: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

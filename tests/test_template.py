@@ -1,5 +1,4 @@
-"""template.yaml: composed from the patterns' templates, the linters at zero findings (for the
-whole and for each pattern deployed alone), and the invariants no linter checks."""
+"""template.yaml: the linters at zero findings, and the invariants no linter checks."""
 
 from __future__ import annotations
 
@@ -11,12 +10,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
-from patterns import needs, needs_one_of
-from local import template as composition
-from local.cfn import ROOT, Template, load
-from local.cfn import _Loader as cfn_loader
+from patterns import has, needs, needs_one_of
+from local.cfn import ROOT, Template, load, references
 
 BIN = Path(sys.executable).parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -55,135 +51,14 @@ def test_every_checkov_skip_gives_its_reason():
 # The template by pattern --------------------------------------------------------------------
 
 
-def test_the_root_template_is_what_the_patterns_compose():
-    assert (ROOT / "template.yaml").read_text(encoding="utf-8") == composition.compose(), \
-        "template.yaml differs from functions/shared.yaml + functions/<pattern>/template.yaml: run `make template`"
-
-
-@pytest.fixture(scope="module", params=composition.PATTERNS)
-def pattern_alone(request, tmp_path_factory) -> tuple[str, Path]:
-    """One pattern composed on its own (with the shared resources it uses), as a file."""
-    path = tmp_path_factory.mktemp("patterns") / f"{request.param}.yaml"
-    path.write_text(composition.compose([request.param]), encoding="utf-8")
-    return request.param, path
-
-
-def test_each_pattern_alone_passes_cfn_lint_with_the_serverless_rules(pattern_alone):
-    _, path = pattern_alone
-    result = run(str(BIN / "cfn-lint"), "-a", "cfn_lint_serverless.rules", "--", str(path))
-    assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
-
-
-def test_each_pattern_alone_passes_checkov(pattern_alone):
-    _, path = pattern_alone
-    result = run(str(CHECKOV), "--framework", "cloudformation", "--skip-download", "--quiet", "--output", "json", "-f", str(path))
-    report = json.loads(result.stdout)
-    assert report["summary"]["failed"] == 0, [f'{c["check_id"]} {c["resource"]}' for c in report["results"]["failed_checks"]]
-
-
-def test_each_pattern_alone_takes_only_its_own_functions_and_the_shared_resources_it_uses(pattern_alone):
-    name, path = pattern_alone
-    alone = Template.read(path)
-    for logical_id in alone.functions():
-        binary = alone.binary(logical_id)
-        assert (ROOT / "functions" / name / binary / "Cargo.toml").exists(), \
-            f"{logical_id} ({binary}) is in functions/{name}/template.yaml but its crate is not in functions/{name}/"
-    shared = set(load(composition.SHARED)["Resources"])
-    own = set(load(composition.FUNCTIONS / name / "template.yaml")["Resources"])
-    assert set(alone.resources) - own <= shared
-    # Each shared resource it takes is one it (or a shared resource it takes) refers to, or a companion.
-    text = json.dumps({k: v for k, v in alone.resources.items() if k in own})
-    for taken in set(alone.resources) & shared:
-        referred = f'"{taken}"' in text or any(f'"{taken}' in json.dumps(alone.resources[other]) for other in set(alone.resources) & shared - {taken})
-        companion = taken in load(composition.SHARED)["Metadata"]["Shared"]["Companions"]
-        assert referred or companion, f"{name} alone takes {taken}, which it does not use"
-
-
-def references(value) -> set[str]:
-    """Every logical id or parameter a template body refers to (Ref, GetAtt, Sub, DependsOn)."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref":
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
-            elif key == "Fn::Sub":
-                text = inner[0] if isinstance(inner, list) else inner
-                local_names = set(inner[1]) if isinstance(inner, list) else set()
-                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - local_names
-            elif key == "DependsOn":
-                found |= set(inner if isinstance(inner, list) else [inner])
-            if key != "Fn::Sub" or isinstance(inner, list):
-                found |= references(inner if key != "Fn::Sub" else inner[1])
-    elif isinstance(value, list):
-        for inner in value:
-            found |= references(inner)
-    return found
-
-
-@pytest.mark.parametrize("patterns", [[name] for name in composition.PATTERNS] + [list(composition.PATTERNS)])
-def test_a_composition_refers_only_to_what_it_holds(patterns):
+def test_the_template_refers_only_to_what_it_holds():
     """cfn-lint does not see a dangling reference inside a SAM resource's properties (tried: an
-    environment variable naming another pattern's table passes): so here, for each pattern alone
-    and for all of them, every reference names a resource, a parameter or a pseudo-parameter."""
-    body = load_text(composition.compose(patterns))
+    environment variable naming a table that is not there passes): every reference names a
+    resource, a parameter or a pseudo-parameter."""
+    body = load(ROOT / "template.yaml")
     known = set(body["Resources"]) | set(body.get("Parameters", {}))
     dangling = {name for name in references(body) if not name.startswith("AWS::")} - known
-    assert not dangling, f"{patterns}: references to nothing in the composition: {sorted(dangling)}"
-
-
-def test_an_import_is_resolved_when_its_provider_is_there_and_left_out_with_its_users_when_not():
-    for name in composition.PATTERNS:
-        part = composition.Part.read(composition.FUNCTIONS / name / "template.yaml")
-        for parameter, (source, output) in composition.imports(part).items():
-            assert parameter in part.body["Parameters"], f"{name}: import {parameter} is not a parameter"
-            alone = composition.compose([name])
-            assert parameter not in load_text(alone).get("Parameters", {}) and f"!Ref {parameter}" not in alone, \
-                f"{name} alone still uses {parameter}"
-            if source not in composition.PATTERNS:
-                continue  # a project without the provider (a starter)
-            assert output in load(composition.FUNCTIONS / source / "template.yaml")["Outputs"], f"{name}: {source} has no output {output}"
-            together = load_text(composition.compose([name, source]))
-            assert parameter not in together.get("Parameters", {}), f"{name} + {source}: {parameter} left as a parameter"
-            assert f"!Ref {parameter}" not in composition.compose([name, source])
-
-
-def test_an_unmet_import_takes_its_line_or_the_list_item_it_sits_in_and_nothing_else():
-    text = (
-        "  Worker:\n"
-        "    Properties:\n"
-        "      Environment:\n"
-        "        Variables:\n"
-        "          JOBS: !Ref JobsTable\n"
-        "          OUTBOX: !Ref OutboxName\n"
-        "      Policies:\n"
-        "        - Statement:\n"
-        "            - Sid: Jobs\n"
-        "              Resource: !GetAtt JobsTable.Arn\n"
-        "            - Sid: Outbox\n"
-        "              Action:\n"
-        "                - dynamodb:PutItem\n"
-        "              Resource: !Ref OutboxArn\n"
-        "            - Sid: Key\n"
-        "              Resource: !GetAtt DataKey.Arn\n"
-    )
-    left = composition._drop_references(composition._drop_references(text, "OutboxName"), "OutboxArn")
-    assert left == text.replace("          OUTBOX: !Ref OutboxName\n", "").replace(
-        "            - Sid: Outbox\n              Action:\n                - dynamodb:PutItem\n              Resource: !Ref OutboxArn\n", "")
-
-
-@needs("sync", "async", "fanout", "realtime", "callbacks")
-def test_a_pattern_brings_what_it_requires():
-    assert composition.with_requirements(["realtime"]) == ["async", "fanout", "realtime"]
-    assert composition.with_requirements(["callbacks"]) == ["async", "fanout", "callbacks"]
-    assert composition.with_requirements(["fanout"]) == ["sync", "fanout"]  # a producer: the first named
-    assert composition.with_requirements(["async", "fanout"]) == ["async", "fanout"]
-    assert composition.with_requirements(["all"]) == list(composition.PATTERNS)
-
-
-def load_text(text: str) -> dict:
-    return yaml.load(text, Loader=cfn_loader)  # noqa: S506 - a SafeLoader subclass
+    assert not dangling, f"references to nothing in template.yaml: {sorted(dangling)}"
 
 
 # Invariants ---------------------------------------------------------------------------------
@@ -434,7 +309,7 @@ def test_every_queue_where_failures_wait_is_alarmed():
                if isinstance(d["Value"], dict) and "Fn::GetAtt" in d["Value"]}
     assert waiting <= alarmed, waiting - alarmed
     # Each SQS consumer has a DLQ; the fan-out adds one per subscription and the stream's.
-    assert len(waiting) >= len(SQS_EVENTS) + (3 if "fanout" in composition.PATTERNS else 0)
+    assert len(waiting) >= len(SQS_EVENTS) + (3 if has("fanout") else 0)
 
 
 def raw_environment(logical_id: str) -> dict:
@@ -607,7 +482,7 @@ def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_
         return {name: value for name, value in environment.items() if name.startswith("JWT_")}
 
     # The names ws-api reads (ws_api::jwt::JwtRules::from_env).
-    source = (composition.ROOT / "functions/realtime/ws-api/src/jwt.rs").read_text()
+    source = (ROOT / "functions/realtime/ws-api/src/jwt.rs").read_text()
     assert all(f'"{name}"' in source for name in ("JWT_ISSUER", "JWT_AUDIENCE", "JWT_CUSTOMER_CLAIM"))
     assert jwt_settings({}) == jwt_settings({"AuthMode": "IAM"}) == {}
     issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example"
@@ -625,7 +500,7 @@ def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_
 def test_the_auth_parameters_accept_only_what_api_gateway_can_use():
     parameters = TEMPLATE.body["Parameters"]
     if "AuthMode" not in parameters:
-        pytest.skip("no HTTP API in this composition")
+        pytest.skip("no HTTP API in this template")
     assert parameters["AuthMode"]["AllowedValues"] == ["NONE", "IAM", "JWT"]
     issuer = re.compile(parameters["JwtIssuer"]["AllowedPattern"])
     assert issuer.fullmatch("") and issuer.fullmatch("https://login.example.com/tenant")
