@@ -39,7 +39,7 @@ import tomllib
 from pathlib import Path
 
 from local import template as composition
-from local.cfn import ROOT
+from local.cfn import ROOT, load
 
 # Pattern -> the heading of its section in the kit's README (both push patterns share one).
 README_SECTIONS = {
@@ -139,9 +139,9 @@ class Starter:
                 self.copy(path)
         for name in TOP_LEVEL:
             self.copy(ROOT / name)
+        self.put("template.yaml", composition.compose(self.chosen, project=self.name))
         self.put(".ci/run", self.ci_run())
         (self.dest / ".ci" / "run").chmod(0o755)
-        self.put("template.yaml", composition.compose(self.chosen, project=self.name))
         self.put("Cargo.toml", self.cargo_toml())
         self.put("Makefile", self.makefile())
         self.put(".gitignore", "".join(line for line in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
@@ -231,7 +231,7 @@ class Starter:
         if not fresh:
             raise SystemExit(".ci/run no longer makes the projects from an empty cache as it did: update local/starter.py")
         text = text.replace(fresh.group(0), "")
-        return text.replace("make test-starters\n", "")
+        return self.own_examples(text.replace("make test-starters\n", ""))
 
     def makefile(self) -> str:
         """The kit's Makefile without its own targets (starter, bench; load unless all patterns)."""
@@ -267,7 +267,7 @@ class Starter:
         titles = [composition.Part.read(composition.FUNCTIONS / p / "template.yaml").body["Metadata"]["Pattern"]["Title"] for p in self.chosen]
         wanted = list(dict.fromkeys(README_SECTIONS[p] for p in self.chosen))
         body = "\n".join(section(heading) for heading in wanted)
-        common = "\n".join(section(heading) for heading in README_COMMON)
+        common = self.own_examples("\n".join(section(heading) for heading in README_COMMON))
         return f"""# {self.name}
 
 ```sh
@@ -300,6 +300,21 @@ The patterns of this project: {"; ".join(titles)}. Made from the serverless patt
 
 {body}
 {common}"""
+
+    def own_examples(self, text: str) -> str:
+        """The kit's common sections show one function and one sample event (orders-api's
+        create-order): in a project without it, its own first function and that one's first
+        sample instead."""
+        if "sync" in self.chosen:
+            return text
+        resources = load(self.dest / "template.yaml")["Resources"]
+        functions = {body["Metadata"]["BuildProperties"]["Binary"]: logical_id for logical_id, body in sorted(resources.items())
+                     if body["Type"] == "AWS::Serverless::Function"}
+        binary = next((f for f in self.functions if f.endswith("-api")), self.functions[0])  # an API reads best
+        event = json.loads(self.expected(binary))["events"][0]["event"]
+        return (text.replace("OrdersApiFunction", functions[binary])
+                .replace("events/orders-api/create-order.json", f"events/{binary}/{event}")
+                .replace("invoke orders-api ", f"invoke {binary} "))
 
     def prune_kit_features(self) -> None:
         """lambda-kit without the features no crate of this project asks for: the feature, the
