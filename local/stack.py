@@ -23,14 +23,17 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .aws import BIN, Moto, create_resources, free_port, stop
 from .cfn import ROOT, Template
 from .gateway import Gateway
 from .lambda_api import InvocationFailed, InvokeRouter, invoke
 from .aws import subscribe
-from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
-from .ws_gateway import WebSocketGateway, local_endpoints, websocket_api
+
+if TYPE_CHECKING:
+    from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
+    from .ws_gateway import WebSocketGateway
 
 STATE_DIR = ROOT / ".local"
 # Switches for make load, off unless set in the caller's environment: a share of SQS records
@@ -193,8 +196,10 @@ class Stack:
             if os.environ.get(name):
                 environment[name] = os.environ[name]
                 self.say(f"fault injection: {name}={os.environ[name]}")
-        websocket = websocket_api(self.template) if self.with_functions else None
+        websocket = self._websocket_api() if self.with_functions else None
         if websocket:
+            from .ws_gateway import WebSocketGateway, local_endpoints  # noqa: PLC0415
+
             # Ports first: the functions' environment names the local Management API.
             self.websocket = WebSocketGateway(websocket, "", port=self.websocket_port, log=self._log)
         environments = {binary: {**environment, **own} for binary, own in function_environments(self.template).items()}
@@ -230,16 +235,22 @@ class Stack:
                 self.say(f"WebSocket API at {self.websocket.url} (Management API at {self.websocket.management_endpoint})")
                 for route_key, route in sorted(websocket["routes"].items()):
                     self.say(f"  {route_key:<24} -> {route['binary']}")
-            for mapping in self.template.sqs_mappings():
+            sqs_mappings = self.template.sqs_mappings()
+            stream_mappings = self.template.event_source_mappings("AWS::DynamoDB::Table")
+            subscriptions = self.template.lambda_subscriptions()
+            if sqs_mappings or stream_mappings or subscriptions:
+                # Lambda's pollers (local/poller.py): a project without event sources has none.
+                from .poller import SnsLambdaPoller, SqsPoller, StreamPoller  # noqa: PLC0415
+            for mapping in sqs_mappings:
                 poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
                 self.pollers.append(poller)
                 self.say(f"  SQS {mapping.queue} (batches of {mapping.batch_size}) -> {mapping.function} ({mapping.binary})")
-            for mapping in self.template.event_source_mappings("AWS::DynamoDB::Table"):
+            for mapping in stream_mappings:
                 poller = StreamPoller(mapping.function, mapping.binary, mapping.source, mapping.properties, self.moto.client("dynamodb"),
                                       self.moto.client("dynamodbstreams"), self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
                 self.pollers.append(poller.start())
                 self.say(f"  DynamoDB stream of {mapping.source} -> {mapping.function} ({mapping.binary})")
-            for function, name, properties in self.template.lambda_subscriptions():
+            for function, name, properties in subscriptions:
                 tap = f"{name}-tap"
                 self.moto.client("sqs").create_queue(QueueName=tap)
                 subscription = subscribe(self.moto.client("sns"), properties["TopicArn"], "sqs", self.template.arn_of_queue(tap), properties)
@@ -248,6 +259,16 @@ class Stack:
                 self.pollers.append(poller.start())
                 self.say(f"  SNS {properties['TopicArn'].rsplit(':', 1)[-1]} (filtered) -> {function} ({self.template.binary(function)})")
         return environment
+
+    def _websocket_api(self) -> dict[str, Any] | None:
+        """The template's WebSocket API, as the local gateway (local/ws_gateway.py) serves it;
+        None without one (and a project without one has no gateway module either)."""
+        apis = self.template.of_type("AWS::ApiGatewayV2::Api").values()
+        if not any(api["Properties"].get("ProtocolType") == "WEBSOCKET" for api in apis):
+            return None
+        from .ws_gateway import websocket_api  # noqa: PLC0415
+
+        return websocket_api(self.template)
 
     def _log(self, message: str) -> None:
         with open(LOG_FILE, "a", encoding="utf-8") as log:

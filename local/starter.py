@@ -56,6 +56,14 @@ TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "
 # What the kit has for itself: the generator, the benchmarks, and the load run (which drives
 # every pattern; a project with all of them keeps it).
 KIT_ONLY_LOCAL = ("starter.py", "test_starters.py", "template.py")  # the generator and the composer
+# Modules of the local loop a project holds only with a pattern that uses them: Lambda's pollers
+# (SQS, streams, SNS), the WebSocket gateway and its tokens, the webhook test receiver.
+LOCAL_FOR = {
+    "poller.py": ("async", "fanout", "realtime", "callbacks"),
+    "ws_gateway.py": ("realtime",),
+    "ws_token.py": ("realtime",),
+    "webhook_receiver.py": ("callbacks",),
+}
 # The generator's, the composition's and the kit's crate architecture: a project owns its
 # template.yaml and its crates.
 KIT_ONLY_TESTS = ("test_starter.py", "test_composition.py", "test_crates.py")
@@ -132,6 +140,8 @@ class Starter:
             self.put(f"tests/expected/{function}.json", self.expected(function))
         for path in files_under(ROOT / "local"):
             if path.name in KIT_ONLY_LOCAL or (path.name == "load.py" and not self.all):
+                continue
+            if path.name in LOCAL_FOR and not set(LOCAL_FOR[path.name]) & set(self.chosen):
                 continue
             self.copy(path)
         for path in sorted((ROOT / "tests").glob("*.py")):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patterns import needs
+from patterns import needs, needs_one_of
 from local.cfn import HttpRoute, Template
 from local.gateway import http_api_event, select_route, unsigned_token
 from local.stack import command_environment, function_environments
@@ -84,6 +84,7 @@ def test_the_sqs_mappings_are_the_template_sqs_events():
                         ("WebhookQueue", "webhook-dispatcher", 10, True), ("WsPushQueue", "ws-push", 10, True)}
 
 
+@needs_one_of("async", "fanout", "realtime", "callbacks")
 def test_the_poller_fails_what_lambda_would_fail():
     from local.poller import failed_ids
 

@@ -67,6 +67,17 @@ def test_a_sync_only_project_has_no_sqs(sync_only):
     assert sorted(p.name for p in (sync_only / "events").iterdir()) == ["orders-api"]
 
 
+@pytest.mark.parametrize(("fixture", "absent"), [
+    ("sync_only", ["poller.py", "ws_gateway.py", "ws_token.py", "webhook_receiver.py"]),
+    ("async_only", ["ws_gateway.py", "ws_token.py", "webhook_receiver.py"]),
+])
+def test_a_project_holds_only_the_local_tools_its_patterns_use(fixture, absent, request):
+    project = request.getfixturevalue(fixture)
+    held = {p.name for p in (project / "local").glob("*.py")}
+    assert not held & set(absent)
+    assert {"stack.py", "gateway.py", "cfn.py"} <= held
+
+
 @pytest.mark.parametrize("fixture", ["async_only", "sync_only"])
 def test_a_project_keeps_the_kits_versions_and_only_its_own_crates(fixture, request):
     project = request.getfixturevalue(fixture)
