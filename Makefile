@@ -3,7 +3,8 @@
 #
 #   make demo   build, start the local stack, walk the API over HTTP, stop everything
 #   make test   every test: Rust unit + integration (moto), local HTTP end to end, template checks
-#   make up     start the local stack and keep it running (make down stops it)
+#   make up     start the local stack and keep it running (make down stops it); a saved edit to a
+#               function is rebuilt and served on its next request
 #   make bench  cold start (plain and over TLS), size, handler cost (times and instruction counts),
 #               build times; rewrites BENCHMARKS.md
 #   make fuzz   the fuzz tests of every handler, 100,000 cases each (make test runs 256)
