@@ -16,8 +16,8 @@ class InvocationFailed(Exception):
     """The function did not answer: it errored, timed out, or could not be reached."""
 
 
-def invoke(endpoint: str, binary: str, event: Any, timeout: float, empty: Any = None) -> Any:
-    """The function's answer to `event` (`empty` for an answer with no body), or InvocationFailed."""
+def invoke(endpoint: str, binary: str, event: Any, timeout: float) -> Any:
+    """The function's answer to `event`, or InvocationFailed."""
     request = urllib.request.Request(
         f"{endpoint}/2015-03-31/functions/{binary}/invocations",
         data=json.dumps(event).encode(),
@@ -28,8 +28,7 @@ def invoke(endpoint: str, binary: str, event: Any, timeout: float, empty: Any = 
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             if answer.headers.get("x-amz-function-error"):
                 raise InvocationFailed(f"{binary} returned an error: {answer.read()[:500]!r}")
-            body = answer.read()
-            return json.loads(body) if body else empty
+            return json.loads(answer.read() or b"null")
     except (urllib.error.URLError, json.JSONDecodeError, TimeoutError, ConnectionError) as error:
         raise InvocationFailed(f"invoking {binary} failed: {error}") from error
 
