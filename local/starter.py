@@ -153,7 +153,7 @@ class Starter:
         self.put(".ci/run", self.ci_run())
         (self.dest / ".ci" / "run").chmod(0o755)
         self.put("Cargo.toml", self.cargo_toml())
-        self.put("Makefile", self.makefile())
+        self.put("Makefile", self.own_examples(self.makefile()))
         self.put(".gitignore", "".join(line for line in (ROOT / ".gitignore").read_text().splitlines(keepends=True)
                                        if "venv-bench" not in line and "venv-starter" not in line))
         self.put("samconfig.toml", re.sub(r'^stack_name = ".*"$', f'stack_name = "{self.name}"',

@@ -57,6 +57,9 @@ def test_an_async_only_project_has_no_topic_outbox_stream_sns_crate_or_websocket
     assert not re.search(r"Outbox|OrdersTable|ORDERS_TABLE|OUTBOX_TABLE|DomainEvents", text)
     assert not (async_only / "kit" / "lambda-kit" / "src" / "sns.rs").exists()
     assert "aws-sdk-sns" not in (async_only / "Cargo.toml").read_text()
+    # Its help, CI and README show its own function where the kit's show orders-api.
+    for name in ("Makefile", ".ci/run", "README.md"):
+        assert "OrdersApiFunction" not in (async_only / name).read_text(), name
 
 
 def test_a_sync_only_project_has_no_sqs(sync_only):
