@@ -50,15 +50,18 @@ test: venv lint
 # the others as ignored ("needs the local AWS (moto)"); here they run too (the sam-local
 # fixtures, which only put state in place, stay for make sam-local).
 test-rust:
-	cargo test --workspace --locked $(LOCAL_FEATURES) -- --include-ignored --skip sample_event_fixtures
+	cargo test --locked $(LOCAL_FEATURES) -- --include-ignored --skip sample_event_fixtures
 
 test-python:
 	$(VENV)/bin/pytest -q tests functions
 
+# The benchmarks' crates are checked on their own: built with the functions, their dependencies
+# would change the features, and so the build, of everything the functions share.
 lint:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --locked $(LOCAL_FEATURES) -- -D warnings
-	cargo clippy --workspace --locked -- -D warnings
+	cargo clippy --all-targets --locked $(LOCAL_FEATURES) -- -D warnings
+	cargo clippy --locked -- -D warnings
+	cargo clippy --package handler-cost --package hello-floor --all-targets --locked -- -D warnings
 
 up: venv
 	$(STACK) up --detach --port $(API_PORT) --invoke-port $(INVOKE_PORT) --ws-port $(WS_PORT)
@@ -119,7 +122,7 @@ deploy-rehearsal: venv
 # stand-ins of their own ports.
 FUZZ_CASES ?= 100000
 fuzz:
-	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --workspace --locked $(LOCAL_FEATURES) --profile fuzz --test fuzz -- --test-threads 2
+	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --locked $(LOCAL_FEATURES) --profile fuzz --test fuzz -- --test-threads 2
 
 # The load run: a local stack with fault injection on (10 % of SQS records fail their first
 # delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See local/load.py.

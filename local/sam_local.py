@@ -98,8 +98,8 @@ def put_fixtures(environment: dict[str, str], stack: Stack, functions: list[tupl
     crates = sorted(p.parent.parent.name for p in ROOT.glob("functions/*/*/tests/*.rs")
                     if "async fn sample_event_fixtures()" in p.read_text())
     # The whole workspace, as `make test` builds it: the same feature set, so no rebuild.
-    command = ["cargo", "test", "--locked", "--workspace", *LOCAL_FEATURES, "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]
-    print(f"fixtures: {' '.join(crates)} (cargo test --workspace ... sample_event_fixtures)", flush=True)
+    command = ["cargo", "test", "--locked", *LOCAL_FEATURES, "--tests", "--", "--ignored", "--exact", "sample_event_fixtures"]
+    print(f"fixtures: {' '.join(crates)} (cargo test ... sample_event_fixtures)", flush=True)
     out = subprocess.run(command, cwd=ROOT, env={**os.environ, **environment}, capture_output=True, text=True)
     if out.returncode != 0 or out.stdout.count("test sample_event_fixtures ... ok") != len(crates):
         sys.stdout.write(out.stdout + out.stderr)

@@ -41,16 +41,6 @@ from pathlib import Path
 from local import template as composition
 from local.cfn import ROOT, load
 
-# Pattern -> the heading of its section in the kit's README (both push patterns share one).
-README_SECTIONS = {
-    "sync": "## Synchronous request-response",
-    "async": "## Asynchronous request-reply",
-    "fanout": "## Publish-subscribe fan-out",
-    "realtime": "## Real-time push and callbacks",
-    "callbacks": "## Real-time push and callbacks",
-}
-# The kit's README sections every project gets (the local loop, deploying, SAM's emulator).
-README_COMMON = ("## The local loop", "## Deploy", "## On SAM's emulator")
 # Files of the kit's top level a project takes as they are (the Makefile and .gitignore edited).
 TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml", ".cargo/config.toml")
 # What the kit has for itself: the generator, the benchmarks, and the load run (which drives
@@ -187,6 +177,7 @@ class Starter:
         """The workspace: its crates, and of the kit's shared dependencies those its crates name."""
         text = (ROOT / "Cargo.toml").read_text(encoding="utf-8")
         text = re.sub(r'^members = \[.*\]$', 'members = ["functions/*/*", "kit/*"]', text, flags=re.M)
+        text = re.sub(r'^# What `cargo test`.*?\ndefault-members = \[.*?\]\n', "", text, flags=re.M | re.S)
         tests = ", ".join(f'"functions/{p}/tests"' for p in self.chosen if (composition.FUNCTIONS / p / "tests").is_dir())
         text = re.sub(r'^exclude = \[.*\]$', f"exclude = [{tests}]", text, flags=re.M)
         manifests = [(crate / "Cargo.toml").read_text() for p in self.chosen for crate in crates_of(p)]
@@ -260,56 +251,138 @@ class Starter:
             if dropping and re.match(r"^#\s{10,}\S", line):
                 continue
             dropping = False
-            if not line.startswith(("BENCH_VENV", "STARTER_VENV")):
+            if line.startswith(("# The benchmarks' crates are checked", "# would change the features, and so the build")):
+                continue  # the kit's lint of its benchmarks, which a project has not
+            if not line.startswith(("BENCH_VENV", "STARTER_VENV")) and "--package handler-cost" not in line:
                 out.append(line)
         text = "".join(out).replace(" (nor make bench in the kit)", "")
         return re.sub(r"^(\.PHONY:.*)$", lambda m: " ".join(w for w in m.group(1).split() if w not in gone), text, flags=re.M)
 
     def readme(self) -> str:
-        kit = (ROOT / "README.md").read_text(encoding="utf-8")
-        # Fenced code holds lines starting with '#': split only at headings outside fences.
-        sections = _headed_sections(kit)
+        """The project's README: its own code first, how to run and change it, how to deploy it.
+        Each pattern gives its "Try it" and "Make it yours" sections (functions/<pattern>/README.md)."""
+        parts = {p: _headed_sections((composition.FUNCTIONS / p / "README.md").read_text(encoding="utf-8"), "## ") for p in self.chosen}
 
-        def section(heading: str) -> str:
-            found = [text for title, text in sections if title.startswith(heading)]
-            return found[0].rstrip("\n") + "\n" if found else ""
+        def section(pattern: str, heading: str) -> str:
+            found = [text.split("\n", 1)[1].strip("\n") for title, text in parts[pattern] if title == heading]
+            return found[0] + "\n" if found else ""
 
-        titles = [composition.Part.read(composition.FUNCTIONS / p / "template.yaml").body["Metadata"]["Pattern"]["Title"] for p in self.chosen]
-        wanted = list(dict.fromkeys(README_SECTIONS[p] for p in self.chosen))
-        body = "\n".join(section(heading) for heading in wanted)
-        common = self.own_examples("\n".join(section(heading) for heading in README_COMMON))
+        titles = {p: composition.Part.read(composition.FUNCTIONS / p / "template.yaml").body["Metadata"]["Pattern"]["Title"] for p in self.chosen}
+        resources = load(self.dest / "template.yaml")["Resources"]
+        count = lambda kind: sum(1 for body in resources.values() if body["Type"] == kind)  # noqa: E731
+        alarms, keys, secrets = count("AWS::CloudWatch::Alarm"), count("AWS::KMS::Key"), count("AWS::SecretsManager::Secret")
+        idle = alarms * 0.10 + keys * 1.00 + secrets * 0.40
+        crates = []
+        for pattern in self.chosen:
+            for crate in crates_of(pattern):
+                description = re.search(r'^description = "(.*)"$', (crate / "Cargo.toml").read_text(), re.M)
+                crates.append(f"  {crate.name + '/':<22} {description.group(1) if description else ''}")
+        try_it = "\n".join(f"### {titles[p]}\n\n{section(p, '## Try it')}" for p in self.chosen if section(p, "## Try it"))
+        yours = "".join(section(p, "## Make it yours") for p in self.chosen)
+        layout = "\n".join(
+            [f"{'functions/' + p + '/':<23}{titles[p]}: its crates, README.md (how it works), tests/ (end to end)" for p in self.chosen]
+            + crates)
+        api = any(body["Type"] == "AWS::Serverless::HttpApi" for body in resources.values())
+        example = self.example()
+        call = (f"\n.venv/bin/sam list stack-outputs --stack-name {self.name}   # ApiUrl, the queues, AlarmTopicArn, ..."
+                + "\ncurl -si \"<ApiUrl>/" + ("orders/<id>" if "sync" in self.chosen else "jobs/<id>")
+                + "\"    # with AuthMode NONE; IAM: curl --aws-sigv4, JWT: -H 'authorization: Bearer ...'") if api else ""
         return f"""# {self.name}
 
+AWS Lambda functions in Rust: {"; ".join(titles[p].lower() if i else titles[p] for i, p in enumerate(self.chosen))}.
+It runs and is tested on your machine without Docker or an AWS account, and deploys with SAM.
+
 ```sh
-make demo   # builds, starts the system locally (no Docker), walks its APIs over HTTP, stops it
+make demo   # builds, starts the system locally (no Docker), walks it over HTTP, stops it
 make test   # every test: Rust unit and integration (real SDK against a local AWS), end to end, template gates
 ```
 
-Both need only Rust (cargo) and Python 3: they install the pinned tools into `.venv` and
-`.venv-checkov` (requirements-dev.txt, requirements-checkov.txt). `make up` / `make down` keep
-the local stack running; `make build` is `sam build`; `make sam-local` runs every sample event
-through SAM's emulator (needs Docker); `make deploy-rehearsal` deploys the built template to a
-CloudFormation on loopback, checks it and deletes it (no Docker, no account); `.ci/run` is what
-CI runs.
+## Prerequisites
 
-The patterns of this project: {"; ".join(titles)}. Made from the serverless patterns kit with
-`make starter PATTERNS="{' '.join(self.chosen)}" NAME={self.name}`.
+| Tool | Version | For |
+|---|---|---|
+| Rust (rustup, cargo) | 1.94 or newer | everything |
+| Python | 3.11 or newer, with `venv` | the local loop and the tests: `make` installs the pinned tools into `.venv` |
+| Docker | any engine, default settings | only `make sam-local` and `make sam-invoke` |
+| AWS credentials | | only `sam deploy` |
 
-## Next steps
+The first `make test` installs the tools (about 3 minutes) and builds (10 minutes or more on 2
+cores); later runs take a minute or two. Plain `cargo test` needs nothing running: it runs every
+test that needs no local AWS and lists the others as ignored.
 
-- Your code: the functions are in `functions/<pattern>/<function>/` (`main.rs` wires, the
-  handler beside it), their sample events in `events/<function>/` with the answers expected in
-  `tests/expected/<function>.json`.
-- Your resources: `template.yaml` is this project's SAM template, its source: edit it as any
-  SAM template (add a queue, a table, a route); `make test` checks it with cfn-lint (serverless
-  rules), checkov and the invariants in `tests/test_template.py`.
-- Deploy: `make build`, then `sam deploy --guided` (the stack name `{self.name}` is in
-  samconfig.toml). See "Deploy" below for the parameters to set.
-- Another pattern later: make a new project with every pattern you now want from the kit and
-  move your code into it; the kit's `make starter` writes only what its patterns use.
+## What is here
 
-{body}
-{common}"""
+```
+{layout}
+template.yaml          every resource of this project (SAM): edit it as any SAM template
+events/<function>/     sample events, each run by a test against tests/expected/<function>.json
+tests/                 template gates (cfn-lint, checkov, the invariants no linter checks), local-loop tests
+kit/                   lambda-kit (config, tracing, SDK set-up, errors, ...), contracts, test-support
+local/                 the local loop: moto, the functions under cargo-lambda, the gateways, the pollers
+samconfig.toml         sam deploy's settings (stack name {self.name})
+.ci/run                what CI runs
+```
+
+## Run it locally
+
+```sh
+make up      # the local stack, kept running: the functions under cargo lambda watch, a local AWS (moto)
+make down    # stops it
+```
+
+Save an edit to a function while `make up` runs: its next request rebuilds and restarts it. The
+stack's log is `.local/stack.log`.
+
+{try_it}
+## Make it yours
+
+- **Rename the project**: its name is in `README.md`, `samconfig.toml` (`stack_name`) and
+  `template.yaml` (`Description`).
+{yours}- **A function**: a crate under `functions/<pattern>/` (the workspace takes every folder there),
+  with `lambda-kit` and the features it needs; in `template.yaml` an `AWS::Serverless::Function`
+  with `Metadata: {{BuildMethod: rust-cargolambda, BuildProperties: {{Binary: <crate>}}}}`, its
+  log group, its least-privilege policies and its events; a sample in `events/<crate>/` with its
+  answer in `tests/expected/<crate>.json`. `make test` then builds it, serves it and checks the
+  template (every function needs a log group with a retention, a reserved concurrency and no
+  wildcard actions).
+- **An AWS service**: add its SDK crate (`aws-sdk-<service>`, `default-features = false` as the
+  others in `Cargo.toml`) to the function, build the client once in `main.rs` from the shared
+  config, and grant the function only the actions it calls in `template.yaml`.
+- **A resource**: add it to `template.yaml`, encrypted with `DataKey`; a queue with its
+  dead-letter queue and an alarm on it to `AlarmTopic`. The local stack creates what the template
+  holds; cfn-lint and checkov in `make test` say what is missing.
+
+## One event under SAM's emulator
+
+```sh
+make sam-invoke FN={example[0]} EVENT=events/{example[1]}/{example[2]}
+make sam-local   # every sample event through sam local, each answer checked
+```
+
+Both run `sam build`, start a local AWS on Docker's bridge for the containers, and remove every
+container they started.
+
+## Deploy
+
+```sh
+export AWS_PROFILE=...        # credentials for the account, as the AWS CLI takes them
+make build                    # sam build: arm64 binaries, cross-compiled with cargo-lambda
+.venv/bin/sam deploy --guided # asks for the region, AuthMode (NONE, IAM or JWT) and AlarmEmail{call}
+.venv/bin/sam delete          # removes the stack
+```
+
+Give `AlarmEmail` and confirm the mail AWS sends: every alarm of the stack reaches it.
+`make deploy-rehearsal` does the whole deploy offline first (a CloudFormation on loopback, checked,
+then deleted). Idle, the stack costs about ${idle:.2f} a month at us-east-1 list prices:
+{alarms} alarms at $0.10, {keys} KMS key at $1.00{f", {secrets} secrets at $0.40" if secrets else ""}; requests, messages,
+storage and logs are paid per use.
+
+## More
+
+Each pattern's design, limits and failure paths are in its `functions/<pattern>/README.md`. The
+serverless patterns kit this project was made from (`make starter PATTERNS="{' '.join(self.chosen)}"`)
+documents the local loop, the emulator and the benchmarks.
+"""
 
     def own_examples(self, text: str) -> str:
         """The kit's common sections show one function and one sample event (orders-api's
@@ -317,14 +390,21 @@ The patterns of this project: {"; ".join(titles)}. Made from the serverless patt
         sample instead."""
         if "sync" in self.chosen:
             return text
+        function, binary, event = self.example()
+        return (text.replace("OrdersApiFunction", function)
+                .replace("events/orders-api/create-order.json", f"events/{binary}/{event}")
+                .replace("invoke orders-api ", f"invoke {binary} "))
+
+    def example(self) -> tuple[str, str, str]:
+        """One function of this project and one of its sample events: (logical id, binary, file
+        name). An API's reads best; orders-api's create-order where the project has it."""
         resources = load(self.dest / "template.yaml")["Resources"]
         functions = {body["Metadata"]["BuildProperties"]["Binary"]: logical_id for logical_id, body in sorted(resources.items())
                      if body["Type"] == "AWS::Serverless::Function"}
-        binary = next((f for f in self.functions if f.endswith("-api")), self.functions[0])  # an API reads best
-        event = json.loads(self.expected(binary))["events"][0]["event"]
-        return (text.replace("OrdersApiFunction", functions[binary])
-                .replace("events/orders-api/create-order.json", f"events/{binary}/{event}")
-                .replace("invoke orders-api ", f"invoke {binary} "))
+        binary = next((f for f in self.functions if f.endswith("-api")), self.functions[0])
+        samples = [case["event"] for case in json.loads(self.expected(binary))["events"]]
+        event = next((s for s in samples if s == "create-order.json"), None) or next((s for s in samples if s.startswith("create-") and "rest" not in s), samples[0])
+        return functions[binary], binary, event
 
     def prune_kit_features(self) -> None:
         """lambda-kit without the features no crate of this project asks for: the feature, the
@@ -441,14 +521,16 @@ def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}"
 
 
-def _headed_sections(text: str) -> list[tuple[str, str]]:
-    """(heading, text up to the next heading of level 2 or 3), headings outside code fences."""
+def _headed_sections(text: str, *levels: str) -> list[tuple[str, str]]:
+    """(heading, text up to the next heading of a level in `levels`, default 2 and 3), headings
+    outside code fences."""
+    levels = levels or ("## ", "### ")
     sections: list[tuple[str, list[str]]] = []
     fenced = False
     for line in text.splitlines(keepends=True):
         if line.startswith("```"):
             fenced = not fenced
-        if not fenced and (line.startswith("## ") or line.startswith("### ")):
+        if not fenced and line.startswith(levels):
             sections.append((line.strip(), [line]))
         elif sections:
             sections[-1][1].append(line)

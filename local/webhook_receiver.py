@@ -4,6 +4,11 @@ independently of the Rust signer), can fail its first N requests, and records wh
 
 Locally only: jobs may name http://127.0.0.1 callback URLs because the stack sets
 LOCAL_WEBHOOKS_ALLOW_LOOPBACK, which the functions honour only under the local stack.
+
+With `make up` running, it prints every delivery it gets and whether its signature verified
+with the running stack's key:
+
+    .venv/bin/python -m local.webhook_receiver [port, default 8081]
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +40,7 @@ class Receiver:
     """Fails the first `failures` requests with a 500 (float("inf"): all of them), answers the
     others 204, and records each request with whether its signature verified."""
 
-    def __init__(self, key: bytes, failures: int | float = 0, path: str = "/hooks/jobs"):
+    def __init__(self, key: bytes, failures: int | float = 0, path: str = "/hooks/jobs", port: int = 0, show: bool = False):
         self.key, self.failures = key, failures
         self.requests: list[dict] = []
         self.lock = threading.Lock()
@@ -57,11 +63,14 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
+                if show:
+                    last = receiver.requests[-1]
+                    print(f"{'verified' if last['verified'] else 'NOT VERIFIED'} {last['id']}: {json.dumps(last['body'])}", flush=True)
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
@@ -70,3 +79,29 @@ class Receiver:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+def main() -> int:
+    import boto3  # noqa: PLC0415 (the tests import this module without the stack)
+
+    from .cfn import REGION  # noqa: PLC0415
+    from .stack import STATE_FILE  # noqa: PLC0415
+
+    if not STATE_FILE.exists():
+        print("no local stack is running: start one with `make up`")
+        return 1
+    endpoint = json.loads(STATE_FILE.read_text())["AWS_ENDPOINT_URL"]
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    key = secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()
+    receiver = Receiver(key, port=int(sys.argv[1]) if len(sys.argv) > 1 else 8081, show=True)
+    print(f"receiving signed webhooks at {receiver.url} (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        receiver.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -119,11 +119,34 @@ def test_a_sample_that_needs_an_absent_pattern_is_left_out_with_its_expected_ans
     assert "create-invoice-job.json" not in expected and "create-job-rest-api.json" in expected
 
 
-def test_the_readme_has_the_chosen_patterns_sections_and_the_next_steps(async_only, sync_only):
-    text = (async_only / "README.md").read_text()
-    assert text.startswith("# my-jobs\n") and "make demo" in text and "## Next steps" in text
-    assert "## Asynchronous request-reply" in text and "## Synchronous request-response" not in text
-    assert "## Synchronous request-response" in (sync_only / "README.md").read_text()
+def test_the_readme_shows_the_projects_own_code_how_to_call_it_change_it_and_deploy_it(async_only, sync_only):
+    for project, route, function in ((async_only, "/jobs", "JobsApiFunction"), (sync_only, "/orders", "OrdersApiFunction")):
+        text = (project / "README.md").read_text()
+        lines = text.splitlines()
+        assert lines[0] == f"# {project.name}" and len(lines) <= 220
+        headings = [line for line in lines if line.startswith("## ")]
+        assert headings[:4] == ["## Prerequisites", "## What is here", "## Run it locally", "## Make it yours"]
+        assert {"## One event under SAM's emulator", "## Deploy"} <= set(headings)
+        # the owner's code first, with its own crates; a curl for the routes it serves
+        assert text.index("functions/") < text.index("local/")
+        assert f"curl -si -X POST http://127.0.0.1:3000{route}" in text and f"http://127.0.0.1:3000{route}/<id>" in text
+        assert f"make sam-invoke FN={function} EVENT=events/" in text
+        sample = re.search(r"make sam-invoke FN=\S+ EVENT=(\S+)", text).group(1)
+        assert (project / sample).is_file()
+        assert "sam deploy --guided" in text and "sam delete" in text and re.search(r"costs about \$\d+\.\d\d a month", text)
+    assert "jobs::kinds::JobKind" in (async_only / "README.md").read_text()
+    sync_text = (sync_only / "README.md").read_text()
+    assert "/jobs" not in sync_text and "job kind" not in sync_text.lower()
+
+
+def test_the_kit_readme_opens_like_its_peers_and_stays_short():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 400
+    assert text.index("make demo") < text.index("## Prerequisites") < text.index("## The patterns") < text.index("## Start a project")
+    for pattern in ("sync", "async", "fanout", "realtime", "callbacks"):
+        assert f"| `{pattern}` |" in text and f"(functions/{pattern}/README.md)" in text
+    for link in re.findall(r"\]\(((?:docs|functions)/[^)#]+)\)", text):
+        assert (ROOT / link).is_file(), link
 
 
 def test_what_a_pattern_requires_comes_with_it(tmp_path):
