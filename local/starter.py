@@ -374,7 +374,7 @@ make build                    # sam build: arm64 binaries, cross-compiled with c
 Give `AlarmEmail` and confirm the mail AWS sends: every alarm of the stack reaches it.
 `make deploy-rehearsal` does the whole deploy offline first (a CloudFormation on loopback, checked,
 then deleted). Idle, the stack costs about ${idle:.2f} a month at us-east-1 list prices:
-{alarms} alarms at $0.10, {keys} KMS key at $1.00{f", {secrets} secrets at $0.40" if secrets else ""}; requests, messages,
+{alarms} alarms at $0.10, {keys} KMS key at $1.00{f", {secrets} secret{'s' if secrets > 1 else ''} at $0.40" if secrets else ""}; requests, messages,
 storage and logs are paid per use.
 
 ## More
