@@ -47,6 +47,21 @@ LOG_FILE = STATE_DIR / "stack.log"
 LOCAL_FEATURES = ("--features", "lambda-kit/local")
 
 
+def running_secret(secret_id: str) -> bytes | None:
+    """The value of a Secrets Manager secret of the running local stack (`make up`), or None when
+    no stack runs: for the tools a developer uses beside it (tokens, a webhook receiver)."""
+    import boto3  # noqa: PLC0415 (the stack itself does not need it at import)
+
+    from .cfn import REGION  # noqa: PLC0415
+
+    if not STATE_FILE.exists():
+        return None
+    endpoint = json.loads(STATE_FILE.read_text())["AWS_ENDPOINT_URL"]
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    return secrets.get_secret_value(SecretId=secret_id)["SecretString"].encode()
+
+
 def function_environments(template: Template) -> dict[str, dict[str, str]]:
     """Each function's own environment, by binary, as the template gives it (see
     Template.function_environment), with the log format Lambda's logging config sets."""

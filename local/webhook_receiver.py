@@ -82,18 +82,12 @@ class Receiver:
 
 
 def main() -> int:
-    import boto3  # noqa: PLC0415 (the tests import this module without the stack)
+    from .stack import running_secret  # noqa: PLC0415 (the tests import this module without the stack)
 
-    from .cfn import REGION  # noqa: PLC0415
-    from .stack import STATE_FILE  # noqa: PLC0415
-
-    if not STATE_FILE.exists():
+    key = running_secret("WebhookSigningSecret")
+    if key is None:
         print("no local stack is running: start one with `make up`")
         return 1
-    endpoint = json.loads(STATE_FILE.read_text())["AWS_ENDPOINT_URL"]
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION,
-                           aws_access_key_id="local", aws_secret_access_key="local")
-    key = secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()
     receiver = Receiver(key, port=int(sys.argv[1]) if len(sys.argv) > 1 else 8081, show=True)
     print(f"receiving signed webhooks at {receiver.url} (Ctrl-C stops)", flush=True)
     try:

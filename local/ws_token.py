@@ -9,14 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import sys
 import time
 
-import boto3
-
-from .cfn import REGION
-from .stack import STATE_FILE
+from .stack import running_secret
 
 
 def mint(key: bytes, customer_id: str, expires_at: int) -> str:
@@ -29,13 +25,10 @@ def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
-    if not STATE_FILE.exists():
+    key = running_secret("WsTokenSecret")
+    if key is None:
         print("no local stack is running: start one with `make up`")
         return 1
-    endpoint = json.loads(STATE_FILE.read_text())["AWS_ENDPOINT_URL"]
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION,
-                           aws_access_key_id="local", aws_secret_access_key="local")
-    key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
     valid_for = int(sys.argv[2]) if len(sys.argv) > 2 else 3600
     print(mint(key, sys.argv[1], int(time.time()) + valid_for))
     return 0
