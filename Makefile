@@ -37,7 +37,7 @@ LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint up down build sam-local sam-invoke deploy-rehearsal bench fuzz load template starter test-starters venv clean
+.PHONY: demo test test-rust test-python lint lint-bench up down build sam-local sam-invoke deploy-rehearsal bench fuzz load template starter test-starters venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
@@ -55,12 +55,15 @@ test-rust:
 test-python:
 	$(VENV)/bin/pytest -q tests functions
 
-# The benchmarks' crates are checked on their own: built with the functions, their dependencies
-# would change the features, and so the build, of everything the functions share.
 lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets --locked $(LOCAL_FEATURES) -- -D warnings
 	cargo clippy --locked -- -D warnings
+
+# The benchmarks' crates are checked on their own: built with the functions, their dependencies
+# would change the features, and so the build, of everything the functions share.
+lint: lint-bench
+lint-bench:
 	cargo clippy --package handler-cost --package hello-floor --all-targets --locked -- -D warnings
 
 up: venv

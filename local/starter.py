@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import os
 import re
 import shutil
@@ -236,7 +237,7 @@ class Starter:
 
     def makefile(self) -> str:
         """The kit's Makefile without its own targets (starter, bench; load unless all patterns)."""
-        gone = ["starter", "test-starters", "bench", "template"] + ([] if self.all else ["load"])
+        gone = ["starter", "test-starters", "bench", "lint-bench", "template"] + ([] if self.all else ["load"])
         text = (ROOT / "Makefile").read_text(encoding="utf-8")
         paragraphs = text.split("\n\n")
         kept = [p for p in paragraphs
@@ -251,9 +252,7 @@ class Starter:
             if dropping and re.match(r"^#\s{10,}\S", line):
                 continue
             dropping = False
-            if line.startswith(("# The benchmarks' crates are checked", "# would change the features, and so the build")):
-                continue  # the kit's lint of its benchmarks, which a project has not
-            if not line.startswith(("BENCH_VENV", "STARTER_VENV")) and "--package handler-cost" not in line:
+            if not line.startswith(("BENCH_VENV", "STARTER_VENV")):
                 out.append(line)
         text = "".join(out).replace(" (nor make bench in the kit)", "")
         return re.sub(r"^(\.PHONY:.*)$", lambda m: " ".join(w for w in m.group(1).split() if w not in gone), text, flags=re.M)
@@ -261,7 +260,7 @@ class Starter:
     def readme(self) -> str:
         """The project's README: its own code first, how to run and change it, how to deploy it.
         Each pattern gives its "Try it" and "Make it yours" sections (functions/<pattern>/README.md)."""
-        parts = {p: _headed_sections((composition.FUNCTIONS / p / "README.md").read_text(encoding="utf-8"), "## ") for p in self.chosen}
+        parts = {p: _headed_sections((composition.FUNCTIONS / p / "README.md").read_text(encoding="utf-8")) for p in self.chosen}
 
         def section(pattern: str, heading: str) -> str:
             found = [text.split("\n", 1)[1].strip("\n") for title, text in parts[pattern] if title == heading]
@@ -269,9 +268,11 @@ class Starter:
 
         titles = {p: composition.Part.read(composition.FUNCTIONS / p / "template.yaml").body["Metadata"]["Pattern"]["Title"] for p in self.chosen}
         resources = load(self.dest / "template.yaml")["Resources"]
-        count = lambda kind: sum(1 for body in resources.values() if body["Type"] == kind)  # noqa: E731
-        alarms, keys, secrets = count("AWS::CloudWatch::Alarm"), count("AWS::KMS::Key"), count("AWS::SecretsManager::Secret")
+        kinds = Counter(body["Type"] for body in resources.values())
+        alarms, keys, secrets = kinds["AWS::CloudWatch::Alarm"], kinds["AWS::KMS::Key"], kinds["AWS::SecretsManager::Secret"]
         idle = alarms * 0.10 + keys * 1.00 + secrets * 0.40
+        pollers = sum(1 for body in resources.values() if body["Type"] == "AWS::Serverless::Function"
+                      for event in (body["Properties"].get("Events") or {}).values() if event["Type"] == "SQS")
         crates = []
         for pattern in self.chosen:
             for crate in crates_of(pattern):
@@ -282,8 +283,10 @@ class Starter:
         layout = "\n".join(
             [f"{'functions/' + p + '/':<23}{titles[p]}: its crates, README.md (how it works), tests/ (end to end)" for p in self.chosen]
             + crates)
-        api = any(body["Type"] == "AWS::Serverless::HttpApi" for body in resources.values())
+        api = kinds["AWS::Serverless::HttpApi"] > 0
         example = self.example()
+        polling = (f" Lambda long-polls each queue with an SQS event ({pollers} here) even when it is empty: those"
+                   "\nReceiveMessage requests count against SQS's free million a month, then $0.40 per million.") if pollers else ""
         call = (f"\n.venv/bin/sam list stack-outputs --stack-name {self.name}   # ApiUrl, the queues, AlarmTopicArn, ..."
                 + "\ncurl -si \"<ApiUrl>/" + ("orders/<id>" if "sync" in self.chosen else "jobs/<id>")
                 + "\"    # with AuthMode NONE; IAM: curl --aws-sigv4, JWT: -H 'authorization: Bearer ...'") if api else ""
@@ -375,7 +378,7 @@ Give `AlarmEmail` and confirm the mail AWS sends: every alarm of the stack reach
 `make deploy-rehearsal` does the whole deploy offline first (a CloudFormation on loopback, checked,
 then deleted). Idle, the stack costs about ${idle:.2f} a month at us-east-1 list prices:
 {alarms} alarms at $0.10, {keys} KMS key at $1.00{f", {secrets} secret{'s' if secrets > 1 else ''} at $0.40" if secrets else ""}; requests, messages,
-storage and logs are paid per use.
+storage and logs are paid per use.{polling}
 
 ## More
 
@@ -385,15 +388,12 @@ documents the local loop, the emulator and the benchmarks.
 """
 
     def own_examples(self, text: str) -> str:
-        """The kit's common sections show one function and one sample event (orders-api's
-        create-order): in a project without it, its own first function and that one's first
-        sample instead."""
+        """The kit's Makefile help and .ci/run show one function and one sample event (orders-api's
+        create-order): in a project without it, the project's own example instead."""
         if "sync" in self.chosen:
             return text
         function, binary, event = self.example()
-        return (text.replace("OrdersApiFunction", function)
-                .replace("events/orders-api/create-order.json", f"events/{binary}/{event}")
-                .replace("invoke orders-api ", f"invoke {binary} "))
+        return text.replace("OrdersApiFunction", function).replace("events/orders-api/create-order.json", f"events/{binary}/{event}")
 
     def example(self) -> tuple[str, str, str]:
         """One function of this project and one of its sample events: (logical id, binary, file
@@ -403,7 +403,8 @@ documents the local loop, the emulator and the benchmarks.
                      if body["Type"] == "AWS::Serverless::Function"}
         binary = next((f for f in self.functions if f.endswith("-api")), self.functions[0])
         samples = [case["event"] for case in json.loads(self.expected(binary))["events"]]
-        event = next((s for s in samples if s == "create-order.json"), None) or next((s for s in samples if s.startswith("create-") and "rest" not in s), samples[0])
+        creates = [s for s in samples if s.startswith("create-") and "rest" not in s]
+        event = "create-order.json" if "create-order.json" in samples else (creates or samples)[0]
         return functions[binary], binary, event
 
     def prune_kit_features(self) -> None:
@@ -521,16 +522,14 @@ def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}"
 
 
-def _headed_sections(text: str, *levels: str) -> list[tuple[str, str]]:
-    """(heading, text up to the next heading of a level in `levels`, default 2 and 3), headings
-    outside code fences."""
-    levels = levels or ("## ", "### ")
+def _headed_sections(text: str) -> list[tuple[str, str]]:
+    """(heading, text up to the next level-2 heading), headings outside code fences."""
     sections: list[tuple[str, list[str]]] = []
     fenced = False
     for line in text.splitlines(keepends=True):
         if line.startswith("```"):
             fenced = not fenced
-        if not fenced and line.startswith(levels):
+        if not fenced and line.startswith("## "):
             sections.append((line.strip(), [line]))
         elif sections:
             sections[-1][1].append(line)

@@ -32,9 +32,9 @@ from pathlib import Path
 
 from local.cfn import ROOT
 
-# In this order, each project's dependencies are mostly built already: all and realtime have the
-# kit's features; sync and async share theirs (no JWT crate, no DynamoDB-stream events), as do
-# fanout and callbacks.
+# In this order, most of each project's dependencies are built already: all and realtime resolve
+# the kit's features; sync and async share theirs (no JWT crate, no DynamoDB-stream events), as do
+# fanout and callbacks. (The project's own crates are built afresh by the first set at least.)
 SETS = {"all": ["all"], "realtime": ["realtime"], "sync": ["sync"], "async": ["async"], "fanout": ["fanout"], "callbacks": ["callbacks"]}
 DEMO = ("async", "all")
 

@@ -51,7 +51,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver.lock:
                     status = 500 if len(receiver.requests) < receiver.failures else 204
-                    receiver.requests.append({
+                    record = {
                         "id": self.headers.get("webhook-id"),
                         "timestamp": self.headers.get("webhook-timestamp"),
                         "signature": self.headers.get("webhook-signature"),
@@ -59,13 +59,13 @@ class Receiver:
                         "body": json.loads(body),
                         "path": self.path,
                         "status": status,
-                    })
+                    }
+                    receiver.requests.append(record)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
                 if show:
-                    last = receiver.requests[-1]
-                    print(f"{'verified' if last['verified'] else 'NOT VERIFIED'} {last['id']}: {json.dumps(last['body'])}", flush=True)
+                    print(f"{'verified' if record['verified'] else 'NOT VERIFIED'} {record['id']}: {json.dumps(record['body'])}", flush=True)
 
             def log_message(self, *args):
                 pass
