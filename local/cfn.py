@@ -1,8 +1,8 @@
 """Reading template.yaml: CloudFormation tags, parameters, and references resolved to local names.
 
-Locally every resource is named after its logical id (the OrdersTable resource is the DynamoDB
-table "OrdersTable"), so `!Ref OrdersTable` in a function's environment resolves to the table
-that local/stack.py created from the same template.
+Locally every resource is named after its logical id (a MyTable resource is the DynamoDB table
+"MyTable"), so `!Ref MyTable` in a function's environment resolves to the table that
+local/stack.py created from the same template.
 """
 
 from __future__ import annotations

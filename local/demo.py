@@ -60,18 +60,27 @@ def main() -> int:
         return 2
     patterns = patterns_here()
     print(f"The patterns of this project: {', '.join(patterns)}\n")
-    order_id = orders_walk() if "sync" in patterns else None
-    if "async" in patterns:
-        jobs_walk(order_id)
-    if {"sync", "fanout"} <= set(patterns):
-        fanout_walk()
-    if {"realtime", "callbacks"} & set(patterns):
-        push_walk(websocket="realtime" in patterns, webhook="callbacks" in patterns)
+    order_id = None
+    # starter: with sync
+    order_id = orders_walk()
+    # starter: end
+    # starter: with async
+    jobs_walk(order_id)
+    # starter: end
+    # starter: with fanout
+    # starter: with sync
+    fanout_walk()
+    # starter: end
+    # starter: end
+    # starter: with realtime|callbacks
+    push_walk(websocket="realtime" in patterns, webhook="callbacks" in patterns)
+    # starter: end
 
     print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0
 
 
+# starter: with sync
 def orders_walk() -> str | None:
     """Synchronous request-response: the answer now, idempotent retries, every refusal precise."""
     json_headers = {"content-type": "application/json"}
@@ -99,19 +108,23 @@ def orders_walk() -> str | None:
     call("A path under /orders the API does not serve", "GET", f"{location}/items", 404)
     call("A path no API of the stack claims: API Gateway's own 404, no function invoked", "GET", "/customers", 404)
     return created and created.get("id")
+# starter: end
 
 
+# starter: with async
 def jobs_walk(order_id: str | None) -> None:
     """Asynchronous request-reply: 202 now, the work later, the status polled; poison to the DLQ.
-    The invoice job is there where the sync pattern is (it renders that order's invoice)."""
+    With an order, an invoice job renders its invoice."""
     import boto3
 
     print("\n\nAsynchronous request-reply: jobs-api -> SQS -> job-worker (batches) -> DynamoDB")
     json_headers = {"content-type": "application/json"}
     invoice = None
+    # starter: with sync
     if order_id:
         _, _, invoice = call("Submit an invoice job for the order", "POST", "/jobs", 202,
                              json.dumps({"type": "invoice", "input": {"order_id": order_id}}), json_headers)
+    # starter: end
     _, _, report = call("Submit a slow job (2 s): the API answers at once", "POST", "/jobs", 202,
                         json.dumps({"type": "report", "input": {"seconds": 2}}), json_headers)
     call("An invalid job", "POST", "/jobs", 422, json.dumps({"type": "report", "input": {"seconds": 3600}}), json_headers)
@@ -155,8 +168,11 @@ def jobs_walk(order_id: str | None) -> None:
     else:
         print("!!! the poison message did not reach the DLQ")
         call.failures += 1
+# starter: end
 
 
+# starter: with fanout
+# starter: with sync
 def fanout_walk() -> None:
     """Publish-subscribe: one order.created event, each subscriber gets what it asked for."""
     import boto3
@@ -198,28 +214,38 @@ def fanout_walk() -> None:
         call.failures += 1
     else:
         print("< the small order raised no alert: the body filter kept it from large-order-alert")
+# starter: end
+# starter: end
 
 
+# starter: with realtime|callbacks
 def push_walk(websocket: bool, webhook: bool) -> None:
     """A job finishing live over WebSocket (realtime), and its signed webhook arriving (callbacks)."""
     import boto3
-    from websockets.sync.client import connect
+    from websockets.sync.client import connect  # starter: with realtime
 
-    from .webhook_receiver import Receiver
-    from .ws_token import mint
+    from .webhook_receiver import Receiver  # starter: with callbacks
+    from .ws_token import mint  # starter: with realtime
 
+    # starter: with realtime
     if websocket:
         print("\n\nPush: WebSocket (API Gateway WebSocket API -> ws-api; events -> ws-push -> PostToConnection)")
+    # starter: end
+    # starter: with callbacks
     if webhook:
         print(f"\n\n{'      and' if websocket else 'Callbacks:'} signed webhooks (events -> webhook-dispatcher -> POST callback_url)")
+    # starter: end
     secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()) if webhook else None
+    receiver = None
+    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()) if webhook else None  # starter: with callbacks
     session = nullcontext()
+    # starter: with realtime
     if websocket:
         token_key = secrets.get_secret_value(SecretId="WsTokenSecret")["SecretString"].encode()
         token = mint(token_key, "c-42", int(time.time()) + 300)
         print(f"\n=== Connect a WebSocket client\n> {os.environ['LOCAL_WS_URL']}/?token={token[:24]}...")
         session = connect(f"{os.environ['LOCAL_WS_URL']}/?token={token}", open_timeout=30)
+    # starter: end
     try:
         with session as websocket:
             if websocket:
@@ -229,6 +255,7 @@ def push_walk(websocket: bool, webhook: bool) -> None:
                 body["callback_url"] = receiver.url
             title = "A job that takes 2 s" + (", with a callback URL" if receiver else "")
             _, _, job = call(title, "POST", "/jobs", 202, json.dumps(body), {"content-type": "application/json"})
+            # starter: with realtime
             if job and websocket:
                 subscribe = json.dumps({"action": "subscribe", "job_id": job["id"]})
                 print(f"\n=== Follow it over the WebSocket\n> {subscribe}")
@@ -245,6 +272,7 @@ def push_walk(websocket: bool, webhook: bool) -> None:
                     if message.get("data", {}).get("job_id") == job["id"]:
                         print(f"< pushed {time.monotonic() - started:.1f} s later: {json.dumps(message)}")
                         break
+            # starter: end
         if not receiver or not job:
             return
         deadline = time.monotonic() + 30
@@ -265,9 +293,12 @@ def push_walk(websocket: bool, webhook: bool) -> None:
         if receiver:
             receiver.close()
 
+    # starter: with callbacks
     call("A callback URL that points into the network is refused at submit time", "POST", "/jobs", 422,
          json.dumps({"type": "report", "input": {"seconds": 0}, "callback_url": "https://169.254.169.254/latest/meta-data/"}),
          {"content-type": "application/json"})
+    # starter: end
+# starter: end
 
 
 def call_quiet(method: str, path: str) -> tuple[int, dict, dict]:

@@ -3,7 +3,7 @@ WebSocket $connect with a JWT): its discovery document and JWK set over HTTPS, w
 `localhost` certificate made per run, and RS256 tokens signed with its key.
 
 A function trusts it the documented way: the CA's PEM file as `AWS_CA_BUNDLE`, which the kit's
-trust store adds to its roots (lambda_kit::tls). Only what ws-api reads is served:
+trust store adds to its roots (lambda_kit::tls). Only what a JWT check reads is served:
 `/.well-known/openid-configuration` (issuer, jwks_uri) and `/keys`."""
 
 from __future__ import annotations

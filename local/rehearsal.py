@@ -20,8 +20,8 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    deployed route then takes SigV4 callers, then tokens of the given issuer and audience; with
    JWT, the functions run again behind the deployed routes (the local gateway's stand-in
    authorizer with the deployed issuer and audience): no token, 401; two callers with the same
-   Idempotency-Key get an order each; ws-api's deployed environment takes JWTs of the same
-   issuer and audience at $connect (none with NONE): run with that environment against an
+   Idempotency-Key get an order each; the WebSocket function's deployed environment takes JWTs
+   of the same issuer and audience at $connect (none with NONE): run with that environment against an
    OpenID provider on loopback (local/oidc.py: discovery and keys over HTTPS, a CA made for
    the run), it records a connection for the issuer's signed JWT and refuses another audience's.
 5. `sam delete`, and the stack and its resources are gone.
@@ -180,12 +180,15 @@ def check(condition: bool, what: str) -> None:
 def black_box(api: str, routes: list[HttpRoute]) -> None:
     """The local tests' first checks, against what was deployed."""
     keys = {route.route_key for route in routes}
+    # starter: with sync
     if "POST /orders" in keys:
         order = {"customer_id": "c-rehearsal", "currency": "EUR", "items": [{"sku": "R-1", "quantity": 2, "unit_price": 500}]}
         status, headers, created = request(f"{api}/orders", "POST", order)
         check(status == 201 and created["total"] == 1200, f"POST /orders answers 201 with the priced order (got {status})")
         status, _, read = request(api + headers["location"], "GET")
         check(status == 200 and read == created, "GET of its Location reads the same order back")
+    # starter: end
+    # starter: with async
     if "ANY /jobs" in keys or "POST /jobs" in keys:
         status, _, job = request(f"{api}/jobs", "POST", {"type": "report", "input": {"seconds": 0}})
         check(status == 202 and job["status"] == "QUEUED", f"POST /jobs answers 202 QUEUED (got {status})")
@@ -196,8 +199,10 @@ def black_box(api: str, routes: list[HttpRoute]) -> None:
                 break
             time.sleep(0.5)
         check(polled["status"] == "SUCCEEDED", f"the job ran to SUCCEEDED through the deployed queue (got {polled['status']})")
+    # starter: end
 
 
+# starter: with sync
 def callers_apart(api: str, routes: list[HttpRoute]) -> None:
     """With AuthMode JWT: no token, no order; two callers with the same Idempotency-Key each
     get their own order, and a retry its own caller's."""
@@ -216,8 +221,10 @@ def callers_apart(api: str, routes: list[HttpRoute]) -> None:
           "AuthMode JWT: two callers with the same Idempotency-Key each get their own order")
     check(again["id"] == alice["id"] and again_headers.get("idempotent-replayed") == "true",
           "AuthMode JWT: a caller's retry replays that caller's order")
+# starter: end
 
 
+# starter: with realtime
 def ws_jwt_settings(deployment: Deployment, template: Template) -> dict[str, str] | None:
     """ws-api's deployed JWT_* environment (AuthMode JWT at $connect), or None without ws-api."""
     for binary, variables in deployment.functions(template).values():
@@ -258,6 +265,9 @@ def websocket_connect_with_jwt(deployment: Deployment, template: Template, issue
               f"the keys were found through discovery and fetched once ({issuer.asked})")
     finally:
         started.stop()
+
+
+# starter: end
 
 
 def run_checks(deployment: Deployment, template: Template, checks=None) -> None:  # noqa: ANN001
@@ -325,9 +335,11 @@ def main() -> int:
         check(set(outputs) == declared and all(outputs.values()),
               f"all {len(declared)} outputs resolved (missing or empty: {sorted(k for k in declared if not outputs.get(k))})")
         run_checks(deployment, template)
+        # starter: with realtime
         ws_jwt = ws_jwt_settings(deployment, template)
         if ws_jwt is not None:
             check(ws_jwt == {}, f"AuthMode NONE: ws-api takes its own $connect tokens only (JWT settings: {ws_jwt})")
+        # starter: end
 
         if "AuthMode" in template.body.get("Parameters", {}):
             took = deployment.deploy(packaged, AuthMode="IAM")
@@ -341,14 +353,18 @@ def main() -> int:
                 check({kind for kind, _ in auth.values()} == {"JWT"}
                       and all(config == {"Issuer": issuer.issuer, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
                       f"AuthMode JWT: every route takes tokens of {issuer.issuer} for rehearsal-app ({took:.1f} s)")
+                # starter: with realtime
                 ws_jwt = ws_jwt_settings(deployment, template)
                 if ws_jwt is not None:
                     expected_ws = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
                     check(ws_jwt == expected_ws,
                           f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
                     websocket_connect_with_jwt(deployment, template, issuer)
+                # starter: end
+                # starter: with sync
                 if "POST /orders" in auth:
                     run_checks(deployment, template, callers_apart)
+                # starter: end
             finally:
                 issuer.stop()
 

@@ -231,7 +231,7 @@ class Stack:
             for function, _, _ in self.template.lambda_subscriptions():
                 warm_ups[self.template.binary(function)] = Functions.SQS_WARM_UP
             if websocket:
-                # An event without a connection id: ws-api answers 400 and has started.
+                # An event without a connection id: the function answers 400 and has started.
                 warm_ups.update({route["binary"]: {"requestContext": {}} for route in websocket["routes"].values()})
             for binary, event in sorted(warm_ups.items()):
                 self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")

@@ -86,6 +86,8 @@ class Starter:
         self.dest = dest.resolve()
         self.all = self.chosen == list(composition.ORDER)
         self.functions = [f for p in self.chosen for f in functions_of(p)]
+        self.dropped_modules: list[tuple[Path, Path]] = []
+        self.marked_rust: list[Path] = []
         self.left_out = {sample for p in self.chosen
                          for sample in composition.samples_needing(composition.Part.read(composition.FUNCTIONS / p / "template.yaml"), self.chosen)}
 
@@ -117,13 +119,14 @@ class Starter:
 
     def write_files(self) -> None:
         self.copy_tree(ROOT / "kit")
-        self.prune_kit_features()
         for pattern in self.chosen:
             # Its crates, tests and the rest; not its part of the kit's composition (template.yaml
             # holds what the project deploys).
             for path in files_under(composition.FUNCTIONS / pattern):
                 if path != composition.FUNCTIONS / pattern / "template.yaml":
                     self.copy(path)
+        self.prune_features("lambda-kit", always={"local"})  # the Makefile's local-stack builds turn it on
+        self.prune_features("test-support")
         for function in self.functions:
             for path in files_under(ROOT / "events" / function):
                 if f"{function}/{path.name}" not in self.left_out:
@@ -150,7 +153,9 @@ class Starter:
         self.put("samconfig.toml", re.sub(r'^stack_name = ".*"$', f'stack_name = "{self.name}"',
                                           (ROOT / "samconfig.toml").read_text(), flags=re.M))
         self.put("README.md", self.readme())
+        self.drop_modules()
         self.lock()
+        self.format_rust()
 
     def copy_tree(self, folder: Path) -> None:
         for path in files_under(folder):
@@ -160,6 +165,39 @@ class Starter:
         target = self.dest / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+        if path.suffix not in MARKED:
+            return
+        text = original = path.read_text(encoding="utf-8")
+        if path.suffix == ".py" and "@needs" in text:
+            text = without_tests_of_absent_patterns(text, self.chosen)
+        if MARKER in text:
+            text, modules = only_with(text, self.chosen, where=path.relative_to(ROOT).as_posix())
+            owner = path.parent if path.name in ("lib.rs", "main.rs", "mod.rs") else path.parent / path.stem
+            self.dropped_modules += [(owner / f"{m}.rs", owner / m) for m in modules]
+            if path.suffix == ".rs":
+                self.marked_rust.append(target)
+        if text != original:
+            target.write_text(text, encoding="utf-8")
+
+    def format_rust(self) -> None:
+        """rustfmt over the Rust files a pattern marker changed: a chain or a list that lost a
+        line may fit on one now, as the project's `cargo fmt --check` (make lint) expects."""
+        if not self.marked_rust:
+            return
+        command = ["rustfmt", "--edition", "2024", *sorted(str(path) for path in self.marked_rust)]
+        result = subprocess.run(command, cwd=self.dest, capture_output=True, text=True)
+        if result.returncode:
+            raise StarterError(f"rustfmt failed ({_last_error(result.stderr)}): "
+                               "`rustup component add rustfmt` installs it")
+
+    def drop_modules(self) -> None:
+        """The files of the modules whose `mod` line a pattern marker took out."""
+        for file, folder in self.dropped_modules:
+            for path in (self.dest / file.relative_to(ROOT), self.dest / folder.relative_to(ROOT)):
+                if path.is_file():
+                    path.unlink()
+                elif path.is_dir():
+                    shutil.rmtree(path)
 
     def put(self, relative: str, text: str) -> None:
         target = self.dest / relative
@@ -181,11 +219,8 @@ class Starter:
         text = re.sub(r'^# What `cargo test`.*?\ndefault-members = \[.*?\]\n', "", text, flags=re.M | re.S)
         tests = ", ".join(f'"functions/{p}/tests"' for p in self.chosen if (composition.FUNCTIONS / p / "tests").is_dir())
         text = re.sub(r'^exclude = \[.*\]$', f"exclude = [{tests}]", text, flags=re.M)
-        manifests = [(crate / "Cargo.toml").read_text() for p in self.chosen for crate in crates_of(p)]
-        manifests += [path.read_text() for path in (self.dest / "kit").glob("*/Cargo.toml")]  # as pruned
-        named = set()
-        for manifest in manifests:
-            named |= set(re.findall(r"^([A-Za-z0-9_-]+)(?:\.workspace\s*=|\s*=\s*\{[^}\n]*workspace\s*=\s*true)", manifest, re.M))
+        named = {name for manifest in self.manifests() for name, spec in dependencies(manifest)
+                 if isinstance(spec, dict) and spec.get("workspace")}
         head, rest = text.split("[workspace.dependencies]\n", 1)
         lines = rest.splitlines(keepends=True)
         table = next((n for n, line in enumerate(lines) if line.startswith("[")), len(lines))
@@ -260,7 +295,7 @@ class Starter:
     def readme(self) -> str:
         """The project's README: its own code first, how to run and change it, how to deploy it.
         Each pattern gives its "Try it" and "Make it yours" sections (functions/<pattern>/README.md)."""
-        parts = {p: _headed_sections((composition.FUNCTIONS / p / "README.md").read_text(encoding="utf-8")) for p in self.chosen}
+        parts = {p: _headed_sections((self.dest / "functions" / p / "README.md").read_text(encoding="utf-8")) for p in self.chosen}
 
         def section(pattern: str, heading: str) -> str:
             found = [text.split("\n", 1)[1].strip("\n") for title, text in parts[pattern] if title == heading]
@@ -407,20 +442,25 @@ documents the local loop, the emulator and the benchmarks.
         event = "create-order.json" if "create-order.json" in samples else (creates or samples)[0]
         return functions[binary], binary, event
 
-    def prune_kit_features(self) -> None:
-        """lambda-kit without the features no crate of this project asks for: the feature, the
-        optional dependencies only it brings, and its module (`#[cfg(feature = "x")] pub mod m;`).
-        An optional dependency is in Cargo.lock whether or not a feature turns it on, so an
-        unused `sns` feature would keep aws-sdk-sns there."""
-        kit = self.dest / "kit" / "lambda-kit"
+    def manifests(self) -> list[dict]:
+        """The project's crates' Cargo.toml files as written (after the pattern markers)."""
+        paths = [*(self.dest / "kit").glob("*/Cargo.toml"), *(self.dest / "functions").glob("*/*/Cargo.toml")]
+        return [tomllib.loads(path.read_text(encoding="utf-8")) for path in sorted(paths)]
+
+    def prune_features(self, kit_crate: str, always: set[str] = frozenset()) -> None:
+        """A kit crate (lambda-kit, test-support) without the features no crate of this project
+        asks for: the feature, the optional dependencies only it brings, and its module
+        (`#[cfg(feature = "x")] pub mod m;`). An optional dependency is in Cargo.lock whether or
+        not a feature turns it on, so an unused `sns` feature would keep aws-sdk-sns there."""
+        kit = self.dest / "kit" / kit_crate
         manifest = (kit / "Cargo.toml").read_text(encoding="utf-8")
         features = dict(re.findall(r"^([a-z0-9_-]+) = \[(.*)\]$", manifest.split("[features]", 1)[1].split("\n[", 1)[0], re.M))
-        asked: set[str] = {"local"}  # the Makefile's local-stack builds turn it on
-        users = [(crate / "Cargo.toml").read_text() for p in self.chosen for crate in crates_of(p)]
-        users += [path.read_text() for path in (ROOT / "kit").glob("*/Cargo.toml") if path.parent.name != "lambda-kit"]
-        for text in users:
-            for found in re.findall(r'^lambda-kit = \{[^}\n]*features = \[([^\]]*)\]', text, re.M):
-                asked |= set(re.findall(r'"([a-z0-9_-]+)"', found))
+        asked: set[str] = set(always)
+        for crate in self.manifests():
+            if crate.get("package", {}).get("name") != kit_crate:
+                for name, spec in dependencies(crate):
+                    if name == kit_crate and isinstance(spec, dict):
+                        asked |= set(spec.get("features", []))
         while True:
             implied = {f for name in asked for f in re.findall(r'"([a-z0-9_-]+)"', features.get(name, "")) if f in features}
             if implied <= asked:
@@ -455,8 +495,7 @@ documents the local loop, the emulator and the benchmarks.
         left = [f"{path.relative_to(self.dest)}: {name}" for path in kit.rglob("*.rs") for name in unused
                 if f'feature = "{name}"' in path.read_text()]
         if left:
-            raise SystemExit(f"lambda-kit features {unused} are unused here but still named in {left}")
-        self.kit_features = sorted(asked)
+            raise SystemExit(f"{kit_crate} features {unused} are unused here but still named in {left}")
 
     # ---- Cargo.lock -------------------------------------------------------------------------------
 
@@ -538,6 +577,114 @@ def _headed_sections(text: str) -> list[tuple[str, str]]:
 
 class StarterError(Exception):
     """A reason the project cannot be made, said in one line with what to do."""
+
+
+# Pattern markers: code of one pattern that sits in another's files (the invoice job the sync
+# pattern adds to the async one, the outbox path fan-out adds to job-worker, callback URLs).
+#
+#     some line                      // starter: with sync      (the line, only with sync)
+#     some line                      // starter: without fanout (the line, only without fanout)
+#     // starter: with callbacks                                 (the lines down to the next
+#     ...                                                        //  starter: end, only with
+#     // starter: end                                            //  callbacks; blocks may nest)
+#     some line                      // starter: with sync|fanout (with either of them)
+#
+# In a project the marker comments go, and what they mark stays or goes with the pattern; a
+# `mod x;` line that goes takes its file (x.rs or x/) with it. `#` comments in TOML, Python and
+# YAML, `<!-- -->` in Markdown. The kit compiles and tests everything, markers being comments.
+MARKER = "starter: "
+MARKED = (".rs", ".toml", ".py", ".md", ".yaml")
+_MARK = re.compile(r"^(?P<code>.*?)\s*(?:(?://|#)\s*|<!--\s*)starter: (?P<what>with|without|end)\b\s*(?P<pattern>[a-z|]*)\s*(?:-->)?\s*$")
+
+
+def only_with(text: str, chosen: list[str], where: str = "") -> tuple[str, list[str]]:
+    """`text` as a project of the `chosen` patterns has it, and the modules whose line went."""
+    out: list[str] = []
+    modules: list[str] = []
+    stack: list[bool] = []  # per open block: whether it is kept
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        mark = _MARK.match(line.rstrip("\n"))
+        if MARKER in line and not mark:
+            raise StarterError(f"{where}:{number}: a pattern marker must read 'starter: with <pattern>', "
+                               "'starter: without <pattern>' or 'starter: end'")
+        if not mark:
+            if all(stack):
+                out.append(line)
+            else:
+                modules += re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);", line)
+            continue
+        what, patterns, code = mark["what"], mark["pattern"].split("|"), mark["code"]
+        unknown = [p for p in patterns if p not in composition.PATTERNS]
+        if what != "end" and unknown:
+            raise StarterError(f"{where}:{number}: no pattern {unknown[0]!r} (there are {', '.join(composition.PATTERNS)})")
+        keep = what == "end" or bool(set(patterns) & set(chosen)) == (what == "with")
+        if what == "end":
+            if code.strip() or not stack:
+                raise StarterError(f"{where}:{number}: 'starter: end' closes no block")
+            stack.pop()
+        elif not code.strip():
+            stack.append(keep)
+        elif where.endswith(".rs") and not code.lstrip().startswith("//") and _items(code) > 1:
+            raise StarterError(f"{where}:{number}: a marked line holds more than one item of a list "
+                               "(rustfmt joined them?): mark a block instead")
+        elif all(stack) and keep:
+            out.append(code.rstrip() + "\n")
+        elif all(stack):
+            modules += re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);", code)
+    if stack:
+        raise StarterError(f"{where}: a 'starter: with/without' block is not closed by 'starter: end'")
+    return "".join(out), modules
+
+
+def dependencies(manifest: dict) -> list[tuple[str, object]]:
+    """Every (name, spec) of a manifest's dependency tables."""
+    return [item for table in ("dependencies", "dev-dependencies", "build-dependencies")
+            for item in manifest.get(table, {}).items()]
+
+
+def without_tests_of_absent_patterns(text: str, chosen: list[str]) -> str:
+    """A Python test module without its tests marked `@needs(...)` / `@needs_one_of(...)` (tests/
+    patterns.py) for patterns that are not chosen: a project holds only tests it runs."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    gone: list[tuple[int, int]] = []
+    for node in ast.parse(text).body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for decorator in node.decorator_list:
+            if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+                    and decorator.func.id in ("needs", "needs_one_of")):
+                continue
+            names = {arg.value for arg in decorator.args if isinstance(arg, ast.Constant)}
+            held = names <= set(chosen) if decorator.func.id == "needs" else bool(names & set(chosen))
+            if not held:
+                start = min(d.lineno for d in node.decorator_list) - 1
+                while start > 0 and lines[start - 1].startswith("#"):
+                    start -= 1  # its comment
+                end = node.end_lineno
+                while end < len(lines) and not lines[end].strip():
+                    end += 1  # the blank lines after it
+                gone.append((start, end))
+                break
+    for start, end in reversed(gone):
+        del lines[start:end]
+    return "".join(lines)
+
+
+def _items(code: str) -> int:
+    """How many comma-separated items `code` holds outside brackets and strings (`a, b,` is 2)."""
+    depth, items, text, quoted = 0, 1, code.strip().rstrip(","), False
+    for at, char in enumerate(text):
+        if char == '"' and (at == 0 or text[at - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([{<":
+            depth += 1
+        elif not quoted and char in ")]}>" and not (char == ">" and text[at - 1:at] in ("-", "=")):
+            depth -= 1
+        elif not quoted and char == "," and depth == 0:
+            items += 1
+    return items
 
 
 def refuse_non_empty(dest: Path) -> None:

@@ -138,6 +138,6 @@ def wait_for_metric(mark: int, metric: str, outcome: str | None, function: str, 
 
 def function_is(name: str, binary: str) -> bool:
     """Whether a function name (AWS_LAMBDA_FUNCTION_NAME) is `binary`'s: the binary's name under
-    cargo-lambda, its logical id (OrdersApiFunction) under SAM, a generated name in an account."""
+    cargo-lambda, its logical id (MyApiFunction for my-api) under SAM, a generated name in an account."""
     logical = "".join(part.capitalize() for part in binary.split("-")) + "Function"
     return name == binary or logical in name

@@ -52,15 +52,15 @@ def test_each_api_answers_its_own_paths_and_no_function_the_rest():
 
 
 def test_an_exact_route_wins_over_the_default_route():
-    routes = [route("ANY", None), route("GET", "/orders/{id}"), route("POST", "/orders")]
-    chosen, parameters = select_route(routes, "GET", "/orders/abc")
-    assert (chosen.route_key, parameters) == ("GET /orders/{id}", {"id": "abc"})
-    assert select_route(routes, "DELETE", "/orders/abc")[0].route_key == "$default"
-    assert select_route(routes, "GET", "/orders/a/b")[0].route_key == "$default"
+    routes = [route("ANY", None), route("GET", "/things/{id}"), route("POST", "/things")]
+    chosen, parameters = select_route(routes, "GET", "/things/abc")
+    assert (chosen.route_key, parameters) == ("GET /things/{id}", {"id": "abc"})
+    assert select_route(routes, "DELETE", "/things/abc")[0].route_key == "$default"
+    assert select_route(routes, "GET", "/things/a/b")[0].route_key == "$default"
 
 
 def test_without_a_default_route_an_unknown_path_matches_nothing():
-    assert select_route([route("POST", "/orders")], "GET", "/elsewhere") is None
+    assert select_route([route("POST", "/things")], "GET", "/elsewhere") is None
 
 
 def test_a_greedy_parameter_takes_the_rest_of_the_path():
@@ -69,11 +69,11 @@ def test_a_greedy_parameter_takes_the_rest_of_the_path():
 
 
 def test_the_event_has_the_http_api_shape():
-    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders?x=1&x=2", {"content-type": "application/json"}, b'{"a":1}', "127.0.0.1")
-    assert event["version"] == "2.0" and event["routeKey"] == "POST /orders"
+    event = http_api_event(route("POST", "/things"), {}, "POST", "/things?x=1&x=2", {"content-type": "application/json"}, b'{"a":1}', "127.0.0.1")
+    assert event["version"] == "2.0" and event["routeKey"] == "POST /things"
     assert event["rawQueryString"] == "x=1&x=2" and event["queryStringParameters"] == {"x": "1,2"}
     assert event["body"] == '{"a":1}' and event["isBase64Encoded"] is False
-    binary = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"\xff\x00", "127.0.0.1")
+    binary = http_api_event(route("POST", "/things"), {}, "POST", "/things", {}, b"\xff\x00", "127.0.0.1")
     assert binary["isBase64Encoded"] is True and binary["body"] == "/wA="
 
 
@@ -226,7 +226,7 @@ def test_with_no_authorizer_the_gateway_passes_no_identity_and_the_demo_needs_no
     from local.gateway import authorize
 
     assert authorize(RouteAuth("NONE"), {"authorization": "Bearer anything"}) is None
-    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"{}", "127.0.0.1")
+    event = http_api_event(route("POST", "/things"), {}, "POST", "/things", {}, b"{}", "127.0.0.1")
     assert "authorizer" not in event["requestContext"]
 
 
@@ -241,7 +241,7 @@ def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_els
     authorizer = authorize(auth, {"authorization": f"Bearer {token}"}, now=1_800_000_000)
     assert authorizer == {"jwt": {"claims": {"iss": ISSUER, "sub": "alice", "aud": "app", "exp": "2000000000", "groups": "[a b]"},
                                   "scopes": None}}
-    event = http_api_event(route("POST", "/orders"), {}, "POST", "/orders", {}, b"{}", "127.0.0.1", authorizer)
+    event = http_api_event(route("POST", "/things"), {}, "POST", "/things", {}, b"{}", "127.0.0.1", authorizer)
     assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
 
     for claims in ({"iss": "https://elsewhere", "sub": "a", "aud": "app"}, {"iss": ISSUER, "sub": "a", "aud": "other"},

@@ -120,12 +120,14 @@ def test_an_update_of_auth_mode_changes_every_route_and_keeps_the_api(cloudforma
     authorizer = gateway.get_authorizer(ApiId=api_id, AuthorizerId=authorizer_id)
     assert authorizer["JwtConfiguration"] == {"Issuer": "https://idp.example.com", "Audience": ["app"]}
     assert gateway.get_stages(ApiId=api_id)["Items"], "the API keeps its stage through the update"
+    # starter: with realtime
     if "WsApiFunction" in TEMPLATE.body["Resources"]:
         # The WebSocket's $connect takes JWTs of the same issuer and audience (ws-api's environment).
         name = cfn.describe_stack_resource(StackName="s", LogicalResourceId="WsApiFunction")["StackResourceDetail"]["PhysicalResourceId"]
         variables = cloudformation("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         assert {key: value for key, value in variables.items() if key.startswith("JWT_")} \
             == {"JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": "app", "JWT_CUSTOMER_CLAIM": "sub"}
+    # starter: end
 
 
 @needs_one_of("sync", "async")

@@ -62,6 +62,88 @@ def test_an_async_only_project_has_no_topic_outbox_stream_sns_crate_or_websocket
         assert "OrdersApiFunction" not in (async_only / name).read_text(), name
 
 
+def test_an_async_only_project_has_no_invoice_job_and_refuses_a_callback_url(async_only):
+    crates = async_only / "functions" / "async"
+    assert not list(crates.rglob("invoice.rs"))
+    rust = "\n".join(p.read_text() for p in crates.rglob("*.rs"))
+    assert not re.search(r"Invoice|OrdersTable|ORDERS_TABLE|contracts::order", rust)
+    assert "callbacks are not part of this deployment" in (crates / "jobs" / "src" / "model.rs").read_text()
+    assert "serde_dynamo" not in (crates / "job-worker" / "Cargo.toml").read_text()
+    # No generator directive is left in a project.
+    assert not [p for p in async_only.rglob("*") if p.is_file() and p.suffix in (".rs", ".toml", ".py", ".md", ".yaml")
+                and "starter: " in p.read_text()]
+
+
+def test_a_pattern_marker_keeps_or_drops_its_line_or_block_and_a_dropped_mod_line_its_file():
+    from local.starter import StarterError, only_with
+
+    text = ("a\n"
+            "b // starter: with sync\n"
+            "pub mod invoice; // starter: with sync\n"
+            "    // starter: with fanout\n"
+            "    c\n"
+            "    mod relay;\n"
+            "    // starter: end\n"
+            "d # starter: without fanout\n"
+            "e # starter: with realtime|async\n")
+    assert only_with(text, ["sync", "fanout"]) == ("a\nb\npub mod invoice;\n    c\n    mod relay;\n", [])
+    assert only_with(text, ["async"]) == ("a\nd\ne\n", ["invoice", "relay"])
+    assert only_with(text, ["sync"])[0] == "a\nb\npub mod invoice;\nd\n"
+    for broken in ("x // starter: with nothing\n", "// starter: with sync\nx\n", "// starter: end\n",
+                   "x // starter: maybe sync\n"):
+        with pytest.raises(StarterError):
+            only_with(broken, ["sync"])
+
+
+def test_every_pattern_marker_in_the_kit_reads_as_one_and_names_a_pattern():
+    from local.starter import MARKED, MARKER, only_with
+
+    marked = [p for folder in ("functions", "kit", "local", "tests") for p in (ROOT / folder).rglob("*")
+              if p.is_file() and p.suffix in MARKED and p.name not in ("starter.py", "test_starter.py")
+              and MARKER in p.read_text(encoding="utf-8")]
+    assert marked
+    for path in marked:
+        for chosen in ([], list(composition.PATTERNS)):
+            only_with(path.read_text(encoding="utf-8"), chosen, where=str(path))  # raises on a broken one
+
+
+def pattern_names(pattern: str) -> set[str]:
+    """What names a pattern: its crates, its template's logical ids and its HTTP routes."""
+    names = {crate.parent.name for crate in (composition.FUNCTIONS / pattern).glob("*/Cargo.toml")}
+    resources = composition.Part.read(composition.FUNCTIONS / pattern / "template.yaml").body.get("Resources") or {}
+    for logical_id, resource in resources.items():
+        names.add(logical_id)
+        for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
+            if (event.get("Properties") or {}).get("Path"):
+                names.add(event["Properties"]["Path"])
+    return names
+
+
+def name_pattern(name: str) -> str:
+    if name.startswith("/"):  # a route, not a longer one
+        return re.escape(name) + r"(?![A-Za-z0-9_{-])"
+    if "-" in name:  # a crate, also as its Rust name
+        return rf"(?<![A-Za-z0-9_-])({re.escape(name)}|{re.escape(name.replace('-', '_'))})(?![A-Za-z0-9_-])"
+    if name.islower():  # a one-word crate (jobs, realtime, webhooks) as a crate, not the word
+        return rf"(?<![A-Za-z0-9_-]){re.escape(name)}(::|\.workspace|\s*=\s*\{{|/src)"
+    return rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])"
+
+
+@pytest.mark.parametrize("chosen", [["sync"], ["async"], ["fanout"], ["realtime"], ["callbacks"]])
+def test_a_project_names_no_function_crate_resource_or_route_of_a_pattern_it_does_not_have(chosen, tmp_path):
+    project = make(chosen, "acme", tmp_path / "acme")
+    held = composition.with_requirements(chosen)
+    own = set().union(*(pattern_names(p) for p in held))
+    absent = {name for p in composition.PATTERNS if p not in held for name in pattern_names(p)} - own
+    assert absent
+    found = re.compile("|".join(f"(?:{name_pattern(name)})" for name in sorted(absent)))
+    hits = [f"{path.relative_to(project)}:{number}: {line.strip()[:100]}"
+            for path in sorted(project.rglob("*")) if path.is_file() and path.name != "Cargo.lock"
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+            if found.search(line)]
+    assert not hits, f"{' '.join(held)}: names of absent patterns:\n" + "\n".join(hits)
+
+
 def test_a_sync_only_project_has_no_sqs(sync_only):
     template = Template.read(sync_only / "template.yaml")
     assert not template.of_type("AWS::SQS::Queue") and "aws-sdk-sqs" not in lock(sync_only)

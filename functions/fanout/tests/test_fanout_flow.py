@@ -1,5 +1,5 @@
-"""Publish-subscribe end to end on the laptop: HTTP -> orders-api (order + outbox event in one
-transaction) -> DynamoDB stream -> event-publisher -> SNS (moto) -> filtered SQS subscribers and
+"""Publish-subscribe end to end on the laptop: HTTP -> a producer (its change + outbox event in
+one transaction) -> DynamoDB stream -> event-publisher -> SNS (moto) -> filtered SQS subscribers and
 the body-filtered Lambda subscriber."""
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ def scan(dynamodb, table):
 
 
 
+# starter: with sync
 def order(customer, unit_price):
     return post("/orders", {"customer_id": customer, "currency": "EUR", "items": [{"sku": "ITEM-1", "quantity": 1, "unit_price": unit_price}]})
+# starter: end
 
 
 @needs("sync")

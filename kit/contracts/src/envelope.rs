@@ -88,13 +88,13 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let event = Envelope::new("order.created", 1, "orders-api", json!({"id": "o-1"}), at);
+        let event = Envelope::new("order.created", 1, "my-api", json!({"id": "o-1"}), at);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "order.created");
         assert_eq!(json["time"], "2026-11-26T10:00:00.000Z");
         assert_eq!(
             (json["version"].as_u64(), json["source"].as_str()),
-            (Some(1), Some("orders-api"))
+            (Some(1), Some("my-api"))
         );
         assert_eq!(
             uuid::Uuid::parse_str(json["id"].as_str().unwrap())
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn an_incoming_body_is_read_raw_or_from_its_sns_notification() {
-        let event = Envelope::new("order.created", 1, "orders-api", json!({"total": 1}), Utc::now());
+        let event = Envelope::new("order.created", 1, "my-api", json!({"total": 1}), Utc::now());
         let raw = serde_json::to_string(&event).unwrap();
         let notification =
             json!({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:t", "Message": raw, "Timestamp": "t"});

@@ -4,17 +4,18 @@
 //! - [`envelope`]: the one envelope every domain event travels in, and reading it from a
 //!   subscriber's message body (raw delivery or inside an SNS notification).
 //! - [`Event`]: the known events, each a versioned Rust type shared by its producer and its
-//!   consumers: [`order::OrderCreated`] (`order.created` v1), [`job::JobSucceeded`]
-//!   (`job.succeeded` v1), [`job::JobFailed`] (`job.failed` v1). A consumer that meets a known
-//!   type and version whose data does not fit gets a [`ContractViolation`]: poison, never zeros.
-//! - [`order::Order`]: an order as orders-api answers it, publishes it and keeps it in its table
-//!   (the table is what the invoice job reads: the same shape, through serde).
-//! - [`callback`]: which callback URLs a job may name and a delivery may call.
+//!   consumers. A consumer that meets a known type and version whose data does not fit gets a
+//!   [`ContractViolation`]: poison, never zeros.
+//!   - [`order::OrderCreated`] (`order.created` v1)
+//!   - [`job::JobSucceeded`] (`job.succeeded` v1), [`job::JobFailed`] (`job.failed` v1) // starter: with async
+//! - [`order::Order`]: an order as its API answers it, publishes it and keeps it in its table
+//!   (the same shape, through serde, wherever it is read).
+//! - [`callback`]: which callback URLs a job may name and a delivery may call. // starter: with async
 //! - [`FieldError`]: one invalid field of a request, as every API reports it.
 
-pub mod callback;
+pub mod callback; // starter: with async
 pub mod envelope;
-pub mod job;
+pub mod job; // starter: with async
 pub mod order;
 
 use chrono::{DateTime, Utc};
@@ -61,8 +62,8 @@ pub trait Contract: Serialize + DeserializeOwned {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     OrderCreated(order::OrderCreated),
-    JobSucceeded(job::JobSucceeded),
-    JobFailed(job::JobFailed),
+    JobSucceeded(job::JobSucceeded), // starter: with async
+    JobFailed(job::JobFailed),       // starter: with async
 }
 
 impl Event {
@@ -73,12 +74,14 @@ impl Event {
         if let Some(data) = order::OrderCreated::from_envelope(envelope) {
             return data.map(|data| Some(Event::OrderCreated(data)));
         }
+        // starter: with async
         if let Some(data) = job::JobSucceeded::from_envelope(envelope) {
             return data.map(|data| Some(Event::JobSucceeded(data)));
         }
         if let Some(data) = job::JobFailed::from_envelope(envelope) {
             return data.map(|data| Some(Event::JobFailed(data)));
         }
+        // starter: end
         Ok(None)
     }
 }

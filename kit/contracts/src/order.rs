@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Contract;
 
-/// An order as orders-api answers `GET /orders/{id}`, publishes it in `order.created` and keeps
-/// it in the orders table (one item per order, these attributes, through serde): amounts in
-/// minor units of `currency` (ISO 4217).
+/// An order as its API answers it, publishes it in `order.created` and keeps it in its table
+/// (one item per order, these attributes, through serde): amounts in minor units of `currency`
+/// (ISO 4217).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: String,
@@ -60,7 +60,7 @@ mod tests {
     fn an_order_created_event_round_trips_through_its_envelope() {
         let order: Order = serde_json::from_value(order_json()).unwrap();
         let envelope = OrderCreated(order.clone())
-            .envelope("orders-api", order.created_at)
+            .envelope("my-api", order.created_at)
             .unwrap();
         assert_eq!((envelope.event_type.as_str(), envelope.version), ("order.created", 1));
         assert_eq!(envelope.data, order_json(), "the data is the order, field for field");

@@ -27,9 +27,8 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     }
 }
 
-/// A string setting that may be absent: `None` when unset or empty. For what another pattern
-/// provides when it is deployed beside this one (the outbox of the fan-out pattern, the orders
-/// table of the sync one): the template sets it only then.
+/// A string setting that may be absent: `None` when unset or empty. For what another part of
+/// the stack provides only where it is deployed: the template sets it only then.
 pub fn optional(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }

@@ -1,6 +1,6 @@
 //! Fault injection for the local load and failure runs (`make load`): a switch that makes a
 //! chosen share of SQS records fail transiently, in every consumer built on
-//! [`crate::sqs::process_batch`] (job-worker, notifier, audit-log).
+//! [`crate::sqs::process_batch`] (every SQS consumer of the project).
 //!
 //! Off by default, and unable to reach production by accident:
 //! - it is read from `LOCAL_FAULT_TRANSIENT_RATE` (a share between 0 and 1), which template.yaml

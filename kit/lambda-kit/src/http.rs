@@ -108,7 +108,7 @@ fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
     }
 }
 
-/// A collection resource the way both APIs of the kit expose one: `POST /things` creates,
+/// A collection resource the way the kit's APIs expose one: `POST /things` creates,
 /// `GET /things/{id}` reads. [`Collection::serve`] owns what is the same in every such handler:
 /// matching the raw path (whole segments only: `/thingsx` and `/things/a/b` miss), the 404 of an
 /// unknown path and the 405 (with `Allow`) of a wrong method, turning the handler's error into
@@ -136,8 +136,8 @@ enum Place<'a> {
 }
 
 impl Collection {
-    /// The collection at `path` (such as `/orders`); `item` is its items' route as the template
-    /// writes it (`/orders/{id}`), the log field that does not grow with ids.
+    /// The collection at `path` (such as `/things`); `item` is its items' route as the template
+    /// writes it (`/things/{id}`), the log field that does not grow with ids.
     pub const fn new(path: &'static str, item: &'static str) -> Self {
         Self { path, item }
     }
@@ -395,7 +395,7 @@ mod tests {
     use super::*;
 
     fn request(content_type: Option<&str>, body: &str) -> Request {
-        let mut builder = http::Request::builder().method("POST").uri("/orders");
+        let mut builder = http::Request::builder().method("POST").uri("/things");
         if let Some(content_type) = content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
@@ -461,19 +461,19 @@ mod tests {
 
     #[test]
     fn collections_are_matched_on_whole_segments() {
-        let orders = Collection::new("/orders", "/orders/{id}");
-        assert_eq!(orders.place("/orders"), Some(Place::Collection));
-        assert_eq!(orders.place("/orders/abc"), Some(Place::Item("abc")));
-        for miss in ["/", "/orders/", "/orders/a/b", "/ordersx", "/order", ""] {
-            assert_eq!(orders.place(miss), None, "{miss}");
+        let things = Collection::new("/things", "/things/{id}");
+        assert_eq!(things.place("/things"), Some(Place::Collection));
+        assert_eq!(things.place("/things/abc"), Some(Place::Item("abc")));
+        for miss in ["/", "/things/", "/things/a/b", "/thingsx", "/thing", ""] {
+            assert_eq!(things.place(miss), None, "{miss}");
         }
     }
 
     #[test]
     fn the_stage_is_removed_only_when_it_leads_the_path() {
-        assert_eq!(strip_stage("/prod/orders", "prod"), "/orders");
+        assert_eq!(strip_stage("/prod/things", "prod"), "/things");
         assert_eq!(strip_stage("/prod", "prod"), "/");
-        assert_eq!(strip_stage("/orders", "prod"), "/orders");
-        assert_eq!(strip_stage("/production/orders", "prod"), "/production/orders");
+        assert_eq!(strip_stage("/things", "prod"), "/things");
+        assert_eq!(strip_stage("/production/things", "prod"), "/production/things");
     }
 }

@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_document_declares_its_metric_with_the_function_and_outcome_dimensions() {
-        let metrics = Metrics::new("Shop/Patterns", "orders-api-Xyz");
+        let metrics = Metrics::new("Shop/Patterns", "my-api-Xyz");
         let point = Point {
             metric: "Orders",
             unit: Unit::Count,
@@ -234,7 +234,7 @@ mod tests {
                         "Metrics": [{"Name": "Orders", "Unit": "Count"}],
                     }],
                 },
-                "function": "orders-api-Xyz",
+                "function": "my-api-Xyz",
                 "outcome": "created",
                 "Orders": 2.0,
                 "xrayTraceId": "Root=1-abc",

@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn an_outbox_item_reads_back_as_its_event_through_a_stream_image() {
-        let event = Envelope::new("order.created", 1, "orders-api", json!({"total": 3000}), Utc::now());
+        let event = Envelope::new("order.created", 1, "my-api", json!({"total": 3000}), Utc::now());
         let item = outbox_item(&event, Utc::now()).unwrap();
         let image = json!({
             "id": {"S": event.id},

@@ -1,7 +1,6 @@
 //! The compiled-in trust store: it holds the Amazon Trust Services roots, and a private CA added
 //! the documented way (`AWS_CA_BUNDLE`, a PEM file) is trusted by the SDK's HTTPS client, while
-//! the same server is refused without it. (The web client's twin of this test is
-//! webhook-dispatcher's: its real HTTPS sender.)
+//! the same server is refused without it.
 
 use std::net::SocketAddr;
 

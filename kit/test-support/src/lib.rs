@@ -557,8 +557,8 @@ pub fn assert_local_aws() {
     );
 }
 
-/// An order by its contract (`contracts::order::Order`), as orders-api would have priced it at
-/// the default 20 % tax: what a test of another pattern seeds where it reads orders.
+/// An order by its contract (`contracts::order::Order`), priced at the default 20 % tax: what a
+/// test seeds where it reads orders.
 pub fn contract_order(
     id: &str,
     customer_id: &str,

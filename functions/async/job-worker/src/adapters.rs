@@ -1,28 +1,34 @@
 //! The DynamoDB side of the ports.
 
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::Client; // starter: with sync
 use chrono::{DateTime, Utc};
-use contracts::order::Order;
+use contracts::order::Order; // starter: with sync
 use jobs::store::{Finish, JobStoreError, Start};
 use jobs::table::JobsTable;
-use lambda_kit::dynamodb::s;
-use lambda_kit::events::Envelope;
-use lambda_kit::outbox::OutboxTable;
+use lambda_kit::dynamodb::s; // starter: with sync
+use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::outbox::OutboxTable; // starter: with fanout
 
 use crate::ports::JobLedger;
-use crate::work::invoice::{OrderReadError, OrderReader};
+use crate::work::invoice::{OrderReadError, OrderReader}; // starter: with sync
 
-/// The jobs table, with the outbox that the events of finished jobs leave through (where the
-/// fan-out pattern is deployed; `None` stores the outcome alone).
+/// The jobs table.
+/// With the outbox the events of finished jobs leave through (`None`: the outcome alone). // starter: with fanout
 #[derive(Debug, Clone)]
 pub struct JobsLedger {
     jobs: JobsTable,
-    outbox: Option<OutboxTable>,
+    outbox: Option<OutboxTable>, // starter: with fanout
 }
 
 impl JobsLedger {
-    pub fn new(jobs: JobsTable, outbox: Option<OutboxTable>) -> Self {
-        Self { jobs, outbox }
+    pub fn new(
+        jobs: JobsTable,
+        outbox: Option<OutboxTable>, // starter: with fanout
+    ) -> Self {
+        Self {
+            jobs,
+            outbox, // starter: with fanout
+        }
     }
 }
 
@@ -37,14 +43,21 @@ impl JobLedger for JobsLedger {
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<&Envelope>,
+        event: Option<&Envelope>, // starter: with fanout
     ) -> Result<bool, JobStoreError> {
         self.jobs
-            .finish(id, attempt, finish, now, self.outbox.as_ref().zip(event))
+            .finish(
+                id,
+                attempt,
+                finish,
+                now,
+                self.outbox.as_ref().zip(event), // starter: with fanout
+            )
             .await
     }
 }
 
+// starter: with sync
 /// Reads orders from the orders table that orders-api writes: each item is a
 /// `contracts::order::Order` through serde, which is all this function knows of orders-api.
 #[derive(Debug, Clone)]
@@ -79,3 +92,4 @@ impl OrderReader for OrdersTable {
             .map_err(|error| OrderReadError(error.into()))
     }
 }
+// starter: end

@@ -11,12 +11,12 @@
 //! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
 
 use chrono::Utc;
-use contracts::Contract;
-use contracts::job::{JobFailed, JobSucceeded};
+use contracts::Contract; // starter: with fanout
+use contracts::job::{JobFailed, JobSucceeded}; // starter: with fanout
 use jobs::model::JobMessage;
 use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::BoxError;
-use lambda_kit::events::Envelope;
+use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::metrics::Tally;
 use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use crate::ports::JobLedger;
 use crate::work::{JobError, Runners};
 
+// starter: with fanout
 /// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the callback
 /// URL the job named, if any); none for a run that goes back to the queue.
 fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Envelope>, serde_json::Error> {
@@ -60,6 +61,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
 
 /// The `source` of the events this function publishes.
 const SOURCE: &str = "job-worker";
+// starter: end
 
 /// How long a run holds its job when the invocation's deadline is unknown (outside Lambda).
 const DEFAULT_LEASE_MILLIS: i64 = 60_000;
@@ -150,11 +152,19 @@ impl<L: JobLedger> Worker<L> {
             Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
             Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
         };
+        // starter: with fanout
         let event =
             finished_event(&job, &finish).map_err(|error| RecordError::Store(JobStoreError::Failed(error.into())))?;
+        // starter: end
         if !self
             .ledger
-            .finish(&job.id, job.attempts, &finish, Utc::now(), event.as_ref())
+            .finish(
+                &job.id,
+                job.attempts,
+                &finish,
+                Utc::now(),
+                event.as_ref(), // starter: with fanout
+            )
             .await?
         {
             // Our lease ran out and another run took the job over: its outcome stands.
@@ -183,6 +193,7 @@ impl<L: JobLedger> Worker<L> {
     }
 }
 
+// starter: with fanout
 #[cfg(test)]
 mod tests {
     use jobs::model::{Job, JobRequest};
@@ -229,3 +240,4 @@ mod tests {
         );
     }
 }
+// starter: end

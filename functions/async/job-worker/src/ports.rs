@@ -1,11 +1,12 @@
 //! What the worker needs: the job ledger (state changes). What a job type needs is that type's
-//! own port, beside its runner (`work::invoice::OrderReader`).
+//! own port, beside its runner.
+//! The invoice job's is `work::invoice::OrderReader`. // starter: with sync
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use jobs::store::{Finish, JobStoreError, Start};
-use lambda_kit::events::Envelope;
+use lambda_kit::events::Envelope; // starter: with fanout
 
 pub trait JobLedger: Send + Sync {
     fn start(
@@ -15,13 +16,14 @@ pub trait JobLedger: Send + Sync {
         lease_until_millis: i64,
     ) -> impl Future<Output = Result<Start, JobStoreError>> + Send;
 
-    /// Records how a run ended and, in the same write, the event that reports it (if any).
+    /// Records how a run ended.
+    /// In the same write, the event that reports it (if any). // starter: with fanout
     fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<&Envelope>,
+        event: Option<&Envelope>, // starter: with fanout
     ) -> impl Future<Output = Result<bool, JobStoreError>> + Send;
 }

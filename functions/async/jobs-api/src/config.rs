@@ -15,10 +15,6 @@ pub struct Config {
     /// Which callback URLs jobs may name: https on public hosts, and under the local stack with
     /// `LOCAL_WEBHOOKS_ALLOW_LOOPBACK=true` also http on loopback.
     pub callbacks: Policy,
-    /// Whether the API takes `invoice` jobs: where the sync pattern is deployed beside this one,
-    /// the template names its orders table in `ORDERS_TABLE` (job-worker reads it; this function
-    /// only looks whether it is set).
-    pub invoices: bool,
 }
 
 impl Config {
@@ -28,7 +24,6 @@ impl Config {
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
             jobs_queue_url: config::required("JOBS_QUEUE_URL")?,
             idempotency_ttl: Duration::from_secs(config::parsed_or("IDEMPOTENCY_TTL_SECONDS", 86_400)?),
-            invoices: config::optional("ORDERS_TABLE").is_some(),
             callbacks: Policy {
                 allow_loopback_http: lambda_kit::local::switch(lambda_kit::local::ALLOW_LOOPBACK_CALLBACKS),
             },

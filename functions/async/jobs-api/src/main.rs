@@ -2,7 +2,7 @@
 //! every request then goes to [`JobsApi::handle`].
 
 use jobs::kinds::JobKinds;
-use jobs::kinds::invoice::Invoice;
+use jobs::kinds::invoice::Invoice; // starter: with sync
 use jobs::kinds::report::Report;
 use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
@@ -20,14 +20,10 @@ async fn main() -> Result<(), Error> {
         IdempotencyTable::new(dynamodb, config.idempotency_table),
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
-    // The job types this API accepts: the async pattern's own, and the invoice job where the sync
-    // pattern is deployed too.
-    let kinds = if config.invoices {
-        JobKinds::new().with(Invoice)
-    } else {
-        JobKinds::new()
-    }
-    .with(Report);
+    // The job types this API accepts; job-worker runs each.
+    let kinds = JobKinds::new()
+        .with(Invoice) // starter: with sync
+        .with(Report);
     let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl).with_callbacks(config.callbacks);
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.

@@ -288,7 +288,7 @@ async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
 
 fn kinds() -> jobs::kinds::JobKinds {
     jobs::kinds::JobKinds::new()
-        .with(jobs::kinds::invoice::Invoice)
+        .with(jobs::kinds::invoice::Invoice) // starter: with sync
         .with(jobs::kinds::report::Report)
 }
 

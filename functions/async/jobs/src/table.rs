@@ -4,14 +4,15 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError; // starter: with fanout
+use aws_sdk_dynamodb::types::TransactWriteItem; // starter: with fanout
+use aws_sdk_dynamodb::types::{ReturnValue, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{
     Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
 };
-use lambda_kit::events::Envelope;
-use lambda_kit::outbox::OutboxTable;
+use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::outbox::OutboxTable; // starter: with fanout
 use serde_json::Value;
 
 use crate::model::{Job, JobStatus, JobType, format_timestamp};
@@ -126,16 +127,16 @@ impl JobsTable {
         }
     }
 
-    /// Records how run number `attempt` ended and, in the same transaction, the event that
-    /// reports it (into the outbox). `false` when the run no longer owns the job (its lease ran
-    /// out and another run took over): then nothing is written.
+    /// Records how run number `attempt` ended. `false` when the run no longer owns the job (its
+    /// lease ran out and another run took over): then nothing is written.
+    /// With an `event`, the event that reports it goes into the outbox in the same transaction. // starter: with fanout
     pub async fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<(&OutboxTable, &Envelope)>,
+        event: Option<(&OutboxTable, &Envelope)>, // starter: with fanout
     ) -> Result<bool, JobStoreError> {
         let (status, field, value, finished) = match finish {
             Finish::Succeeded(result) => (JobStatus::Succeeded, "#result", result.to_string(), true),
@@ -163,13 +164,27 @@ impl JobsTable {
             .build()
             .map_err(|error| JobStoreError::Failed(error.into()))?;
 
-        let Some((outbox, event)) = event else {
-            return match send_update(&self.client, update).await {
-                Ok(_) => Ok(true),
-                Err(error) if is_condition_failed(&error) => Ok(false),
-                Err(error) => Err(error.into()),
-            };
-        };
+        // starter: with fanout
+        if let Some((outbox, event)) = event {
+            return self.finish_with_event(update, outbox, event, now).await;
+        }
+        // starter: end
+        match send_update(&self.client, update).await {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failed(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    // starter: with fanout
+    /// The finishing `update` and the `event` into the outbox, in one transaction.
+    async fn finish_with_event(
+        &self,
+        update: Update,
+        outbox: &OutboxTable,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<bool, JobStoreError> {
         let put_event = outbox.put(event, now).map_err(JobStoreError::Failed)?;
         let result = self
             .client
@@ -194,6 +209,7 @@ impl JobsTable {
             },
         }
     }
+    // starter: end
 }
 
 /// A job item, written by hand rather than through serde_dynamo on purpose: `input` and `result`

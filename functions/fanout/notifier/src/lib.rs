@@ -1,6 +1,6 @@
-//! notifier: order and job events become notification records (what a mail or push sender would
-//! pick up). It asked only for `order.created`, `job.succeeded` and `job.failed` (the
-//! subscription's attribute filter) with raw delivery, and still tolerates anything else.
+//! notifier: domain events become notification records (what a mail or push sender would pick
+//! up). It asked only for the events it knows (the subscription's attribute filter) with raw
+//! delivery, and still tolerates anything else.
 
 use chrono::Utc;
 use contracts::order::OrderCreated;
@@ -26,6 +26,7 @@ pub fn notification_for(event: &Event) -> Notification {
             recipient: format!("customer:{}", order.customer_id),
             message: format!("Your order {} is confirmed.", order.id),
         },
+        // starter: with async
         Event::JobSucceeded(job) => Notification {
             recipient: format!("job:{}", job.job_id),
             message: format!("Your {} job {} finished.", job.job_type, job.job_id),
@@ -34,6 +35,7 @@ pub fn notification_for(event: &Event) -> Notification {
             recipient: format!("job:{}", job.job_id),
             message: format!("Your {} job {} failed: {}", job.job_type, job.job_id, job.error),
         },
+        // starter: end
     }
 }
 
@@ -113,16 +115,18 @@ mod tests {
             json!({"id": "o-1", "customer_id": "c-42", "currency": "EUR", "items": [], "subtotal": 0,
                    "tax_rate_basis_points": 0, "tax": 0, "total": 0, "created_at": "2026-11-26T10:00:00.000Z"}),
         );
+        assert_eq!(notification_for(&order.unwrap().unwrap()).recipient, "customer:c-42");
+        // starter: with async
         let failed = read(
             "job.failed",
             1,
             json!({"job_id": "j-1", "type": "invoice", "attempts": 1, "error": "no order"}),
         );
-        assert_eq!(notification_for(&order.unwrap().unwrap()).recipient, "customer:c-42");
         assert_eq!(
             notification_for(&failed.unwrap().unwrap()).message,
             "Your invoice job j-1 failed: no order"
         );
+        // starter: end
     }
 
     #[test]
@@ -130,6 +134,6 @@ mod tests {
         assert_eq!(read("order.shipped", 1, json!({})).unwrap(), None);
         assert_eq!(read("order.created", 2, json!({})).unwrap(), None);
         assert!(read("order.created", 1, json!({"id": "o-1", "customer_id": "c-42"})).is_err());
-        assert!(read("job.failed", 1, json!({"job_id": "j-1"})).is_err());
+        assert!(read("job.failed", 1, json!({"job_id": "j-1"})).is_err()); // starter: with async
     }
 }

@@ -11,9 +11,8 @@ use crate::order::TaxRate;
 pub struct Config {
     pub orders_table: String,
     pub idempotency_table: String,
-    /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. Set where the
-    /// fan-out pattern is deployed; without it orders are stored and no event leaves.
-    pub outbox_table: Option<String>,
+    /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. // starter: with fanout
+    pub outbox_table: Option<String>, // starter: with fanout
     pub settings: Settings,
 }
 
@@ -41,7 +40,7 @@ impl Config {
         Ok(Self {
             orders_table: config::required("ORDERS_TABLE")?,
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
-            outbox_table: config::optional("OUTBOX_TABLE"),
+            outbox_table: config::optional("OUTBOX_TABLE"), // starter: with fanout
             settings: Settings {
                 tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
                 idempotency_ttl: Duration::from_secs(config::parsed_or(

@@ -2,11 +2,8 @@
 //! an error becomes a status code.
 
 use chrono::Utc;
-use contracts::Contract;
-use contracts::order::OrderCreated;
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use lambda_kit::events::Envelope;
 use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
 use lambda_kit::metrics;
 use lambda_kit::problem::{FieldError, Problem};
@@ -134,8 +131,6 @@ impl<S: OrderStore> OrdersApi<S> {
         // UUIDv7: unique without coordination, and sorted by creation time.
         let order = order::priced(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
         let answer = created(&order);
-        // An order is strings and integers: it always converts to JSON.
-        let event = order_created(&order).map_err(|error| StoreError::Failed(error.into()))?;
 
         let claim = key.map(|key| {
             NewClaim::new(
@@ -146,10 +141,10 @@ impl<S: OrderStore> OrdersApi<S> {
                 self.settings.idempotency_ttl,
             )
         });
-        // The order, its event and (with a key) the completed claim are one transaction.
+        // The order and (with a key) the completed claim are one transaction.
         let answer = idempotency::create_once(&self.store, claim, async |claim| {
             self.store
-                .create_order(&order, &event, claim.map(|claim| (claim, &answer)))
+                .create_order(&order, claim.map(|claim| (claim, &answer)))
                 .await?;
             Ok::<_, ApiError>(Created::Completed(answer))
         })
@@ -157,11 +152,6 @@ impl<S: OrderStore> OrdersApi<S> {
         metrics::count("Orders", answer.outcome("created"), 1);
         Ok(answer.into_response())
     }
-}
-
-/// The `order.created` v1 event: the order, by its contract.
-fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
-    OrderCreated(order.clone()).envelope("orders-api", order.created_at)
 }
 
 /// The 201 answer for a new order, in the form it is kept for replays.

@@ -4,7 +4,6 @@
 use std::future::Future;
 
 use lambda_kit::dynamodb::{BoxError, MalformedItem};
-use lambda_kit::events::Envelope;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{ClaimStore, NewClaim, StoredResponse};
 
@@ -45,13 +44,13 @@ pub trait OrderStore: ClaimStore<Error = StoreError> {
     /// The order with this id, if there is one.
     fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
 
-    /// Stores a new order and, in the same transaction, its `event` in the outbox (from where it
-    /// is published) and, with `completes`, the completed idempotency claim with its answer. So
-    /// an order never exists without its event or its replayable answer, nor those without it.
+    /// Stores a new order and, in the same transaction, with `completes`, the completed
+    /// idempotency claim with its answer: an order never exists without its replayable answer,
+    /// nor the answer without it.
+    /// Its `order.created` event goes into the outbox in that transaction too. // starter: with fanout
     fn create_order(
         &self,
         order: &Order,
-        event: &Envelope,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -69,12 +68,7 @@ impl OrderStore for AcceptingStore {
         Ok(None)
     }
 
-    async fn create_order(
-        &self,
-        _: &Order,
-        _: &Envelope,
-        _: Option<(&NewClaim, &StoredResponse)>,
-    ) -> Result<(), StoreError> {
+    async fn create_order(&self, _: &Order, _: Option<(&NewClaim, &StoredResponse)>) -> Result<(), StoreError> {
         Ok(())
     }
 }

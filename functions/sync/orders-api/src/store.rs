@@ -3,23 +3,25 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use contracts::Contract; // starter: with fanout
+use contracts::order::OrderCreated; // starter: with fanout
 use lambda_kit::dynamodb::{Item, MalformedItem, s};
-use lambda_kit::events::Envelope;
+use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
-use lambda_kit::outbox::OutboxTable;
+use lambda_kit::outbox::OutboxTable; // starter: with fanout
 
 use crate::order::Order;
 use crate::ports::{OrderStore, StoreError};
 
-/// Orders keyed by `id`, the idempotency records of their creates, and the outbox their events
-/// leave through (where the fan-out pattern is deployed; without one, no event is written).
+/// Orders keyed by `id` and the idempotency records of their creates.
+/// With the outbox their events leave through (`None`: no event is written). // starter: with fanout
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
     orders_table: String,
     idempotency: IdempotencyTable,
-    outbox: Option<OutboxTable>,
+    outbox: Option<OutboxTable>, // starter: with fanout
 }
 
 impl DynamoDbStore {
@@ -27,14 +29,14 @@ impl DynamoDbStore {
         client: Client,
         orders_table: impl Into<String>,
         idempotency_table: impl Into<String>,
-        outbox_table: Option<String>,
+        outbox_table: Option<String>, // starter: with fanout
     ) -> Self {
         let idempotency = IdempotencyTable::new(client.clone(), idempotency_table);
         Self {
             client,
             orders_table: orders_table.into(),
             idempotency,
-            outbox: outbox_table.map(OutboxTable::new),
+            outbox: outbox_table.map(OutboxTable::new), // starter: with fanout
         }
     }
 }
@@ -58,7 +60,6 @@ impl OrderStore for DynamoDbStore {
     async fn create_order(
         &self,
         order: &Order,
-        event: &Envelope,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         let put_order = Put::builder()
@@ -74,13 +75,16 @@ impl OrderStore for DynamoDbStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_order).build());
-        // Items before the claim's completion that fail their condition when the order exists.
-        let mut order_items = 1;
+        // starter: with fanout
         if let Some(outbox) = &self.outbox {
-            let put_event = outbox.put(event, order.created_at).map_err(StoreError::Failed)?;
+            // An order is strings and integers: it always converts to JSON.
+            let event = order_created(order).map_err(|error| StoreError::Failed(error.into()))?;
+            let put_event = outbox.put(&event, order.created_at).map_err(StoreError::Failed)?;
             transaction = transaction.transact_items(TransactWriteItem::builder().put(put_event).build());
-            order_items += 1;
         }
+        // starter: end
+        // Items before the claim's completion: they fail their condition when the order exists.
+        let order_items = transaction.get_transact_items().as_ref().map_or(0, Vec::len);
         if let Some((claim, response)) = completes {
             let complete = self.idempotency.completion(claim, response)?;
             transaction = transaction.transact_items(TransactWriteItem::builder().update(complete).build());
@@ -126,8 +130,16 @@ impl ClaimStore for DynamoDbStore {
     }
 }
 
+// starter: with fanout
+/// The `order.created` v1 event: the order, by its contract.
+fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
+    OrderCreated(order.clone()).envelope("orders-api", order.created_at)
+}
+// starter: end
+
 /// An order item is the order's contract (`contracts::order::Order`) through serde: the
-/// attributes other patterns read (job-worker's invoice job reads this table).
+/// attributes other patterns may read.
+/// job-worker's invoice job reads this table. // starter: with async
 fn order_to_item(order: &Order) -> Result<Item, serde_dynamo::Error> {
     serde_dynamo::to_item(order)
 }

@@ -25,9 +25,7 @@ async fn seed_order(store: &impl OrderStore) {
     };
     let order = orders_api::order::priced(SEEDED_ORDER_ID.into(), request, TaxRate::DEFAULT, chrono::Utc::now())
         .expect("priced");
-    let event =
-        lambda_kit::events::Envelope::new("order.created", 1, "seed", serde_json::json!({}), chrono::Utc::now());
-    match store.create_order(&order, &event, None).await {
+    match store.create_order(&order, None).await {
         Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
         Err(error) => panic!("seeding failed: {error}"),
     }

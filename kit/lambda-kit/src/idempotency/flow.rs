@@ -34,11 +34,11 @@ pub trait ClaimStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
     /// The create completed the claim in its own write, in one transaction with the change:
-    /// the strongest form (orders-api).
+    /// the strongest form.
     Completed(StoredResponse),
     /// The flow completes the claim after the create. If that write fails the create stands and
-    /// the claim expires; the create must then be safe to run again under the same key (jobs-api
-    /// derives the job id from the key for that).
+    /// the claim expires; the create must then be safe to run again under the same key (for
+    /// example with an id derived from the key).
     ToComplete(StoredResponse),
 }
 

@@ -215,27 +215,27 @@ mod tests {
 
     #[test]
     fn a_key_is_scoped_to_its_caller_and_without_one_stays_as_it_was() {
-        let anyone = IdempotencyKey::for_caller("POST /orders", None, b"k-1").unwrap();
-        let alice = IdempotencyKey::for_caller("POST /orders", Some("jwt:https://idp alice"), b"k-1").unwrap();
-        let bob = IdempotencyKey::for_caller("POST /orders", Some("jwt:https://idp bob"), b"k-1").unwrap();
-        assert_eq!(anyone, IdempotencyKey::parse("POST /orders", b"k-1").unwrap());
+        let anyone = IdempotencyKey::for_caller("POST /things", None, b"k-1").unwrap();
+        let alice = IdempotencyKey::for_caller("POST /things", Some("jwt:https://idp alice"), b"k-1").unwrap();
+        let bob = IdempotencyKey::for_caller("POST /things", Some("jwt:https://idp bob"), b"k-1").unwrap();
+        assert_eq!(anyone, IdempotencyKey::parse("POST /things", b"k-1").unwrap());
         assert_ne!(alice, bob);
         assert_ne!(alice, anyone);
-        assert!(alice.as_str().starts_with("POST /orders@") && alice.as_str().ends_with("#k-1"));
+        assert!(alice.as_str().starts_with("POST /things@") && alice.as_str().ends_with("#k-1"));
         assert!(
             !alice.as_str().contains("alice"),
             "the caller's identity stays out of the table"
         );
         assert_eq!(
-            IdempotencyKey::for_caller("POST /orders", Some("x"), b""),
+            IdempotencyKey::for_caller("POST /things", Some("x"), b""),
             Err(InvalidKey)
         );
     }
 
     #[test]
     fn a_key_is_scoped_to_its_operation() {
-        let key = IdempotencyKey::parse("POST /orders", b"7c0a-11").expect("valid");
-        assert_eq!(key.as_str(), "POST /orders#7c0a-11");
+        let key = IdempotencyKey::parse("POST /things", b"7c0a-11").expect("valid");
+        assert_eq!(key.as_str(), "POST /things#7c0a-11");
     }
 
     #[test]
@@ -268,7 +268,7 @@ mod tests {
     fn a_finished_request_with_the_same_body_is_replayed() {
         let response = StoredResponse {
             status: 201,
-            location: Some("/orders/1".into()),
+            location: Some("/things/1".into()),
             body: "{}".into(),
         };
         let existing = ExistingClaim {

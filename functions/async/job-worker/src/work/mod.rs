@@ -3,12 +3,12 @@
 //! the queue delivers it again).
 //!
 //! Job types are pluggable: each is a [`Runner`], and `main.rs` registers the ones this
-//! deployment runs in [`Runners`]. The asynchronous pattern ships [`report::Report`]; the
-//! `invoice` job ([`invoice::Invoice`]) is what the synchronous and asynchronous patterns add
-//! when deployed together. A new type is one `Runner` here, one `jobs::kinds::JobKind` for the
-//! API to check its input, and one line in each `main.rs`.
+//! deployment runs in [`Runners`]: [`report::Report`],
+//! and the synchronous pattern's [`invoice::Invoice`] (an order's invoice). // starter: with sync
+//! A new type is one `Runner` here, one `jobs::kinds::JobKind` for the API to check its input,
+//! and one line in each `main.rs`.
 
-pub mod invoice;
+pub mod invoice; // starter: with sync
 pub mod report;
 
 use std::future::Future;
@@ -101,9 +101,9 @@ mod tests {
             .expect("a report");
         assert_eq!(done, json!({"seconds": 0, "rows": 0}));
         let error = runners
-            .run(&job(JobType::named("invoice"), json!({})))
+            .run(&job(JobType::named("export"), json!({})))
             .await
-            .expect_err("no invoice runner");
-        assert!(matches!(&error, JobError::Permanent(reason) if reason == "this worker runs no invoice jobs"));
+            .expect_err("no export runner");
+        assert!(matches!(&error, JobError::Permanent(reason) if reason == "this worker runs no export jobs"));
     }
 }

@@ -1,9 +1,9 @@
 //! The job types a deployment accepts: each is a [`JobKind`] (its name and the input it takes),
 //! registered in [`JobKinds`] by `jobs-api`'s `main.rs`; `job-worker` registers a runner for
-//! each. The asynchronous pattern ships [`report`]; [`invoice`] is the job the synchronous and
-//! asynchronous patterns add when deployed together.
+//! each. The asynchronous pattern ships [`report`].
+//! [`invoice`] is the job the synchronous pattern adds: an order's invoice. // starter: with sync
 
-pub mod invoice;
+pub mod invoice; // starter: with sync
 pub mod report;
 
 use contracts::FieldError;
@@ -44,7 +44,7 @@ impl JobKinds {
             .map(|kind| kind.as_ref())
     }
 
-    /// `"invoice" or "report"`: for the answer to an unknown type.
+    /// `"export", "invoice" or "report"`: for the answer to an unknown type.
     pub fn names(&self) -> String {
         let names: Vec<String> = self
             .kinds
