@@ -15,8 +15,7 @@ make build, make sam-local, make sam-invoke, make fuzz; .ci/run):
   pruned by cargo to them (same versions: cargo removes, never upgrades, offline);
 - events/<function>/ and tests/expected/<function>.json of its functions, without the samples
   whose answer needs a pattern that is not there (`Metadata.Pattern.SamplesNeeding`);
-- local/ (the local loop), tests/ (the kit-wide tests, which skip what concerns absent
-  patterns), the Makefile without the kit's own targets (starter, bench; load unless every
+- local/ (the local loop), tests/ (the kit-wide tests, without those about absent patterns), the Makefile without the kit's own targets (starter, bench; load unless every
   pattern is there), the pinned requirements, .ci/run, .gitignore, samconfig.toml with the
   project's stack name, and a README with the chosen patterns' sections and the next steps.
 
@@ -182,9 +181,10 @@ class Starter:
     def format_rust(self) -> None:
         """rustfmt over the Rust files a pattern marker changed: a chain or a list that lost a
         line may fit on one now, as the project's `cargo fmt --check` (make lint) expects."""
-        if not self.marked_rust:
+        paths = sorted(str(path) for path in self.marked_rust if path.exists())  # not a dropped module's
+        if not paths:
             return
-        command = ["rustfmt", "--edition", "2024", *sorted(str(path) for path in self.marked_rust)]
+        command = ["rustfmt", "--edition", "2024", *paths]
         result = subprocess.run(command, cwd=self.dest, capture_output=True, text=True)
         if result.returncode:
             raise StarterError(f"rustfmt failed ({_last_error(result.stderr)}): "
@@ -583,7 +583,8 @@ class StarterError(Exception):
 # pattern adds to the async one, the outbox path fan-out adds to job-worker, callback URLs).
 #
 #     some line                      // starter: with sync      (the line, only with sync)
-#     some line                      // starter: without fanout (the line, only without fanout)
+#     some text                      // starter: without fanout (only without fan-out: the kit
+#                                                                  holds it too, so text, not code)
 #     // starter: with callbacks                                 (the lines down to the next
 #     ...                                                        //  starter: end, only with
 #     // starter: end                                            //  callbacks; blocks may nest)
@@ -594,6 +595,7 @@ class StarterError(Exception):
 # YAML, `<!-- -->` in Markdown. The kit compiles and tests everything, markers being comments.
 MARKER = "starter: "
 MARKED = (".rs", ".toml", ".py", ".md", ".yaml")
+_MOD = re.compile(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);")
 _MARK = re.compile(r"^(?P<code>.*?)\s*(?:(?://|#)\s*|<!--\s*)starter: (?P<what>with|without|end)\b\s*(?P<pattern>[a-z|]*)\s*(?:-->)?\s*$")
 
 
@@ -611,7 +613,7 @@ def only_with(text: str, chosen: list[str], where: str = "") -> tuple[str, list[
             if all(stack):
                 out.append(line)
             else:
-                modules += re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);", line)
+                modules += _MOD.findall(line)
             continue
         what, patterns, code = mark["what"], mark["pattern"].split("|"), mark["code"]
         unknown = [p for p in patterns if p not in composition.PATTERNS]
@@ -630,7 +632,7 @@ def only_with(text: str, chosen: list[str], where: str = "") -> tuple[str, list[
         elif all(stack) and keep:
             out.append(code.rstrip() + "\n")
         elif all(stack):
-            modules += re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_0-9]+);", code)
+            modules += _MOD.findall(code)
     if stack:
         raise StarterError(f"{where}: a 'starter: with/without' block is not closed by 'starter: end'")
     return "".join(out), modules
