@@ -26,7 +26,7 @@ VENV := .venv
 CHECKOV_VENV := .venv-checkov
 BENCH_VENV := .venv-bench
 STARTER_VENV := .venv-starter
-STACK := $(VENV)/bin/python -m local.stack
+STACK := $(VENV)/bin/python -m tools.local.stack
 # Where `make up` serves the HTTP API, cargo-lambda's Lambda Invoke API and the WebSocket API.
 API_PORT ?= 3000
 INVOKE_PORT ?= 9000
@@ -40,7 +40,7 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: demo test test-rust test-python lint lint-bench up down build sam-local sam-invoke deploy-rehearsal bench fuzz load template starter test-starters venv clean
 
 demo: venv
-	$(STACK) run --functions -- $(VENV)/bin/python -m local.demo
+	$(STACK) run --functions -- $(VENV)/bin/python -m tools.local.demo
 
 test: venv lint
 	$(STACK) run --functions -- $(MAKE) --no-print-directory test-rust test-python
@@ -72,12 +72,12 @@ up: venv
 down:
 	$(STACK) down
 
-# The root template.yaml is composed from the patterns' templates (local/template.py); edit those,
+# The root template.yaml is composed from the patterns' templates (tools/starter/template.py); edit those,
 # then run this. make test fails while template.yaml and they disagree.
 template: venv
-	$(VENV)/bin/python -m local.template
+	$(VENV)/bin/python -m tools.starter.template
 
-# A new project: the chosen patterns and what they require, standalone (local/starter.py).
+# A new project: the chosen patterns and what they require, standalone (tools/starter/starter.py).
 # CARGO_LAMBDA_TEMPLATE=1 writes it as a `cargo lambda new --template` folder as well.
 # Needs only cargo and Python 3 with PyYAML: the system's Python if it has PyYAML, else a
 # virtualenv of PyYAML alone (requirements-starter.txt); none of the test tools.
@@ -85,13 +85,13 @@ starter:
 	@test -n "$(PATTERNS)" -a -n "$(NAME)" -a -n "$(DEST)" || { echo 'usage: make starter PATTERNS="sync async ..." NAME=<project> DEST=<folder>' >&2; exit 2; }
 	@if $(PYTHON) -c 'import yaml' 2>/dev/null; then python=$(PYTHON); \
 	else $(MAKE) --no-print-directory $(STARTER_VENV)/.installed && python=$(STARTER_VENV)/bin/python; fi; \
-	$$python -m local.starter --patterns $(PATTERNS) --name $(NAME) --dest $(DEST) $(if $(CARGO_LAMBDA_TEMPLATE),--cargo-lambda-template)
+	$$python -m tools.starter.starter --patterns $(PATTERNS) --name $(NAME) --dest $(DEST) $(if $(CARGO_LAMBDA_TEMPLATE),--cargo-lambda-template)
 
 # Each pattern set (sync; async; fanout; realtime; callbacks; all) made into a project in a
 # temporary folder, git-initialised, through its own make test (and make demo for async and all),
-# sharing this workspace's target dir and virtualenvs (local/test_starters.py).
+# sharing this workspace's target dir and virtualenvs (tools/starter/test_starters.py).
 test-starters: venv
-	$(VENV)/bin/python -m local.test_starters $(STARTER_ARGS)
+	$(VENV)/bin/python -m tools.starter.test_starters $(STARTER_ARGS)
 
 # sam build: cargo-lambda cross-compiles for arm64 (Architectures in template.yaml) with zig.
 build: venv
@@ -101,24 +101,24 @@ build: venv
 # The third use of the kit: the artifacts `sam build` made, run by SAM's own emulator in Docker
 # (`sam local invoke`, `start-lambda`, `start-api`), every sample event checked against
 # tests/expected/. Needs a running Docker engine (and, for arm64 on x86_64, qemu's binfmt
-# emulator); installs nothing. See local/sam_local.py.
+# emulator); installs nothing. See tools/sam_local/sam_local.py.
 sam-local: venv
-	$(VENV)/bin/python -m local.sam_local --preflight
+	$(VENV)/bin/python -m tools.sam_local.sam_local --preflight
 	$(MAKE) --no-print-directory build
-	$(VENV)/bin/python -m local.sam_local
+	$(VENV)/bin/python -m tools.sam_local.sam_local
 
 # One event under SAM's emulator, as a SAM user runs it, with make sam-local's preparation (the
 # base image, a local AWS on the Docker bridge with the samples' fixtures) and clean-up.
 sam-invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo 'usage: make sam-invoke FN=<LogicalId> EVENT=events/<function>/<case>.json' >&2; exit 2; }
-	$(VENV)/bin/python -m local.sam_local --preflight
+	$(VENV)/bin/python -m tools.sam_local.sam_local --preflight
 	$(MAKE) --no-print-directory build
-	$(VENV)/bin/python -m local.sam_local --invoke $(FN) $(EVENT)
+	$(VENV)/bin/python -m tools.sam_local.sam_local --invoke $(FN) $(EVENT)
 
-# A deploy, rehearsed offline (local/rehearsal.py): no Docker, no AWS account.
+# A deploy, rehearsed offline (tools/rehearsal/rehearsal.py): no Docker, no AWS account.
 deploy-rehearsal: venv
 	$(MAKE) --no-print-directory build
-	$(VENV)/bin/python -m local.rehearsal
+	$(VENV)/bin/python -m tools.rehearsal.rehearsal
 
 # The long fuzz run: every function's tests/fuzz.rs with FUZZ_CASES cases per property (the
 # short run is part of make test). No local stack needed: the fuzzed handlers run on in-memory
@@ -128,7 +128,7 @@ fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) RUST_BACKTRACE=0 cargo test --locked $(LOCAL_FEATURES) --profile fuzz --test fuzz -- --test-threads 2
 
 # The load run: a local stack with fault injection on (10 % of SQS records fail their first
-# delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See local/load.py.
+# delivery, every 50th batch is dropped mid-flight), LOAD_JOBS jobs through the API. See tools/load/load.py.
 # The local pollers' visibility timeout goes from 1 s (quick retries for the tests) to 65 s: above
 # the job worker's 60 s lease outside Lambda (cargo-lambda passes no usable deadline), as the
 # template keeps the queue's 180 s above the function's timeout. Shorter, a job whose final write
@@ -136,7 +136,7 @@ fuzz:
 LOAD_JOBS ?= 10000
 load: venv
 	LOCAL_FAULT_TRANSIENT_RATE=0.1 LOCAL_POLLER_DROP_EVERY=50 LOCAL_SQS_VISIBILITY_TIMEOUT=65 LOAD_JOBS=$(LOAD_JOBS) \
-		$(STACK) run --functions -- $(VENV)/bin/python -m local.load
+		$(STACK) run --functions -- $(VENV)/bin/python -m tools.load.load
 
 # Benchmarks are not tests: nothing here is asserted. BENCH_ARGS passes options to bench/run.py
 # (--runs N, --reuse-build, --quick).

@@ -32,8 +32,8 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from local.aws import Moto, create_resources
-from local.cfn import ROOT, Template
+from tools.shared.aws import Moto, create_resources
+from tools.shared.cfn import ROOT, Template
 
 from .runtime_api import answer_status, cold_start
 from .tls_front import TlsFront

@@ -37,7 +37,7 @@ def client(service: str):
 
     import boto3
 
-    from local.cfn import REGION
+    from tools.shared.cfn import REGION
 
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.cfn import patterns_here
+from tools.shared.cfn import patterns_here
 
 PATTERNS = patterns_here()
 

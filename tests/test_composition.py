@@ -1,4 +1,4 @@
-"""The kit's composition (local/template.py): template.yaml is what the patterns' templates
+"""The kit's composition (tools/starter/template.py): template.yaml is what the patterns' templates
 compose, each pattern alone passes the linters and holds only its own and the shared resources it
 uses, imports are resolved or left out with their users. Kit-only: a project made by make starter
 owns its template.yaml, which tests/test_template.py checks."""
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from local import template as composition
-from local.cfn import ROOT, Template, load, references
-from local.cfn import _Loader as cfn_loader
+from tools.starter import template as composition
+from tools.shared.cfn import ROOT, Template, load, references
+from tools.shared.cfn import _Loader as cfn_loader
 from patterns import needs
 
 BIN = Path(sys.executable).parent

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from local.cfn import ROOT
-from local.template import PATTERNS as HERE
+from tools.shared.cfn import ROOT
+from tools.starter.template import PATTERNS as HERE
 
 # The five patterns and the crates of each; the shared kit is what any pattern may use.
 KIT = {

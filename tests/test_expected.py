@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from local import expected
-from local.cfn import Template
+from tools.sam_local import expected
+from tools.shared.cfn import Template
 
 TEMPLATE = Template.read()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from patterns import needs, needs_one_of
-from local.cfn import HttpRoute, Template
-from local.gateway import http_api_event, select_route, unsigned_token
-from local.stack import command_environment, function_environments
+from tools.shared.cfn import HttpRoute, Template
+from tools.local.gateway import http_api_event, select_route, unsigned_token
+from tools.local.stack import command_environment, function_environments
 
 TEMPLATE = Template.read()
 
@@ -86,7 +86,7 @@ def test_the_sqs_mappings_are_the_template_sqs_events():
 
 @needs_one_of("async", "fanout", "realtime", "callbacks")
 def test_the_poller_fails_what_lambda_would_fail():
-    from local.poller import failed_ids
+    from tools.local.poller import failed_ids
 
     batch = {"a", "b", "c"}
     assert failed_ids({"batchItemFailures": [{"itemIdentifier": "b"}]}, batch, True) == {"b"}
@@ -101,7 +101,7 @@ def test_the_poller_fails_what_lambda_would_fail():
 def test_the_test_receiver_verifies_standard_webhooks_signatures():
     import base64
 
-    from local.webhook_receiver import verify
+    from tools.local.webhook_receiver import verify
 
     # The example of the Standard Webhooks reference libraries' tests.
     key = base64.b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -116,7 +116,7 @@ def test_the_test_receiver_verifies_standard_webhooks_signatures():
 
 @needs("realtime")
 def test_the_local_websocket_gateway_serves_the_template_routes():
-    from local.ws_gateway import websocket_api
+    from tools.local.ws_gateway import websocket_api
 
     api = websocket_api(Template.read())
     assert api["stage"] == "live" and api["field"] == "action"
@@ -127,7 +127,7 @@ def test_the_local_websocket_gateway_serves_the_template_routes():
 
 @needs("sync", "async", "fanout", "realtime", "callbacks")
 def test_the_load_run_expects_poison_events_only_where_a_subscription_filter_lets_them_through():
-    from local.load import delivers, queue_names
+    from tools.load.load import delivers, queue_names
 
     queues = {name: queue for name, (queue, _) in queue_names(TEMPLATE).items() if name != "job-worker"}
     reached = {name for name, queue in queues.items() if delivers(TEMPLATE, queue, {"event_type": "order.created"})}
@@ -163,8 +163,8 @@ def test_the_invoke_router_sends_each_invocation_to_its_functions_watcher():
     import urllib.error
     import urllib.request
 
-    from local.aws import free_port
-    from local.lambda_api import InvokeRouter, LoopbackServer
+    from tools.shared.aws import free_port
+    from tools.shared.lambda_api import InvokeRouter, LoopbackServer
 
     def watcher(answer: bytes, error: bool):
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -211,7 +211,7 @@ ISSUER = "https://idp.example.com"
 
 @needs("sync")
 def test_each_auth_mode_gives_the_routes_its_authorizer():
-    from local.cfn import RouteAuth
+    from tools.shared.cfn import RouteAuth
 
     def auth_of(overrides):
         return {r.route_key: r.auth for r in Template(TEMPLATE.body, overrides).http_routes()}["POST /orders"]
@@ -222,8 +222,8 @@ def test_each_auth_mode_gives_the_routes_its_authorizer():
 
 
 def test_with_no_authorizer_the_gateway_passes_no_identity_and_the_demo_needs_none():
-    from local.cfn import RouteAuth
-    from local.gateway import authorize
+    from tools.shared.cfn import RouteAuth
+    from tools.local.gateway import authorize
 
     assert authorize(RouteAuth("NONE"), {"authorization": "Bearer anything"}) is None
     event = http_api_event(route("POST", "/things"), {}, "POST", "/things", {}, b"{}", "127.0.0.1")
@@ -233,8 +233,8 @@ def test_with_no_authorizer_the_gateway_passes_no_identity_and_the_demo_needs_no
 def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_else():
     import pytest
 
-    from local.cfn import RouteAuth
-    from local.gateway import Refused, authorize
+    from tools.shared.cfn import RouteAuth
+    from tools.local.gateway import Refused, authorize
 
     auth = RouteAuth("JWT", ISSUER, ("app",))
     token = unsigned_token({"iss": ISSUER, "sub": "alice", "aud": "app", "exp": 2_000_000_000, "groups": ["a", "b"]})
@@ -257,8 +257,8 @@ def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_els
 def test_an_iam_route_takes_signed_requests_as_the_configured_caller(monkeypatch):
     import pytest
 
-    from local.cfn import RouteAuth
-    from local.gateway import Refused, authorize
+    from tools.shared.cfn import RouteAuth
+    from tools.local.gateway import Refused, authorize
 
     with pytest.raises(Refused) as refused:
         authorize(RouteAuth("AWS_IAM"), {})

@@ -1,4 +1,4 @@
-"""The local AWS keeps DynamoDB's transaction semantics with local/moto_server.py's changes in place:
+"""The local AWS keeps DynamoDB's transaction semantics with tools/shared/moto_server.py's changes in place:
 a transaction writes all of its items or none, a cancelled one leaves no stream record, and
 writes beside a cancelled transaction are not lost. These run against the stack's moto server."""
 

@@ -1,5 +1,5 @@
 """What `make deploy-rehearsal` stands on: AWS::LanguageExtensions' conditionals resolved as
-CloudFormation resolves them, and moto's CloudFormation (with local/moto_cloudformation.py)
+CloudFormation resolves them, and moto's CloudFormation (with tools/rehearsal/moto_cloudformation.py)
 creating, updating and deleting every resource of the template in moto's backends, checked
 through the real SDK (moto in this process)."""
 
@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from local.cfn import ROOT, Template, resolve_conditionals
-from patterns import needs_one_of
+from tools.shared.cfn import ROOT, Template, resolve_conditionals
+from patterns import needs, needs_one_of
 
 TEMPLATE = Template.read()
 
@@ -44,7 +44,7 @@ def cloudformation(monkeypatch):
     import boto3
     from moto import mock_aws
 
-    from local.moto_cloudformation import patch
+    from tools.rehearsal.moto_cloudformation import patch
 
     for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
@@ -153,8 +153,9 @@ def test_a_change_set_that_changes_one_parameter_changes_only_what_refers_to_it(
     assert after == before, "an API updated in place; nothing else touched"
 
 
+@needs("realtime")
 def test_the_loopback_issuer_serves_discovery_and_keys_over_https_and_signs_rs256_tokens(tmp_path):
-    """The rehearsal's OpenID provider (local/oidc.py): reachable only with its own CA, its key
+    """The rehearsal's OpenID provider (tools/rehearsal/oidc.py): reachable only with its own CA, its key
     set verifies the tokens it signs, and a changed token does not verify."""
     import base64
     import ssl
@@ -165,7 +166,7 @@ def test_the_loopback_issuer_serves_discovery_and_keys_over_https_and_signs_rs25
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    from local.oidc import LoopbackIssuer
+    from tools.rehearsal.oidc import LoopbackIssuer
 
     def unb64(text: str) -> bytes:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from local import template as composition
-from local.cfn import ROOT, Template
+from tools.starter import template as composition
+from tools.shared.cfn import ROOT, Template
 from patterns import needs
 
 pytestmark = needs("sync", "async", "fanout", "realtime", "callbacks")
@@ -24,7 +24,7 @@ CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
 
 
 def make(patterns: list[str], name: str, dest: Path, *options: str, env: dict[str, str] | None = None) -> Path:
-    subprocess.run([sys.executable, "-m", "local.starter", "--patterns", *patterns, "--name", name, "--dest", str(dest), *options],
+    subprocess.run([sys.executable, "-m", "tools.starter.starter", "--patterns", *patterns, "--name", name, "--dest", str(dest), *options],
                    cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
     return dest
 
@@ -75,7 +75,7 @@ def test_an_async_only_project_has_no_invoice_job_and_refuses_a_callback_url(asy
 
 
 def test_a_pattern_marker_keeps_or_drops_its_line_or_block_and_a_dropped_mod_line_its_file():
-    from local.starter import StarterError, only_with
+    from tools.starter.starter import StarterError, only_with
 
     text = ("a\n"
             "b // starter: with sync\n"
@@ -96,9 +96,9 @@ def test_a_pattern_marker_keeps_or_drops_its_line_or_block_and_a_dropped_mod_lin
 
 
 def test_every_pattern_marker_in_the_kit_reads_as_one_and_names_a_pattern():
-    from local.starter import MARKED, MARKER, only_with
+    from tools.starter.starter import MARKED, MARKER, only_with
 
-    marked = [p for folder in ("functions", "kit", "local", "tests") for p in (ROOT / folder).rglob("*")
+    marked = [p for folder in ("functions", "kit", "tools", "tests") for p in (ROOT / folder).rglob("*")
               if p.is_file() and p.suffix in MARKED and p.name not in ("starter.py", "test_starter.py")
               and MARKER in p.read_text(encoding="utf-8")]
     assert marked
@@ -158,9 +158,16 @@ def test_a_sync_only_project_has_no_sqs(sync_only):
 ])
 def test_a_project_holds_only_the_local_tools_its_patterns_use(fixture, absent, request):
     project = request.getfixturevalue(fixture)
-    held = {p.name for p in (project / "local").glob("*.py")}
+    assert sorted(p.name for p in (project / "tools").iterdir() if p.is_dir()) == ["local", "rehearsal", "sam_local", "shared"]
+    held = {p.name for p in (project / "tools" / "local").glob("*.py")}
     assert not held & set(absent)
-    assert {"stack.py", "gateway.py", "cfn.py"} <= held
+    assert {"stack.py", "gateway.py"} <= held and (project / "tools" / "shared" / "cfn.py").is_file()
+    # its README lists what it holds, and nothing else
+    readme = (project / "tools" / "README.md").read_text()
+    for name in absent + ["starter/", "load/", "template.py"]:
+        assert name not in readme
+    for path in re.findall(r"^\| `([^`]+)`", readme, re.M):
+        assert (project / "tools" / path).exists(), path
 
 
 @pytest.mark.parametrize("fixture", ["async_only", "sync_only"])
@@ -173,7 +180,7 @@ def test_a_project_keeps_the_kits_versions_and_only_its_own_crates(fixture, requ
     for dependency in manifest["workspace"]["dependencies"]:
         assert re.search(rf"^{re.escape(dependency)}(\.workspace| = \{{ workspace)", used, re.M), f"{dependency} is used by no crate"
     assert "bench" not in (project / "Makefile").read_text() and "starter" not in (project / "Makefile").read_text()
-    assert not (project / "bench").exists() and not (project / "local" / "starter.py").exists()
+    assert not (project / "bench").exists() and not (project / "tools" / "starter").exists()
     assert not (project / "tests" / "test_starter.py").exists()
     ci = (project / ".ci" / "run").read_text()
     assert "make test\n" in ci and "make sam-local" in ci and "test-starters" not in ci
@@ -186,10 +193,10 @@ def test_template_yaml_is_the_projects_own_source_with_no_composition_around_it(
     text = (project / "template.yaml").read_text()
     assert text.split("Description: >-\n  ", 1)[1].startswith(f"{project.name}: ")
     assert "Edit it as any SAM template" in text
-    for composition_word in ("make template", "functions/shared.yaml", "/template.yaml", "local/template.py", "Metadata.Pattern"):
+    for composition_word in ("make template", "functions/shared.yaml", "/template.yaml", "tools/starter/template.py", "Metadata.Pattern"):
         assert composition_word not in text
     assert not list(project.glob("functions/**/*.yaml")), "no part of the kit's composition"
-    assert not (project / "local" / "template.py").exists() and not (project / "tests" / "test_composition.py").exists()
+    assert not (project / "tools" / "starter").exists() and not (project / "tests" / "test_composition.py").exists()
     makefile = (project / "Makefile").read_text()
     assert not re.search(r"^template:", makefile, re.M) and "make template" not in makefile
     assert "make template" not in (project / "README.md").read_text()
@@ -210,7 +217,7 @@ def test_the_readme_shows_the_projects_own_code_how_to_call_it_change_it_and_dep
         assert headings[:4] == ["## Prerequisites", "## What is here", "## Run it locally", "## Make it yours"]
         assert {"## One event under SAM's emulator", "## Deploy"} <= set(headings)
         # the owner's code first, with its own crates; a curl for the routes it serves
-        assert text.index("functions/") < text.index("local/")
+        assert text.index("functions/") < text.index("tools/")
         assert f"curl -si -X POST http://127.0.0.1:3000{route}" in text and f"http://127.0.0.1:3000{route}/<id>" in text
         assert f"make sam-invoke FN={function} EVENT=events/" in text
         sample = re.search(r"make sam-invoke FN=\S+ EVENT=(\S+)", text).group(1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from patterns import has, needs, needs_one_of
-from local.cfn import ROOT, Template, load, references
+from tools.shared.cfn import ROOT, Template, load, references
 
 BIN = Path(sys.executable).parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -341,7 +341,7 @@ def test_what_sam_build_compiles_for_a_function_has_no_local_switches(logical_id
 
 @pytest.mark.parametrize("logical_id", sorted(TEMPLATE.functions()))
 def test_no_function_gets_a_fault_switch_or_a_secret_through_its_environment(logical_id):
-    from local.stack import FAULT_SWITCHES
+    from tools.local.stack import FAULT_SWITCHES
 
     for name, value in raw_environment(logical_id).items():
         assert name not in FAULT_SWITCHES and not name.startswith("LOCAL_"), f"{logical_id}: {name} is a local-only switch"
@@ -438,7 +438,7 @@ def test_the_local_aws_endpoint_reaches_no_deployed_function():
 def http_api_operations(parameters: dict[str, str]) -> tuple[dict, list[dict]]:
     """The HTTP API as CloudFormation creates it with `parameters` (AWS::LanguageExtensions, then
     SAM's transform): its OpenAPI body's security schemes and every operation."""
-    from local.cfn import translate
+    from tools.shared.cfn import translate
 
     resources = translate(TEMPLATE.body, parameters)["Resources"]
     body = resources["HttpApi"]["Properties"]["Body"]
@@ -491,7 +491,7 @@ def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_
     claim = {**parameters, "JwtCustomerClaim": "custom:customer_id"}
     assert jwt_settings(claim)["JWT_CUSTOMER_CLAIM"] == "custom:customer_id"
     # As CloudFormation has it after AWS::LanguageExtensions: with NONE the variables are not there.
-    from local.cfn import translate
+    from tools.shared.cfn import translate
 
     variables = translate(TEMPLATE.body, {})["Resources"]["WsApiFunction"]["Properties"]["Environment"]["Variables"]
     assert not any(name.startswith("JWT_") for name in variables)

@@ -1,5 +1,5 @@
 """Signed webhooks end to end: POST /jobs with a callback_url -> job-worker -> outbox -> SNS ->
-WebhookQueue -> webhook-dispatcher -> a receiver on loopback (local/webhook_receiver.py) that
+WebhookQueue -> webhook-dispatcher -> a receiver on loopback (tools/local/webhook_receiver.py) that
 checks every signature the way the Standard Webhooks specification describes, in Python,
 independently of the Rust signer. The secret is the one the stack created in Secrets Manager
 from the template."""
@@ -12,7 +12,7 @@ import time
 import pytest
 from flow import call, client, log_mark, require_stack, wait_for_metric, wait_until
 
-from local.webhook_receiver import Receiver
+from tools.local.webhook_receiver import Receiver
 
 SECRET_ID = "WebhookSigningSecret"
 

@@ -15,7 +15,7 @@ import pytest
 from flow import client, log_mark, require_stack, wait_for_metric, wait_until
 from patterns import needs
 
-from local.cfn import ACCOUNT_ID, REGION
+from tools.shared.cfn import ACCOUNT_ID, REGION
 
 API = os.environ.get("LOCAL_API_URL", "")
 

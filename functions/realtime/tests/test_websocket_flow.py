@@ -13,7 +13,7 @@ from flow import call, client, log_mark, require_stack, wait_for_metric, wait_un
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from local.ws_token import mint
+from tools.local.ws_token import mint
 
 SECRET_ID = "WsTokenSecret"
 

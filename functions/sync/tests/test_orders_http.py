@@ -50,7 +50,7 @@ def test_an_order_created_over_http_is_read_back_over_http():
 def test_orders_created_and_replayed_are_counted_in_embedded_metric_documents():
     from flow import log_mark, wait_for_metric
 
-    from local.cfn import Template
+    from tools.shared.cfn import Template
 
     mark = log_mark()
     headers = {"content-type": "application/json", "idempotency-key": str(uuid.uuid4())}

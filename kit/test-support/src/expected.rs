@@ -1,6 +1,6 @@
 //! The expected answers to the sample events: `tests/expected/<function>.json`, one source read
 //! by the Rust sample-event tests (answers of the handler in-process) and by `make sam-local`
-//! (answers of the `sam build` artifact under SAM's emulator, `local/sam_local.py`).
+//! (answers of the `sam build` artifact under SAM's emulator, `tools/sam_local/sam_local.py`).
 //!
 //! An expectation names JSON Pointers into the answer as the function sends it on the wire and
 //! the value each must have. For an HTTP answer (`statusCode`, `headers` or `multiValueHeaders`,

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 pub const REQUEST_ID: &str = "8f5e1c1e-test-request-id";
 
-/// The local stack as `make test` (python -m local.stack run) describes it in the environment.
+/// The local stack as `make test` (python -m tools.local.stack run) describes it in the environment.
 pub struct Local {
     pub config: Config,
     pub client: Client,

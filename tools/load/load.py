@@ -34,7 +34,7 @@ from pathlib import Path
 
 import boto3
 
-from .cfn import REGION, ROOT, Template
+from tools.shared.cfn import REGION, ROOT, Template
 
 API = os.environ.get("LOCAL_API_URL", "")
 JOBS = int(os.environ.get("LOAD_JOBS", "10000"))

@@ -1,6 +1,10 @@
 """moto's server, with DynamoDB made safe and fast under concurrent transactions.
 
-    python -m local.moto_server -H 127.0.0.1 -p PORT     (the same arguments as moto_server)
+    python -m tools.shared.moto_server [--patch=MODULE ...] -H 127.0.0.1 -p PORT
+
+The arguments are moto_server's, and --patch names a module whose patch() is applied too, before
+the server starts (the deploy rehearsal adds CloudFormation's transforms this way:
+tools/rehearsal/moto_cloudformation.py). The local loop itself needs none.
 
 Two changes to moto 5.2's DynamoDB backend, applied before the server starts. Neither changes
 what a request answers; both are about many requests at once, which is what `make load` does.
@@ -25,7 +29,8 @@ record from a cancelled transaction, no write lost beside a cancelled transactio
 from __future__ import annotations
 
 import copy
-import os
+import importlib
+import sys
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -120,10 +125,10 @@ def patch() -> None:
 
 if __name__ == "__main__":
     patch()
-    if os.environ.get("LOCAL_MOTO_CLOUDFORMATION") == "1":
-        # make deploy-rehearsal: CloudFormation with the template's transforms and the resource
-        # types moto lacks (local/moto_cloudformation.py).
-        from local.moto_cloudformation import patch as patch_cloudformation
-
-        patch_cloudformation()
-    main()
+    arguments = []
+    for argument in sys.argv[1:]:
+        if argument.startswith("--patch="):
+            importlib.import_module(argument.removeprefix("--patch=")).patch()
+        else:
+            arguments.append(argument)
+    main(arguments)

@@ -1,13 +1,13 @@
 """moto's CloudFormation, made to deploy this template the way CloudFormation does: for
-`make deploy-rehearsal` (local/rehearsal.py), applied by local/moto_server.py when
-LOCAL_MOTO_CLOUDFORMATION=1.
+`make deploy-rehearsal` (tools/rehearsal/rehearsal.py), which starts the local AWS with
+`python -m tools.shared.moto_server --patch=tools.rehearsal.moto_cloudformation`.
 
 moto 5.2 creates a stack from a template, but (1) it does not run the template's transforms, and
 (2) it skips, with a warning and CREATE_COMPLETE all the same, every resource type it has no model
 for. Both are fixed here, without touching what moto does for the types it knows:
 
 1. Transforms: a stack's or change set's template goes through `AWS::LanguageExtensions` (the
-   part of it this template uses: local.cfn.resolve_conditionals) and then SAM's transform
+   part of it this template uses: tools.shared.cfn.resolve_conditionals) and then SAM's transform
    (samtranslator, the package CloudFormation's AWS::Serverless transform is built from), with
    the stack's parameter values, before moto reads it: what CloudFormation does with a
    `Transform` list, in that order.
@@ -72,7 +72,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
-from local.cfn import LANGUAGE_EXTENSIONS, resolve_conditionals
+from tools.shared.cfn import LANGUAGE_EXTENSIONS, resolve_conditionals
 
 SERVERLESS = "AWS::Serverless-2016-10-31"
 

@@ -22,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .cfn import ROOT
+from tools.shared.cfn import ROOT
 
 IMAGE_REPOSITORY = "serverless-patterns-rust/lambda-base"
 DEBIAN_SUITE = "bookworm"
@@ -77,7 +77,7 @@ def load_image(rootfs: Path, image: str, architecture: str) -> None:
         "os": "linux",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "WorkingDir": "/var/task"},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest.hexdigest()}"]},
-        "history": [{"created_by": f"local/sam_image.py: debootstrap --foreign --variant=minbase {DEBIAN_SUITE}"}],
+        "history": [{"created_by": f"tools/sam_local/sam_image.py: debootstrap --foreign --variant=minbase {DEBIAN_SUITE}"}],
     }).encode()
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
     (work / config_name).write_bytes(config)
@@ -95,7 +95,7 @@ def build_base_image(image: str, architecture: str) -> None:
     missing = [what for what, ok in (("root", os.geteuid() == 0), ("debootstrap", shutil.which("debootstrap"))) if not ok]
     if missing:
         raise SystemExit(f"make sam-local: the base image {image} is missing, and making it offline needs {', '.join(missing)}; "
-                         f"or pull SAM's (see local/sam_image.py) and name it with SAM_LOCAL_BASE_IMAGE")
+                         f"or pull SAM's (see tools/sam_local/sam_image.py) and name it with SAM_LOCAL_BASE_IMAGE")
     started = time.monotonic()
     root = ROOT / ".local" / f"base-{architecture}"
     shutil.rmtree(root, ignore_errors=True)

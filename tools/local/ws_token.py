@@ -1,7 +1,7 @@
 """Prints a WebSocket `$connect` token for a customer, minted with the running local stack's
 secret (what your login service would do in production; see realtime::token).
 
-    .venv/bin/python -m local.ws_token c-42 [seconds valid, default 3600]
+    .venv/bin/python -m tools.local.ws_token c-42 [seconds valid, default 3600]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hmac
 import sys
 import time
 
-from .stack import running_secret
+from tools.local.stack import running_secret
 
 
 def mint(key: bytes, customer_id: str, expires_at: int) -> str:

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from .aws import free_port
-from .lambda_api import LoopbackServer, QuietHandler
+from tools.shared.aws import free_port
+from tools.shared.lambda_api import LoopbackServer, QuietHandler
 
 
 def b64url(data: bytes) -> str:

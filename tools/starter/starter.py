@@ -1,21 +1,23 @@
 """A new project from the kit: the chosen patterns, what they require, and nothing else.
 
     make starter PATTERNS="async" NAME=my-jobs DEST=../my-jobs
-    python -m local.starter --patterns async --name my-jobs --dest ../my-jobs [--cargo-lambda-template]
+    python -m tools.starter.starter --patterns async --name my-jobs --dest ../my-jobs [--cargo-lambda-template]
 
 The project is standalone and works the way the kit does (make demo, make test, make up/down,
 make build, make sam-local, make sam-invoke, make fuzz; .ci/run):
 
 - functions/<pattern>/ of each chosen pattern (crates, end-to-end tests), kit/ (the shared
   crates);
-- template.yaml, the project's own source from then on: composed by the kit (local/template.py:
+- template.yaml, the project's own source from then on: composed by the kit (tools/starter/template.py:
   an import whose provider is not there is left out with what uses it, so an async-only project
   has no outbox, topic or stream), with no word of the parts it came from;
 - Cargo.toml with those crates and only the dependencies they name, and the kit's Cargo.lock
   pruned by cargo to them (same versions: cargo removes, never upgrades, offline);
 - events/<function>/ and tests/expected/<function>.json of its functions, without the samples
   whose answer needs a pattern that is not there (`Metadata.Pattern.SamplesNeeding`);
-- local/ (the local loop), tests/ (the kit-wide tests, without those about absent patterns), the Makefile without the kit's own targets (starter, bench; load unless every
+- tools/ without the kit's own (tools/starter) and without the local loop's modules for absent
+  patterns (load only with every pattern), tests/ (the kit-wide tests, without those about absent
+  patterns), the Makefile without the kit's own targets (starter, bench; load unless every
   pattern is there), the pinned requirements, .ci/run, .gitignore, samconfig.toml with the
   project's stack name, and a README with the chosen patterns' sections and the next steps.
 
@@ -38,21 +40,23 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from local import template as composition
-from local.cfn import ROOT, load
+from tools.starter import template as composition
+from tools.shared.cfn import ROOT, load
 
 # Files of the kit's top level a project takes as they are (the Makefile and .gitignore edited).
 TOP_LEVEL = ("pytest.ini", "requirements-dev.txt", "requirements-checkov.txt", "rustfmt.toml", ".cargo/config.toml")
-# What the kit has for itself: the generator, the benchmarks, and the load run (which drives
-# every pattern; a project with all of them keeps it).
-KIT_ONLY_LOCAL = ("starter.py", "test_starters.py", "template.py")  # the generator and the composer
-# Modules of the local loop a project holds only with a pattern that uses them: Lambda's pollers
-# (SQS, streams, SNS), the WebSocket gateway and its tokens, the webhook test receiver.
-LOCAL_FOR = {
-    "poller.py": ("async", "fanout", "realtime", "callbacks"),
-    "ws_gateway.py": ("realtime",),
-    "ws_token.py": ("realtime",),
-    "webhook_receiver.py": ("callbacks",),
+# The tools a project takes (tools/README.md): all but the generator and the composer
+# (tools/starter), and the load run only with every pattern (it drives them all).
+KIT_ONLY_TOOLS = ("starter",)
+# Modules of the tools a project holds only with a pattern that uses them: Lambda's pollers (SQS,
+# streams, SNS), the WebSocket gateway and its tokens, the webhook test receiver, and the deploy
+# rehearsal's OpenID provider (for ws-api's own JWT check at $connect).
+TOOLS_FOR = {
+    "local/poller.py": ("async", "fanout", "realtime", "callbacks"),
+    "local/ws_gateway.py": ("realtime",),
+    "local/ws_token.py": ("realtime",),
+    "local/webhook_receiver.py": ("callbacks",),
+    "rehearsal/oidc.py": ("realtime",),
 }
 # The generator's, the composition's and the kit's crate architecture: a project owns its
 # template.yaml and its crates.
@@ -131,12 +135,14 @@ class Starter:
                 if f"{function}/{path.name}" not in self.left_out:
                     self.copy(path)
             self.put(f"tests/expected/{function}.json", self.expected(function))
-        for path in files_under(ROOT / "local"):
-            if path.name in KIT_ONLY_LOCAL or (path.name == "load.py" and not self.all):
+        for path in files_under(ROOT / "tools"):
+            tool = path.relative_to(ROOT / "tools").as_posix()
+            if tool.split("/")[0] in KIT_ONLY_TOOLS or (tool.startswith("load/") and not self.all):
                 continue
-            if path.name in LOCAL_FOR and not set(LOCAL_FOR[path.name]) & set(self.chosen):
+            if tool in TOOLS_FOR and not set(TOOLS_FOR[tool]) & set(self.chosen):
                 continue
             self.copy(path)
+        self.put("tools/README.md", self.tools_readme())
         for path in sorted((ROOT / "tests").glob("*.py")):
             if path.name not in KIT_ONLY_TESTS:
                 self.copy(path)
@@ -255,18 +261,24 @@ class Starter:
         body = "".join(out).rstrip("\n") + "\n\n"
         return head + "[workspace.dependencies]\n" + body + "".join(lines[table:])
 
+    def tools_readme(self) -> str:
+        """tools/README.md without the rows of the tools and modules the project does not hold."""
+        lines = (ROOT / "tools" / "README.md").read_text(encoding="utf-8").splitlines(keepends=True)
+        return "".join(line for line in lines
+                       if not (row := re.match(r"^\| `([^`]+)`", line)) or (self.dest / "tools" / row.group(1)).exists())
+
     def ci_run(self) -> str:
         """The kit's .ci/run without what only the kit runs (the starters' own checks)."""
         text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
         kit_only = ("# The kit's CI also runs `make test-starters`: every pattern set made into a project of its own,\n"
                     "# through that project's make test (and, for async and all, its make demo).\n")
         if kit_only not in text or "make test-starters\n" not in text:
-            raise SystemExit(".ci/run no longer says what the kit runs alone: update local/starter.py")
+            raise SystemExit(".ci/run no longer says what the kit runs alone: update tools/starter/starter.py")
         text = text.replace(kit_only, "")
         # The kit's check that make starter works on a machine with nothing yet in its caches.
         fresh = re.search(r"(?ms)^# A project is made on a machine that has nothing yet:.*?^rm -rf \"\$fresh\"\n\n", text)
         if not fresh:
-            raise SystemExit(".ci/run no longer makes the projects from an empty cache as it did: update local/starter.py")
+            raise SystemExit(".ci/run no longer makes the projects from an empty cache as it did: update tools/starter/starter.py")
         text = text.replace(fresh.group(0), "")
         return self.own_examples(text.replace("make test-starters\n", ""))
 
@@ -356,7 +368,7 @@ template.yaml          every resource of this project (SAM): edit it as any SAM 
 events/<function>/     sample events, each run by a test against tests/expected/<function>.json
 tests/                 template gates (cfn-lint, checkov, the invariants no linter checks), local-loop tests
 kit/                   lambda-kit (config, tracing, SDK set-up, errors, ...), contracts, test-support
-local/                 the local loop: moto, the functions under cargo-lambda, the gateways, the pollers
+tools/                 what runs it here: the local loop, make sam-local, the deploy rehearsal (tools/README.md)
 samconfig.toml         sam deploy's settings (stack name {self.name})
 .ci/run                what CI runs
 ```
@@ -546,7 +558,7 @@ documents the local loop, the emulator and the benchmarks.
         extra = [r for r in rendered if r not in ("README.md",)]
         (self.dest / "CargoLambda.toml").write_text(
             "# `cargo lambda new --template <this folder> <name>`: the project this folder was made as, under\n"
-            "# <name>. Written by the kit's `make starter` (local/starter.py); no prompt but the name.\n"
+            "# <name>. Written by the kit's `make starter` (tools/starter/starter.py); no prompt but the name.\n"
             "[template]\n"
             "disable_default_prompts = true\n"
             f"render_files = {json.dumps(extra)}\n"
@@ -706,7 +718,7 @@ def _last_error(stderr: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.starter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.starter.starter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patterns", nargs="+", required=True, help=f"of {', '.join(composition.PATTERNS)}, or all")
     parser.add_argument("--name", required=True)
     parser.add_argument("--dest", required=True, type=Path)

@@ -1,10 +1,10 @@
 """make sam-local: every sample event through its function on the artifacts `sam build` made,
 under SAM's own emulator in Docker, each answer checked against tests/expected/.
 
-    python -m local.sam_local            (after `sam build`; make sam-local runs both)
+    python -m tools.sam_local.sam_local            (after `sam build`; make sam-local runs both)
 
 1. Docker must be running; nothing is installed. The base image the functions run on is made
-   offline if it is missing (local/sam_image.py), or named with SAM_LOCAL_BASE_IMAGE.
+   offline if it is missing (tools/sam_local/sam_image.py), or named with SAM_LOCAL_BASE_IMAGE.
 2. A local AWS (moto, with the template's resources) listens on the Docker bridge's own address,
    the one address the containers reach; the sample-event fixtures (the Rust tests'
    `sample_event_fixtures`) and the secrets the events were made with are put there.
@@ -19,7 +19,7 @@ under SAM's own emulator in Docker, each answer checked against tests/expected/.
    address and port no other run has), never by image name (other SAM projects may share the
    engine). The run fails if any is left.
 
-    python -m local.sam_local --invoke <LogicalId> <event file>    (make sam-invoke FN=... EVENT=...)
+    python -m tools.sam_local.sam_local --invoke <LogicalId> <event file>    (make sam-invoke FN=... EVENT=...)
 
 runs steps 1-2 and 6 around one `sam local invoke`, SAM's output shown as it comes.
 
@@ -44,12 +44,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import expected as expectations
-from .aws import free_port, wait_until_listening
-from .cfn import ROOT, Template
-from .lambda_api import InvocationFailed, invoke
-from .sam_image import base_image_ready, build_base_image, default_image, docker_error, emulation_error
-from .stack import LOCAL_FEATURES, STATE_DIR, Stack
+from tools.sam_local import expected as expectations
+from tools.shared.aws import free_port, wait_until_listening
+from tools.shared.cfn import ROOT, Template
+from tools.shared.lambda_api import InvocationFailed, invoke
+from tools.sam_local.sam_image import base_image_ready, build_base_image, default_image, docker_error, emulation_error
+from tools.local.stack import LOCAL_FEATURES, STATE_DIR, Stack
 
 SAM = Path(sys.executable).parent / "sam"
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -319,7 +319,7 @@ def sam_invoke(prepared_run: Prepared, logical_id: str, event: Path) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.sam_local.sam_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-start-api", action="store_true", help="leave out the start-api requests")
     parser.add_argument("--preflight", action="store_true", help="only check that Docker (and emulation) can run the functions")
     parser.add_argument("--invoke", nargs=2, metavar=("LOGICAL_ID", "EVENT"), help="one sam local invoke of this function with this event file")

@@ -24,8 +24,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from .cfn import ACCOUNT_ID, REGION, SqsMapping
-from .lambda_api import InvocationFailed, invoke
+from tools.shared.cfn import ACCOUNT_ID, REGION, SqsMapping
+from tools.shared.lambda_api import InvocationFailed, invoke
 
 LOCAL_VISIBILITY_TIMEOUT = int(os.environ.get("LOCAL_SQS_VISIBILITY_TIMEOUT", "1"))
 # make load: every Nth batch is invoked and then dropped, as if the function died mid-batch: no
@@ -186,7 +186,7 @@ class StreamPoller(Poller):
         self.streams, self.sqs = streams, sqs
         self.stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
         self.invoke_endpoint, self.log = invoke_endpoint, log
-        # The mapping as local.cfn reads it from SAM's translation, Lambda's defaults filled in.
+        # The mapping as tools.shared.cfn reads it from SAM's translation, Lambda's defaults filled in.
         self.batch_size = int(properties["BatchSize"])
         self.max_retries = int(properties["MaximumRetryAttempts"])
         self.reports_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])

@@ -1,9 +1,9 @@
 """make deploy-rehearsal: the root template, as `sam build` left it, packaged, deployed, checked
 and deleted by SAM CLI against a CloudFormation on loopback, offline.
 
-    python -m local.rehearsal            (after `sam build`: make deploy-rehearsal does both)
+    python -m tools.rehearsal.rehearsal            (after `sam build`: make deploy-rehearsal does both)
 
-1. moto on 127.0.0.1, with the CloudFormation of local/moto_cloudformation.py (the template's
+1. moto on 127.0.0.1, with the CloudFormation of tools/rehearsal/moto_cloudformation.py (the template's
    transforms, and the resource types moto lacks created in its own backends). SAM CLI reaches
    it through AWS_ENDPOINT_URL=http://localhost:PORT (with 127.0.0.1 moto misreads the S3 URLs
    of the packaged template).
@@ -14,26 +14,22 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    and queues' names), the HTTP API's routes and integrations, the event source mappings. The
    functions then run under cargo-lambda with those environments, behind the local gateway
    serving the deployed routes, with the local SQS pollers on the deployed mappings; and the
-   checks of the local tests run against them: an order created and read back, a job run to
-   SUCCEEDED.
+   local tests' first checks run against them (black_box).
 4. `sam deploy` again with AuthMode IAM, then JWT (a changed parameter: an update): every
    deployed route then takes SigV4 callers, then tokens of the given issuer and audience; with
    JWT, the functions run again behind the deployed routes (the local gateway's stand-in
-   authorizer with the deployed issuer and audience): no token, 401; two callers with the same
-   Idempotency-Key get an order each; the WebSocket function's deployed environment takes JWTs
-   of the same issuer and audience at $connect (none with NONE): run with that environment against an
-   OpenID provider on loopback (local/oidc.py: discovery and keys over HTTPS, a CA made for
-   the run), it records a connection for the issuer's signed JWT and refuses another audience's.
+   authorizer with the deployed issuer and audience) and the checks that need a caller run.
 5. `sam delete`, and the stack and its resources are gone.
 
 What this cannot show: anything IAM decides (moto does not enforce policies), KMS encryption,
 the functions' arm64 build running (cargo-lambda builds them for this machine), API Gateway
 serving requests (the local gateway does), alarms firing, and the quotas and timings of a real
-account. See local/moto_cloudformation.py for where its CloudFormation differs.
+account. See tools/rehearsal/moto_cloudformation.py for where its CloudFormation differs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -44,12 +40,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .aws import Moto, free_port
-from .cfn import REGION, ROOT, HttpRoute, RouteAuth, SqsMapping, Template
-from .gateway import Gateway, unsigned_token
-from .lambda_api import invoke
-from .oidc import LoopbackIssuer
-from .stack import STATE_DIR, Functions
+from tools.shared.aws import Moto, free_port
+from tools.shared.cfn import REGION, ROOT, HttpRoute, RouteAuth, SqsMapping, Template
+from tools.local.gateway import Gateway, unsigned_token
+from tools.shared.lambda_api import invoke
+from tools.rehearsal.oidc import LoopbackIssuer  # starter: with realtime
+from tools.local.stack import STATE_DIR, Functions
 
 STACK_NAME = "serverless-patterns-rehearsal"
 BUCKET = "rehearsal-artifacts"
@@ -293,7 +289,7 @@ def run_checks(deployment: Deployment, template: Template, checks=None) -> None:
             started.warm_up(mapping.binary, Functions.SQS_WARM_UP)
         gateway = Gateway(routes, started.invoke_endpoint, free_port(), log=log_line).start()
         if mappings:
-            from .poller import SqsPoller  # noqa: PLC0415 - a project without SQS sources has no poller module
+            from tools.local.poller import SqsPoller  # noqa: PLC0415 - a project without SQS sources has no poller module
 
             pollers = [SqsPoller(mapping, deployment.client("sqs"), started.invoke_endpoint, log=log_line).start()
                        for mapping in mappings]
@@ -314,8 +310,9 @@ def main() -> int:
     template = Template.read()
     expected = len([r for r in template.translated.values() if "Condition" not in r])
     began = time.monotonic()
-    moto = Moto(LOG, "127.0.0.1", {"LOCAL_MOTO_CLOUDFORMATION": "1"}).start()
-    try:
+    with contextlib.ExitStack() as running:
+        moto = Moto(LOG, "127.0.0.1", patches=("tools.rehearsal.moto_cloudformation",)).start()
+        running.callback(moto.stop)
         deployment = Deployment(moto, f"http://localhost:{moto.port}")
         # us-east-1 takes no location constraint (any other region requires one).
         location = {} if REGION == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
@@ -346,35 +343,40 @@ def main() -> int:
             auth = deployment.route_auth()
             check(deployment.stack()["StackStatus"] == "UPDATE_COMPLETE" and {kind for kind, _ in auth.values()} == {"AWS_IAM"},
                   f"AuthMode IAM: every one of the {len(auth)} routes takes SigV4 callers only ({took:.1f} s)")
+            # The issuer the JWT deploy names. The API's authorizer only holds its URL here (moto
+            # fetches no keys, and the local gateway's stand-in authorizer checks no signature).
+            issuer_url = "https://issuer.rehearsal.invalid"
+            # starter: with realtime
+            # ws-api checks JWTs at $connect itself, fetching the issuer's keys: a real OpenID
+            # provider on loopback (tools/rehearsal/oidc.py: discovery and keys over HTTPS, a CA
+            # made for the run).
             issuer = LoopbackIssuer(WORK_DIR).start()
-            try:
-                took = deployment.deploy(packaged, AuthMode="JWT", JwtIssuer=issuer.issuer, JwtAudience="rehearsal-app")
-                auth = deployment.route_auth()
-                check({kind for kind, _ in auth.values()} == {"JWT"}
-                      and all(config == {"Issuer": issuer.issuer, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
-                      f"AuthMode JWT: every route takes tokens of {issuer.issuer} for rehearsal-app ({took:.1f} s)")
-                # starter: with realtime
-                ws_jwt = ws_jwt_settings(deployment, template)
-                if ws_jwt is not None:
-                    expected_ws = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
-                    check(ws_jwt == expected_ws,
-                          f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
-                    websocket_connect_with_jwt(deployment, template, issuer)
-                # starter: end
-                # starter: with sync
-                if "POST /orders" in auth:
-                    run_checks(deployment, template, callers_apart)
-                # starter: end
-            finally:
-                issuer.stop()
+            running.callback(issuer.stop)
+            issuer_url = issuer.issuer
+            # starter: end
+            took = deployment.deploy(packaged, AuthMode="JWT", JwtIssuer=issuer_url, JwtAudience="rehearsal-app")
+            auth = deployment.route_auth()
+            check({kind for kind, _ in auth.values()} == {"JWT"}
+                  and all(config == {"Issuer": issuer_url, "Audience": ["rehearsal-app"]} for _, config in auth.values()),
+                  f"AuthMode JWT: every route takes tokens of {issuer_url} for rehearsal-app ({took:.1f} s)")
+            # starter: with realtime
+            ws_jwt = ws_jwt_settings(deployment, template)
+            if ws_jwt is not None:
+                expected_ws = {"JWT_ISSUER": issuer_url, "JWT_AUDIENCE": "rehearsal-app", "JWT_CUSTOMER_CLAIM": "sub"}
+                check(ws_jwt == expected_ws,
+                      f"AuthMode JWT: ws-api's $connect takes JWTs of the same issuer and audience (got {ws_jwt})")
+                websocket_connect_with_jwt(deployment, template, issuer)
+            # starter: end
+            # starter: with sync
+            if "POST /orders" in auth:
+                run_checks(deployment, template, callers_apart)
+            # starter: end
 
         tables = [r["PhysicalResourceId"] for r in resources.values() if r["ResourceType"] == "AWS::DynamoDB::Table"]
         took = deployment.sam("delete", "--stack-name", STACK_NAME, "--region", REGION, "--no-prompts")
         left = deployment.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"]
         remaining = set(deployment.client("dynamodb").list_tables()["TableNames"]) & set(tables)
         check(not left and not remaining, f"sam delete removed the stack and its {len(tables)} tables ({took:.1f} s)")
-    finally:
-        moto.stop()
     say(f"rehearsal passed in {time.monotonic() - began:.0f} s")
     return 0
 

@@ -2,7 +2,7 @@
 
 Locally every resource is named after its logical id (a MyTable resource is the DynamoDB table
 "MyTable"), so `!Ref MyTable` in a function's environment resolves to the table that
-local/stack.py created from the same template.
+tools/local/stack.py created from the same template.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 REGION = "us-east-1"

@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from contextlib import nullcontext
 
-from .cfn import patterns_here
+from tools.shared.cfn import patterns_here
 
 API = os.environ.get("LOCAL_API_URL", "")
 
@@ -224,8 +224,8 @@ def push_walk(websocket: bool, webhook: bool) -> None:
     import boto3
     from websockets.sync.client import connect  # starter: with realtime
 
-    from .webhook_receiver import Receiver  # starter: with callbacks
-    from .ws_token import mint  # starter: with realtime
+    from tools.local.webhook_receiver import Receiver  # starter: with callbacks
+    from tools.local.ws_token import mint  # starter: with realtime
 
     # starter: with realtime
     if websocket:

@@ -36,9 +36,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from .aws import free_port
-from .cfn import REGION, Template
-from .lambda_api import InvocationFailed, invoke
+from tools.shared.aws import free_port
+from tools.shared.cfn import REGION, Template
+from tools.shared.lambda_api import InvocationFailed, invoke
 
 
 def websocket_api(template: Template) -> dict[str, Any] | None:

@@ -1,8 +1,8 @@
 """Start, use and stop the local stack, all derived from template.yaml.
 
-    python -m local.stack up [--detach]        moto + tables + functions + HTTP API gateway
-    python -m local.stack down                 stop a detached stack
-    python -m local.stack run [--functions] -- COMMAND...
+    python -m tools.local.stack up [--detach]        moto + tables + functions + HTTP API gateway
+    python -m tools.local.stack down                 stop a detached stack
+    python -m tools.local.stack run [--functions] -- COMMAND...
                                                the same for the length of COMMAND (tests, demo),
                                                stopped afterwards whatever COMMAND's outcome
 
@@ -25,20 +25,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .aws import BIN, Moto, create_resources, free_port, stop
-from .cfn import ROOT, Template
-from .gateway import Gateway
-from .lambda_api import InvocationFailed, InvokeRouter, invoke
-from .aws import subscribe
+from tools.shared.aws import BIN, Moto, create_resources, free_port, stop
+from tools.shared.cfn import ROOT, Template
+from tools.local.gateway import Gateway
+from tools.shared.lambda_api import InvocationFailed, InvokeRouter, invoke
+from tools.shared.aws import subscribe
 
 if TYPE_CHECKING:
-    from .poller import SnsLambdaPoller, SqsPoller, StreamPoller
-    from .ws_gateway import WebSocketGateway
+    from tools.local.poller import SnsLambdaPoller, SqsPoller, StreamPoller
+    from tools.local.ws_gateway import WebSocketGateway
 
 STATE_DIR = ROOT / ".local"
 # Switches for make load, off unless set in the caller's environment: a share of SQS records
 # failing their first delivery (in the functions, lambda_kit::faults), and a share of SQS
-# batches whose invocation the local poller drops as if the function died (local/poller.py).
+# batches whose invocation the local poller drops as if the function died (tools/local/poller.py).
 FAULT_SWITCHES = ("LOCAL_FAULT_TRANSIENT_RATE", "LOCAL_POLLER_DROP_EVERY")
 STATE_FILE = STATE_DIR / "stack.json"
 LOG_FILE = STATE_DIR / "stack.log"
@@ -52,7 +52,7 @@ def running_secret(secret_id: str) -> bytes | None:
     no stack runs: for the tools a developer uses beside it (tokens, a webhook receiver)."""
     import boto3  # noqa: PLC0415 (the stack itself does not need it at import)
 
-    from .cfn import REGION  # noqa: PLC0415
+    from tools.shared.cfn import REGION  # noqa: PLC0415
 
     if not STATE_FILE.exists():
         return None
@@ -213,7 +213,7 @@ class Stack:
                 self.say(f"fault injection: {name}={os.environ[name]}")
         websocket = self._websocket_api() if self.with_functions else None
         if websocket:
-            from .ws_gateway import WebSocketGateway, local_endpoints  # noqa: PLC0415
+            from tools.local.ws_gateway import WebSocketGateway, local_endpoints  # noqa: PLC0415
 
             # Ports first: the functions' environment names the local Management API.
             self.websocket = WebSocketGateway(websocket, "", port=self.websocket_port, log=self._log)
@@ -254,8 +254,8 @@ class Stack:
             stream_mappings = self.template.event_source_mappings("AWS::DynamoDB::Table")
             subscriptions = self.template.lambda_subscriptions()
             if sqs_mappings or stream_mappings or subscriptions:
-                # Lambda's pollers (local/poller.py): a project without event sources has none.
-                from .poller import SnsLambdaPoller, SqsPoller, StreamPoller  # noqa: PLC0415
+                # Lambda's pollers (tools/local/poller.py): a project without event sources has none.
+                from tools.local.poller import SnsLambdaPoller, SqsPoller, StreamPoller  # noqa: PLC0415
             for mapping in sqs_mappings:
                 poller = SqsPoller(mapping, self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log).start()
                 self.pollers.append(poller)
@@ -276,12 +276,12 @@ class Stack:
         return environment
 
     def _websocket_api(self) -> dict[str, Any] | None:
-        """The template's WebSocket API, as the local gateway (local/ws_gateway.py) serves it;
+        """The template's WebSocket API, as the local gateway (tools/local/ws_gateway.py) serves it;
         None without one (and a project without one has no gateway module either)."""
         apis = self.template.of_type("AWS::ApiGatewayV2::Api").values()
         if not any(api["Properties"].get("ProtocolType") == "WEBSOCKET" for api in apis):
             return None
-        from .ws_gateway import websocket_api  # noqa: PLC0415
+        from tools.local.ws_gateway import websocket_api  # noqa: PLC0415
 
         return websocket_api(self.template)
 
@@ -335,7 +335,7 @@ def detach(args: argparse.Namespace) -> int:
     STATE_DIR.mkdir(exist_ok=True)
     STATE_FILE.unlink(missing_ok=True)
     out = open(STATE_DIR / "up.out", "wb")
-    command = [sys.executable, "-m", "local.stack", "up"]
+    command = [sys.executable, "-m", "tools.local.stack", "up"]
     command += ["--port", str(args.port)] if args.port else []
     command += ["--invoke-port", str(args.invoke_port)] if args.invoke_port else []
     command += ["--ws-port", str(args.ws_port)] if args.ws_port else []
@@ -369,7 +369,7 @@ def down(_: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.local.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="action", required=True)
     up_parser = commands.add_parser("up", help="start everything and keep it running")
     up_parser.add_argument("--detach", action="store_true", help="run in the background; stop with `down`")

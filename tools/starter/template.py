@@ -17,8 +17,8 @@ output provides it (`OutboxTableName: fanout.OutboxTableName`). Composing a set 
 
 The text is composed, not re-serialized: comments and layout stay as written.
 
-    python -m local.template            rewrite template.yaml from every pattern
-    python -m local.template --check    exit 1 if template.yaml is not what the patterns compose
+    python -m tools.starter.template            rewrite template.yaml from every pattern
+    python -m tools.starter.template --check    exit 1 if template.yaml is not what the patterns compose
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local.cfn import PATTERN_ORDER as ORDER
-from local.cfn import load
+from tools.shared.cfn import PATTERN_ORDER as ORDER
+from tools.shared.cfn import load
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 SHARED = FUNCTIONS / "shared.yaml"
 
@@ -251,7 +251,7 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS, project: str | Non
                   "# tests/test_template.py).\n")
     else:
         header = (f"Description: >-\n  {shared.body['Description']}: {'; '.join(titles)}.\n"
-                  "\n# Composed by `make template` (local/template.py) from functions/shared.yaml and the\n"
+                  "\n# Composed by `make template` (tools/starter/template.py) from functions/shared.yaml and the\n"
                   "# templates of the patterns:\n"
                   + "".join(f"#   functions/{name}/template.yaml\n" for name in chosen)
                   + "# Edit those, not this file: tests/test_composition.py fails while they disagree.\n")

@@ -8,7 +8,7 @@ LOCAL_WEBHOOKS_ALLOW_LOOPBACK, which the functions honour only under the local s
 With `make up` running, it prints every delivery it gets and whether its signature verified
 with the running stack's key:
 
-    .venv/bin/python -m local.webhook_receiver [port, default 8081]
+    .venv/bin/python -m tools.local.webhook_receiver [port, default 8081]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Receiver:
 
 
 def main() -> int:
-    from .stack import running_secret  # noqa: PLC0415 (the tests import this module without the stack)
+    from tools.local.stack import running_secret  # noqa: PLC0415 (the tests import this module without the stack)
 
     key = running_secret("WebhookSigningSecret")
     if key is None:

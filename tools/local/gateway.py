@@ -17,8 +17,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from .cfn import ACCOUNT_ID, HttpRoute, RouteAuth
-from .lambda_api import InvocationFailed, LoopbackServer, invoke
+from tools.shared.cfn import ACCOUNT_ID, HttpRoute, RouteAuth
+from tools.shared.lambda_api import InvocationFailed, LoopbackServer, invoke
 
 # API Gateway's own payload limit.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024

@@ -14,7 +14,7 @@ What is shared, and why that is honest:
 - the virtualenvs: the project's requirements files are the kit's, byte for byte (checked), so
   its .venv and .venv-checkov are links to the kit's instead of a second install.
 
-    python -m local.test_starters [--sets async all] [--keep DIR]
+    python -m tools.starter.test_starters [--sets async all] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from local.cfn import ROOT
+from tools.shared.cfn import ROOT
 
 # In this order, most of each project's dependencies are built already: all and realtime resolve
 # the kit's features; sync and async share theirs (no JWT crate, no DynamoDB-stream events), as do
@@ -177,14 +177,14 @@ def measure(project: Path) -> dict:
     rust = sum(len(p.read_text().splitlines()) for p in files if p.suffix == ".rs")
     resources = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c",
-         "import sys; from local.cfn import load; print(len(load(sys.argv[1])['Resources']))", str(project / "template.yaml")],
+         "import sys; from tools.shared.cfn import load; print(len(load(sys.argv[1])['Resources']))", str(project / "template.yaml")],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     crates = sorted(p.parent.name for p in project.glob("functions/*/*/Cargo.toml"))
     return {"files": len(files), "rust_lines": rust, "resources": int(resources), "crates": crates}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.test_starters", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.starter.test_starters", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--keep", type=Path, help="make the projects here and keep them (default: a temporary folder, removed)")
     parser.add_argument("--owner-edits", nargs="*", default=["async"], choices=list(SETS),
@@ -206,7 +206,7 @@ def main() -> int:
             if project.exists():
                 shutil.rmtree(project)
             started = time.monotonic()
-            run([str(ROOT / ".venv" / "bin" / "python"), "-m", "local.starter", "--patterns", *SETS[name],
+            run([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.starter.starter", "--patterns", *SETS[name],
                  "--name", f"{name}-starter", "--dest", str(project)], ROOT, env, log)
             generated = time.monotonic() - started
             for requirements in ("requirements-dev.txt", "requirements-checkov.txt"):

@@ -17,10 +17,10 @@ from typing import Any
 
 import boto3
 
-from .cfn import REGION, Template
+from tools.shared.cfn import REGION, Template
 
 BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -65,11 +65,11 @@ class Moto:
     loopback, or for `make sam-local` on the Docker bridge's own address (the one address the
     containers can reach on this machine)."""
 
-    def __init__(self, log_path: Path, host: str = "127.0.0.1", environment: dict[str, str] | None = None):
+    def __init__(self, log_path: Path, host: str = "127.0.0.1", patches: tuple[str, ...] = ()):
         self.log_path = log_path
         self.host = host
-        # Extra variables for the server (LOCAL_MOTO_CLOUDFORMATION for make deploy-rehearsal).
-        self.environment = environment or {}
+        # Modules whose patch() the server applies before it starts (see tools/shared/moto_server.py).
+        self.patches = patches
         self.port = free_port(host)
         self.process: subprocess.Popen | None = None
 
@@ -81,9 +81,9 @@ class Moto:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             # moto's own server, with DynamoDB made safe under concurrent transactions (see there).
-            [sys.executable, "-m", "local.moto_server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", "tools.shared.moto_server", *(f"--patch={module}" for module in self.patches),
+             "-H", self.host, "-p", str(self.port)],
             cwd=ROOT,
-            env={**os.environ, **self.environment},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

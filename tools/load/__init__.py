@@ -1,0 +1,1 @@
+"""make load: the system under load with injected faults, checked for loss and duplicates."""
