@@ -36,7 +36,7 @@ def test_the_command_gets_each_variable_that_names_one_thing():
 def test_the_routes_are_the_template_http_api_events():
     keys = {r.route_key for r in TEMPLATE.http_routes()}
     assert keys == {"POST /orders", "GET /orders/{id}", "ANY /orders", "ANY /orders/{proxy+}",
-                    "ANY /jobs", "ANY /jobs/{proxy+}"}
+                    "POST /jobs", "GET /jobs/{id}", "ANY /jobs", "ANY /jobs/{proxy+}"}
 
 
 @needs("sync", "async")

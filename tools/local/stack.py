@@ -221,6 +221,12 @@ class Stack:
         if websocket:
             environments = {binary: local_endpoints(own, websocket, self.websocket) for binary, own in environments.items()}
         environment = {**environment, **command_environment(environments)}
+        # Each HTTP function's routes in the template (route keys by binary): the tests check that
+        # the function's own route table holds the same.
+        routes_of: dict[str, list[str]] = {}
+        for route in self.template.http_routes():
+            routes_of.setdefault(route.binary, []).append(route.route_key)
+        environment["LOCAL_HTTP_ROUTES"] = json.dumps(routes_of, sort_keys=True)
         if self.with_functions:
             self.functions = Functions(environments, LOG_FILE, self.invoke_port, reload=self.reload).start()
             routes = self.template.http_routes()

@@ -35,7 +35,7 @@ pub const SQS_BODY_BYTES: usize = 1024;
 
 /// The orders handler on a store that accepts every write at once.
 pub fn orders_api() -> OrdersApi<AcceptingStore> {
-    OrdersApi::new(AcceptingStore, Settings::default())
+    OrdersApi::new(AcceptingStore, Settings::default()).expect("the route table")
 }
 
 /// One orders-api request, from the bytes Lambda sends to the answer it returns: the payload-2.0

@@ -108,76 +108,203 @@ fn strip_stage<'a>(path: &'a str, stage: &str) -> &'a str {
     }
 }
 
-/// A collection resource the way the kit's APIs expose one: `POST /things` creates,
-/// `GET /things/{id}` reads. [`Collection::serve`] owns what is the same in every such handler:
-/// matching the raw path (whole segments only: `/thingsx` and `/things/a/b` miss), the 404 of an
-/// unknown path and the 405 (with `Allow`) of a wrong method, turning the handler's error into
-/// its problem, and the one log line of the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Collection {
-    path: &'static str,
-    item: &'static str,
+/// One HTTP function's routes, declared once: each a method, a path template as the SAM
+/// template writes it (`/things/{id}`, `/files/{path+}` for the rest of a path) and what the
+/// function runs for it (`R`: usually an enum of its operations). [`Routes::serve`] owns what is
+/// the same in every handler: matching the raw path on whole segments (with the `matchit`
+/// router), the 404 of an unknown path and the 405 of a wrong method with an `Allow` built from
+/// the table, turning the handler's error into its problem, and the one log line of the request.
+///
+/// The SAM template routes the same method and path to the function (a test of each API checks
+/// that both hold the same set), and also sends it every other method and path under its
+/// resources (`ANY`), so that those get this table's 404 and 405 as problem documents.
+pub struct Routes<R> {
+    router: matchit::Router<usize>,
+    paths: Vec<PathRoutes<R>>,
 }
 
-/// What a request asks of a [`Collection`] once its path and method are known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Call<'a> {
-    /// `POST` on the collection.
-    Create,
-    /// `GET` on one item, with the id from its path.
-    Read(&'a str),
+struct PathRoutes<R> {
+    template: &'static str,
+    methods: Vec<(http::Method, R)>,
+    /// The `Allow` header of a 405 on this path: its methods, in the table's order.
+    allow: String,
 }
 
-/// Where a path lands in a [`Collection`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place<'a> {
-    Collection,
-    Item(&'a str),
+/// A route of a [`Routes`] table that a request matched.
+#[derive(Debug)]
+pub struct Matched<'a, 'p, R> {
+    /// What the table runs for this route.
+    pub to: &'a R,
+    /// The route's method.
+    pub method: &'a http::Method,
+    /// The route's path template (`/things/{id}`): the log field that does not grow with ids.
+    pub template: &'static str,
+    params: matchit::Params<'a, 'p>,
 }
 
-impl Collection {
-    /// The collection at `path` (such as `/things`); `item` is its items' route as the template
-    /// writes it (`/things/{id}`), the log field that does not grow with ids.
-    pub const fn new(path: &'static str, item: &'static str) -> Self {
-        Self { path, item }
+impl<'p, R> Matched<'_, 'p, R> {
+    /// The value of a path parameter (`id` of `/things/{id}`), as it was in the path.
+    pub fn param(&self, name: &str) -> Option<&'p str> {
+        self.params.get(name)
     }
 
-    fn place<'a>(&self, path: &'a str) -> Option<Place<'a>> {
-        match path.strip_prefix(self.path)? {
-            "" => Some(Place::Collection),
-            rest => match rest.strip_prefix('/') {
-                Some(id) if !id.is_empty() && !id.contains('/') => Some(Place::Item(id)),
-                _ => None,
-            },
+    /// The route as API Gateway keys it: `POST /things`, `GET /things/{id}`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
+/// Why a request matched no route of a [`Routes`] table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched<'a> {
+    /// No route has this path: 404.
+    UnknownPath,
+    /// Routes have this path, with other methods: 405, allowing those.
+    WrongMethod { template: &'static str, allow: &'a str },
+}
+
+impl Unmatched<'_> {
+    /// The log field of the request: the path template, or `unknown`.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Unmatched::UnknownPath => "unknown",
+            Unmatched::WrongMethod { template, .. } => template,
+        }
+    }
+}
+
+impl From<Unmatched<'_>> for Problem {
+    fn from(unmatched: Unmatched<'_>) -> Self {
+        match unmatched {
+            Unmatched::UnknownPath => Problem::unknown_route(),
+            Unmatched::WrongMethod { allow, .. } => Problem::method_not_allowed(allow),
+        }
+    }
+}
+
+/// A route table that cannot be built: two templates the router cannot tell apart, a malformed
+/// template or a method declared twice for a path. A programming error, found by the function's
+/// own unit test of its table.
+#[derive(Debug, thiserror::Error)]
+#[error("route {method} {template}: {reason}")]
+pub struct RouteError {
+    method: http::Method,
+    template: &'static str,
+    reason: String,
+}
+
+impl<R> Routes<R> {
+    /// The table of these routes, in this order.
+    pub fn new(routes: impl IntoIterator<Item = (http::Method, &'static str, R)>) -> Result<Self, RouteError> {
+        let mut table = Self {
+            router: matchit::Router::new(),
+            paths: Vec::new(),
+        };
+        for (method, template, to) in routes {
+            let refused = |reason: String| RouteError {
+                method: method.clone(),
+                template,
+                reason,
+            };
+            let index = match table.paths.iter().position(|path| path.template == template) {
+                Some(index) => index,
+                None => {
+                    table
+                        .router
+                        .insert(router_syntax(template), table.paths.len())
+                        .map_err(|error| refused(error.to_string()))?;
+                    table.paths.push(PathRoutes {
+                        template,
+                        methods: Vec::new(),
+                        allow: String::new(),
+                    });
+                    table.paths.len() - 1
+                }
+            };
+            let path = &mut table.paths[index];
+            if path.methods.iter().any(|(declared, _)| *declared == method) {
+                return Err(refused("declared twice".to_owned()));
+            }
+            if !path.allow.is_empty() {
+                path.allow.push_str(", ");
+            }
+            path.allow.push_str(method.as_str());
+            path.methods.push((method, to));
+        }
+        Ok(table)
+    }
+
+    /// Every route as API Gateway keys it (`POST /things`), in the table's order.
+    pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.paths.iter().flat_map(|path| {
+            path.methods
+                .iter()
+                .map(|(method, _)| format!("{method} {}", path.template))
+        })
+    }
+
+    /// The route of this method and path, or why there is none.
+    pub fn find<'a, 'p>(&'a self, method: &http::Method, path: &'p str) -> Result<Matched<'a, 'p, R>, Unmatched<'a>> {
+        let found = self.router.at(path).map_err(|_| Unmatched::UnknownPath)?;
+        let routes = &self.paths[*found.value];
+        match routes.methods.iter().find(|(declared, _)| declared == method) {
+            Some((method, to)) => Ok(Matched {
+                to,
+                method,
+                template: routes.template,
+                params: found.params,
+            }),
+            None => Err(Unmatched::WrongMethod {
+                template: routes.template,
+                allow: &routes.allow,
+            }),
         }
     }
 
-    /// Answers one request: `call` for a route and method of the collection, the problem of
-    /// `problem` for what `call` fails with, and a 404 or 405 for the rest. Never fails, and
-    /// logs every request in one line (see [`log_request`]).
+    /// Answers one request: `call` with the matched route, the problem of `problem` for what
+    /// `call` fails with, and the table's 404 or 405 for the rest. Never fails, and logs every
+    /// request in one line (see [`log_request`]).
     pub async fn serve<E>(
         &self,
         request: &Request,
-        call: impl AsyncFnOnce(Call<'_>) -> Result<Response<Body>, E>,
+        call: impl AsyncFnOnce(Matched<'_, '_, R>) -> Result<Response<Body>, E>,
         problem: impl FnOnce(E, &str) -> Problem,
     ) -> Response<Body> {
         let started = std::time::Instant::now();
-        let place = self.place(route_path(request));
-        let (route, outcome) = match (place, request.method()) {
-            (Some(Place::Collection), &http::Method::POST) => (self.path, Ok(call(Call::Create).await)),
-            (Some(Place::Item(id)), &http::Method::GET) => (self.item, Ok(call(Call::Read(id)).await)),
-            (Some(Place::Collection), _) => (self.path, Err(Problem::method_not_allowed("POST"))),
-            (Some(Place::Item(_)), _) => (self.item, Err(Problem::method_not_allowed("GET"))),
-            (None, _) => ("unknown", Err(Problem::unknown_route())),
+        let (template, response) = match self.find(request.method(), route_path(request)) {
+            Ok(matched) => {
+                let template = matched.template;
+                let response = match call(matched).await {
+                    Ok(response) => response,
+                    Err(error) => problem(error, request_id(request)).into_response(),
+                };
+                (template, response)
+            }
+            Err(unmatched) => (unmatched.template(), Problem::from(unmatched).into_response()),
         };
-        let response = match outcome {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => problem(error, request_id(request)).into_response(),
-            Err(refused) => refused.into_response(),
-        };
-        log_request(request, route, &response, started);
+        log_request(request, template, &response, started);
         response
     }
+}
+
+/// A SAM path template in the router's syntax: a greedy `{name+}` is matchit's catch-all
+/// `{*name}`; `{name}` is the same in both.
+fn router_syntax(template: &str) -> String {
+    let mut path = String::with_capacity(template.len() + 1);
+    for (index, segment) in template.split('/').enumerate() {
+        if index > 0 {
+            path.push('/');
+        }
+        match segment.strip_prefix('{').and_then(|rest| rest.strip_suffix("+}")) {
+            Some(name) => {
+                path.push_str("{*");
+                path.push_str(name);
+                path.push('}');
+            }
+            None => path.push_str(segment),
+        }
+    }
+    path
 }
 
 /// The one log line of a request: id, method, route (as templated, so it does not grow with
@@ -459,14 +586,73 @@ mod tests {
         assert_eq!(Problem::from(BodyError::Empty).status(), StatusCode::BAD_REQUEST);
     }
 
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Thing {
+        Create,
+        Read,
+        Change,
+        Files,
+    }
+
+    fn things() -> Routes<Thing> {
+        Routes::new([
+            (http::Method::POST, "/things", Thing::Create),
+            (http::Method::GET, "/things/{id}", Thing::Read),
+            (http::Method::PATCH, "/things/{id}", Thing::Change),
+            (http::Method::GET, "/files/{path+}", Thing::Files),
+        ])
+        .expect("a valid table")
+    }
+
     #[test]
-    fn collections_are_matched_on_whole_segments() {
-        let things = Collection::new("/things", "/things/{id}");
-        assert_eq!(things.place("/things"), Some(Place::Collection));
-        assert_eq!(things.place("/things/abc"), Some(Place::Item("abc")));
+    fn routes_are_matched_on_whole_segments_with_their_parameters() {
+        let things = things();
+        let create = things.find(&http::Method::POST, "/things").unwrap();
+        assert_eq!((*create.to, create.key()), (Thing::Create, "POST /things".to_owned()));
+        let read = things.find(&http::Method::GET, "/things/abc").unwrap();
+        assert_eq!(
+            (*read.to, read.param("id"), read.template),
+            (Thing::Read, Some("abc"), "/things/{id}")
+        );
+        let files = things.find(&http::Method::GET, "/files/a/b.txt").unwrap();
+        assert_eq!((*files.to, files.param("path")), (Thing::Files, Some("a/b.txt")));
         for miss in ["/", "/things/", "/things/a/b", "/thingsx", "/thing", ""] {
-            assert_eq!(things.place(miss), None, "{miss}");
+            let unmatched = things.find(&http::Method::GET, miss).unwrap_err();
+            assert_eq!(unmatched, Unmatched::UnknownPath, "{miss}");
+            assert_eq!(Problem::from(unmatched).status(), StatusCode::NOT_FOUND);
         }
+    }
+
+    #[test]
+    fn a_wrong_method_gets_a_405_allowing_the_paths_methods() {
+        let things = things();
+        let unmatched = things.find(&http::Method::DELETE, "/things/abc").unwrap_err();
+        assert_eq!(unmatched.template(), "/things/{id}");
+        let problem = Problem::from(unmatched);
+        assert_eq!(problem.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(problem.into_response().headers()[header::ALLOW], "GET, PATCH");
+        let unmatched = things.find(&http::Method::GET, "/things").unwrap_err();
+        assert_eq!(
+            Problem::from(unmatched).into_response().headers()[header::ALLOW],
+            "POST"
+        );
+    }
+
+    #[test]
+    fn a_table_lists_its_routes_and_refuses_a_route_declared_twice() {
+        assert_eq!(
+            things().keys().collect::<Vec<_>>(),
+            [
+                "POST /things",
+                "GET /things/{id}",
+                "PATCH /things/{id}",
+                "GET /files/{path+}"
+            ]
+        );
+        let twice = Routes::new([(http::Method::GET, "/a", 1), (http::Method::GET, "/a", 2)]);
+        assert!(twice.is_err_and(|error| error.to_string() == "route GET /a: declared twice"));
+        let clash = Routes::new([(http::Method::GET, "/a/{id}", 1), (http::Method::GET, "/a/{name}", 2)]);
+        assert!(clash.is_err());
     }
 
     #[test]

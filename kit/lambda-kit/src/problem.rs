@@ -83,10 +83,12 @@ impl Problem {
     }
 
     /// 405 for a method the resource does not accept, with the `Allow` header.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED)
-            .with_detail(format!("This resource accepts {allow}."))
-            .with_header(header::ALLOW, HeaderValue::from_static(allow))
+    pub fn method_not_allowed(allow: &str) -> Self {
+        let problem = Self::new(StatusCode::METHOD_NOT_ALLOWED).with_detail(format!("This resource accepts {allow}."));
+        match HeaderValue::from_str(allow) {
+            Ok(allow) => problem.with_header(header::ALLOW, allow),
+            Err(_) => problem,
+        }
     }
 
     /// 422 naming every invalid field of a request body.

@@ -557,6 +557,40 @@ pub fn assert_local_aws() {
     );
 }
 
+/// Checks that template.yaml routes to `function` exactly the routes of its table (`keys`, as
+/// `lambda_kit::http::Routes::keys` gives them), and sends it every other method and path under
+/// each of them (`ANY` routes), so that those get the table's 405 and 404.
+///
+/// The template's routes come from the local stack (`LOCAL_HTTP_ROUTES`, route keys by binary),
+/// which reads them through SAM's own translation of the template, as API Gateway gets them.
+pub fn assert_template_routes(function: &str, keys: impl IntoIterator<Item = String>) {
+    let all = std::env::var("LOCAL_HTTP_ROUTES")
+        .expect("LOCAL_HTTP_ROUTES (the template's routes) is set by the local stack: run this with `make test`");
+    let routes: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&all).expect("LOCAL_HTTP_ROUTES is a JSON object of route keys by binary");
+    let template = routes.get(function).cloned().unwrap_or_default();
+    let (any, explicit): (Vec<String>, Vec<String>) = template.into_iter().partition(|key| key.starts_with("ANY "));
+    let table: std::collections::BTreeSet<String> = keys.into_iter().collect();
+    assert_eq!(
+        explicit.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        table,
+        "template.yaml's routes to {function} (left) and its route table (right)"
+    );
+    for key in &table {
+        let path = key.split_once(' ').map_or("", |(_, path)| path);
+        let reached = any.iter().filter_map(|key| key.strip_prefix("ANY ")).any(|any| {
+            any == path
+                || any
+                    .strip_suffix("/{proxy+}")
+                    .is_some_and(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')))
+        });
+        assert!(
+            reached,
+            "template.yaml sends {function} no ANY route for {path}: its 405s would be API Gateway's 404s"
+        );
+    }
+}
+
 /// An order by its contract (`contracts::order::Order`), priced at the default 20 % tax: what a
 /// test seeds where it reads orders.
 pub fn contract_order(

@@ -3,15 +3,15 @@
 
 use chrono::Utc;
 use contracts::callback::Policy;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use jobs::kinds::JobKinds;
 use jobs::model::{self, Job};
 use jobs::store::JobStoreError;
 use lambda_http::{Body, Request, Response};
-use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
+use lambda_kit::http::{self as kit_http, BodyError, RouteError, Routes, json_body, json_response};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::{
-    self, CreateError, Created, IdempotencyKey, InvalidKey, NewClaim, Refusal, StoredResponse,
+    self, Done, IdempotencyKey, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse,
 };
 use lambda_kit::metrics;
 use lambda_kit::problem::{FieldError, Problem};
@@ -27,12 +27,20 @@ use crate::ports::{JobQueue, JobStore, QueueError};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// How long a client should wait before it first polls a job.
 const POLL_AFTER_SECONDS: u32 = 1;
-/// The operation an idempotency key of a create is scoped to.
-pub const CREATE_JOB: &str = "POST /jobs";
 
-/// The API's one resource: `POST /jobs` creates, `GET /jobs/{id}` reads; every other path and
-/// method is answered by [`Collection::serve`].
-const JOBS: Collection = Collection::new("/jobs", "/jobs/{id}");
+/// What the API does; [`ROUTES`] says where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateJob,
+    GetJob,
+}
+
+/// The API's routes, as template.yaml routes them to this function (a test checks that both hold
+/// the same set). Every other path and method gets the table's 404 or 405 (see [`Routes`]).
+pub const ROUTES: [(Method, &str, Operation); 2] = [
+    (Method::POST, "/jobs", Operation::CreateJob),
+    (Method::GET, "/jobs/{id}", Operation::GetJob),
+];
 
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
@@ -55,7 +63,7 @@ enum ApiError {
 }
 
 /// Nothing jobs-api does loses a claim: it completes its claims after the create, never in it.
-impl CreateError for ApiError {}
+impl OperationError for ApiError {}
 
 impl ApiError {
     fn into_problem(self, request_id: &str) -> Problem {
@@ -88,18 +96,20 @@ pub struct JobsApi<S, Q> {
     kinds: JobKinds,
     idempotency_ttl: std::time::Duration,
     callbacks: Option<Policy>,
+    routes: Routes<Operation>,
 }
 
 impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     /// An API that accepts jobs of the registered `kinds`, without callbacks.
-    pub fn new(store: S, queue: Q, kinds: JobKinds, idempotency_ttl: std::time::Duration) -> Self {
-        Self {
+    pub fn new(store: S, queue: Q, kinds: JobKinds, idempotency_ttl: std::time::Duration) -> Result<Self, RouteError> {
+        Ok(Self {
             store,
             queue,
             kinds,
             idempotency_ttl,
             callbacks: None,
-        }
+            routes: Routes::new(ROUTES)?,
+        })
     }
 
     /// Lets a job name a `callback_url` that `policy` allows (see `contracts::callback`): where
@@ -109,18 +119,29 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
         self
     }
 
+    /// The store it was given.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The queue it was given.
+    pub fn queue(&self) -> &Q {
+        &self.queue
+    }
+
     /// Answers one request. Never fails: every error is an answer, and every request is logged
     /// in one line, without its body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        JOBS.serve(
-            &request,
-            async |call| match call {
-                Call::Create => self.create_job(&request).await,
-                Call::Read(id) => self.get_job(id).await,
-            },
-            ApiError::into_problem,
-        )
-        .await
+        self.routes
+            .serve(
+                &request,
+                async |route| match route.to {
+                    Operation::CreateJob => self.create_job(&request, &route.key()).await,
+                    Operation::GetJob => self.get_job(route.param("id").unwrap_or_default()).await,
+                },
+                ApiError::into_problem,
+            )
+            .await
     }
 
     async fn get_job(&self, id: &str) -> Result<Response<Body>, ApiError> {
@@ -137,8 +158,9 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
         Ok(response)
     }
 
-    async fn create_job(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let key = idempotency::key_of(request, CREATE_JOB)?;
+    /// `operation` is the route (`POST /jobs`): what an idempotency key is scoped to.
+    async fn create_job(&self, request: &Request, operation: &str) -> Result<Response<Body>, ApiError> {
+        let key = idempotency::key_of(request, operation)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
         let job_request = model::validate(&body, &self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
         let now = Utc::now();
@@ -160,8 +182,8 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             .map_or_else(|| Uuid::now_v7().to_string(), |claim| job_id_for(&claim.key));
         let job_id = id.clone();
         let job = Job::queued(id, job_request, now);
-        let answer = idempotency::create_once(&self.store, claim, async |_| {
-            Ok::<_, ApiError>(Created::ToComplete(self.enqueue(job, trace_header).await?))
+        let answer = idempotency::once(&self.store, claim, async |_| {
+            Ok::<_, ApiError>(Done::ToComplete(self.enqueue(job, trace_header).await?))
         })
         .await?;
         metrics::count("Jobs", answer.outcome("accepted"), 1);
@@ -217,11 +239,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_route_table_is_valid() {
+        let routes = Routes::new(ROUTES).expect("the route table");
+        assert_eq!(routes.keys().collect::<Vec<_>>(), ["POST /jobs", "GET /jobs/{id}"]);
+    }
+
+    #[test]
+    #[ignore = "needs the template's routes from the local stack: `make test` runs it"]
+    fn template_yaml_routes_this_table_to_jobs_api() {
+        test_support::assert_template_routes(
+            env!("CARGO_PKG_NAME"),
+            Routes::new(ROUTES).expect("the route table").keys(),
+        );
+    }
+
+    #[test]
     fn the_job_id_of_a_key_is_a_stable_uuid() {
-        let key = IdempotencyKey::parse(CREATE_JOB, b"k-1").expect("key");
+        let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
         let id = job_id_for(&key);
         assert_eq!(id, job_id_for(&key));
         assert_eq!(Uuid::parse_str(&id).expect("uuid").get_version_num(), 8);
-        assert_ne!(id, job_id_for(&IdempotencyKey::parse(CREATE_JOB, b"k-2").expect("key")));
+        assert_ne!(
+            id,
+            job_id_for(&IdempotencyKey::parse("POST /jobs", b"k-2").expect("key"))
+        );
     }
 }

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let kinds = JobKinds::new()
         .with(Invoice) // starter: with sync
         .with(Report);
-    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl).with_callbacks(config.callbacks);
+    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl)?.with_callbacks(config.callbacks);
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
     lambda_kit::http::run(|request| api.handle(request)).await

@@ -13,7 +13,7 @@ use jobs::store::JobStoreError;
 use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
-use jobs_api::handler::{CREATE_JOB, JobsApi, job_id_for};
+use jobs_api::handler::{JobsApi, job_id_for};
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use lambda_kit::idempotency::IdempotencyKey;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
@@ -51,7 +51,9 @@ impl Local {
             self.jobs(),
             IdempotencyTable::new(self.dynamodb.clone(), &self.config.idempotency_table),
         );
-        JobsApi::new(store, queue, kinds(), self.config.idempotency_ttl).with_callbacks(self.config.callbacks)
+        JobsApi::new(store, queue, kinds(), self.config.idempotency_ttl)
+            .expect("the route table")
+            .with_callbacks(self.config.callbacks)
     }
 
     fn api(&self) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
@@ -267,7 +269,7 @@ async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let problem = assert_problem(&refused, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["request_id"], REQUEST_ID);
     assert_eq!(header(&refused, "retry-after"), Some("1"));
-    let job_id = job_id_for(&IdempotencyKey::parse(CREATE_JOB, key.as_bytes()).expect("key"));
+    let job_id = job_id_for(&IdempotencyKey::parse("POST /jobs", key.as_bytes()).expect("key"));
     assert_eq!(
         local.jobs().get(&job_id).await.expect("read"),
         None,

@@ -59,6 +59,7 @@ fn samples() -> Vec<Value> {
 
 fn answer(text: &str) -> Option<Value> {
     let api = JobsApi::new(Accepting, Accepting, kinds(), std::time::Duration::from_secs(3600))
+        .expect("the route table")
         .with_callbacks(contracts::callback::Policy::default());
     http_answer(text, |request| api.handle(request))
 }

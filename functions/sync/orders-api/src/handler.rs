@@ -2,9 +2,9 @@
 //! an error becomes a status code.
 
 use chrono::Utc;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use lambda_kit::http::{self as kit_http, BodyError, Call, Collection, json_body, json_response};
+use lambda_kit::http::{self as kit_http, BodyError, RouteError, Routes, json_body, json_response};
 use lambda_kit::metrics;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
@@ -14,19 +14,26 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::order::{self, Order, PricingError};
 use crate::ports::{OrderStore, StoreError};
-use lambda_kit::idempotency::{self, CreateError, Created, InvalidKey, NewClaim, Refusal, StoredResponse};
+use lambda_kit::idempotency::{self, Done, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse};
 
 /// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
 /// about 12 KiB; the limit keeps the stored item and its replayable answer far below DynamoDB's
 /// 400 KB item size, and the API Gateway limit (10 MB) far above it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The operation an idempotency key is scoped to.
-const CREATE_ORDER: &str = "POST /orders";
+/// What the API does; [`ROUTES`] says where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    CreateOrder,
+    GetOrder,
+}
 
-/// The API's one resource: `POST /orders` creates, `GET /orders/{id}` reads; every other path and
-/// method is answered by [`Collection::serve`].
-const ORDERS: Collection = Collection::new("/orders", "/orders/{id}");
+/// The API's routes, as template.yaml routes them to this function (a test checks that both hold
+/// the same set). Every other path and method gets the table's 404 or 405 (see [`Routes`]).
+pub const ROUTES: [(Method, &str, Operation); 2] = [
+    (Method::POST, "/orders", Operation::CreateOrder),
+    (Method::GET, "/orders/{id}", Operation::GetOrder),
+];
 
 /// Everything that can go wrong in a request, mapped to a status in [`ApiError::into_problem`].
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +54,7 @@ enum ApiError {
     Store(#[from] StoreError),
 }
 
-impl CreateError for ApiError {
+impl OperationError for ApiError {
     /// Another request holds the key now; it is not ours to release.
     fn claim_lost(&self) -> bool {
         matches!(self, ApiError::Store(StoreError::ClaimLost))
@@ -91,22 +98,32 @@ impl ApiError {
 pub struct OrdersApi<S> {
     store: S,
     settings: Settings,
+    routes: Routes<Operation>,
 }
 
 impl<S: OrderStore> OrdersApi<S> {
-    pub fn new(store: S, settings: Settings) -> Self {
-        Self { store, settings }
+    pub fn new(store: S, settings: Settings) -> Result<Self, RouteError> {
+        Ok(Self {
+            store,
+            settings,
+            routes: Routes::new(ROUTES)?,
+        })
+    }
+
+    /// The store it was given.
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     /// Answers one request. Never fails: every error is an answer, and every request is logged in
     /// one line (request id, method, route, status, latency), without its body.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        ORDERS
+        self.routes
             .serve(
                 &request,
-                async |call| match call {
-                    Call::Create => self.create_order(&request).await,
-                    Call::Read(id) => self.get_order(id).await,
+                async |route| match route.to {
+                    Operation::CreateOrder => self.create_order(&request, &route.key()).await,
+                    Operation::GetOrder => self.get_order(route.param("id").unwrap_or_default()).await,
                 },
                 ApiError::into_problem,
             )
@@ -122,8 +139,9 @@ impl<S: OrderStore> OrdersApi<S> {
         Ok(json_response(StatusCode::OK, &order))
     }
 
-    async fn create_order(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let key = idempotency::key_of(request, CREATE_ORDER)?;
+    /// `operation` is the route (`POST /orders`): what an idempotency key is scoped to.
+    async fn create_order(&self, request: &Request, operation: &str) -> Result<Response<Body>, ApiError> {
+        let key = idempotency::key_of(request, operation)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
         let order_request = order::validate(&body).map_err(ApiError::InvalidFields)?;
         let fingerprint = idempotency::fingerprint(&order_request);
@@ -142,11 +160,11 @@ impl<S: OrderStore> OrdersApi<S> {
             )
         });
         // The order and (with a key) the completed claim are one transaction.
-        let answer = idempotency::create_once(&self.store, claim, async |claim| {
+        let answer = idempotency::once(&self.store, claim, async |claim| {
             self.store
                 .create_order(&order, claim.map(|claim| (claim, &answer)))
                 .await?;
-            Ok::<_, ApiError>(Created::Completed(answer))
+            Ok::<_, ApiError>(Done::Completed(answer))
         })
         .await?;
         metrics::count("Orders", answer.outcome("created"), 1);
@@ -161,5 +179,25 @@ fn created(order: &Order) -> StoredResponse {
         location: Some(format!("/orders/{}", order.id)),
         // An order is strings and integers: serializing it cannot fail.
         body: serde_json::to_string(order).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_table_is_valid() {
+        let routes = Routes::new(ROUTES).expect("the route table");
+        assert_eq!(routes.keys().collect::<Vec<_>>(), ["POST /orders", "GET /orders/{id}"]);
+    }
+
+    #[test]
+    #[ignore = "needs the template's routes from the local stack: `make test` runs it"]
+    fn template_yaml_routes_this_table_to_orders_api() {
+        test_support::assert_template_routes(
+            env!("CARGO_PKG_NAME"),
+            Routes::new(ROUTES).expect("the route table").keys(),
+        );
     }
 }

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
         config.idempotency_table,
         config.outbox_table, // starter: with fanout
     );
-    let api = OrdersApi::new(store, config.settings);
+    let api = OrdersApi::new(store, config.settings)?;
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
     lambda_kit::http::run(|request| api.handle(request)).await

@@ -28,7 +28,7 @@ fn samples() -> Vec<Value> {
 }
 
 fn answer(text: &str) -> Option<Value> {
-    let api = OrdersApi::new(AcceptingStore, Settings::default());
+    let api = OrdersApi::new(AcceptingStore, Settings::default()).expect("the route table");
     http_answer(text, |request| api.handle(request))
 }
 

@@ -1,6 +1,8 @@
-//! The idempotent create, start to end: the one flow both HTTP APIs run (claim → replay or
-//! create → complete, or release on failure). A handler gives it the claim (or none, without a
-//! key) and the create; the store only keeps records ([`ClaimStore`], as Powertools splits its
+//! An idempotent operation, start to end: the one flow every idempotent route runs (claim →
+//! replay or run → complete, or release on failure), whatever the operation does (create, update,
+//! an action such as cancel). A handler gives it the claim (or none, without a key: the scope
+//! and the request's fingerprint are in it) and the operation; the store only keeps records
+//! ([`ClaimStore`], as Powertools splits its
 //! idempotency handler from its persistence layer).
 
 use std::future::Future;
@@ -11,7 +13,7 @@ use super::{Claim, IdempotencyKey, NewClaim, Replay, StoredResponse, replay};
 use crate::telemetry::ErrorChain;
 
 /// Where claims are kept. [`super::dynamodb::IdempotencyTable`] is the real one; a port that
-/// also keeps the created thing implements it by delegating there.
+/// also keeps what the operation changes implements it by delegating there.
 pub trait ClaimStore: Send + Sync {
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -25,19 +27,19 @@ pub trait ClaimStore: Send + Sync {
         response: &StoredResponse,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// Gives up a claim still in progress (the create failed), so a retry need not wait for it
+    /// Gives up a claim still in progress (the operation failed), so a retry need not wait for it
     /// to expire. A completed claim is left alone.
     fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// What a create did with the claim it ran under.
+/// What an operation did with the claim it ran under.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Created {
-    /// The create completed the claim in its own write, in one transaction with the change:
+pub enum Done {
+    /// The operation completed the claim in its own write, in one transaction with the change:
     /// the strongest form.
     Completed(StoredResponse),
-    /// The flow completes the claim after the create. If that write fails the create stands and
-    /// the claim expires; the create must then be safe to run again under the same key (for
+    /// The flow completes the claim after the operation. If that write fails the change stands
+    /// and the claim expires; the operation must then be safe to run again under the same key (for
     /// example with an id derived from the key).
     ToComplete(StoredResponse),
 }
@@ -79,27 +81,27 @@ pub enum Refusal {
     KeyReused,
 }
 
-/// An error of a create that ran under a claim.
-pub trait CreateError {
+/// An error of an operation that ran under a claim.
+pub trait OperationError {
     /// The claim was taken over meanwhile (this invocation outlived it): not ours to release.
     fn claim_lost(&self) -> bool {
         false
     }
 }
 
-/// Runs `create` at most once per key: without a claim (no `Idempotency-Key`) it just runs;
+/// Runs `operation` at most once per key: without a claim (no `Idempotency-Key`) it just runs;
 /// with one it claims the key first, gives back the stored answer of an earlier request with the
 /// same key and body, refuses a different body or a request still in progress, and otherwise
-/// creates, then completes the claim (or releases it if the create failed).
-pub async fn create_once<S, E, F>(store: &S, claim: Option<NewClaim>, create: F) -> Result<Answer, E>
+/// runs it, then completes the claim (or releases it if the operation failed).
+pub async fn once<S, E, F>(store: &S, claim: Option<NewClaim>, operation: F) -> Result<Answer, E>
 where
     S: ClaimStore,
-    E: From<S::Error> + From<Refusal> + CreateError,
-    F: AsyncFnOnce(Option<&NewClaim>) -> Result<Created, E>,
+    E: From<S::Error> + From<Refusal> + OperationError,
+    F: AsyncFnOnce(Option<&NewClaim>) -> Result<Done, E>,
 {
     let Some(claim) = claim else {
-        return create(None).await.map(|created| match created {
-            Created::Completed(response) | Created::ToComplete(response) => Answer::New(response),
+        return operation(None).await.map(|done| match done {
+            Done::Completed(response) | Done::ToComplete(response) => Answer::New(response),
         });
     };
     match store.claim(&claim).await? {
@@ -112,9 +114,9 @@ where
             };
         }
     }
-    match create(Some(&claim)).await {
-        Ok(Created::Completed(response)) => Ok(Answer::New(response)),
-        Ok(Created::ToComplete(response)) => {
+    match operation(Some(&claim)).await {
+        Ok(Done::Completed(response)) => Ok(Answer::New(response)),
+        Ok(Done::ToComplete(response)) => {
             if let Err(error) = store.complete(&claim, &response).await {
                 warn!(error = %ErrorChain(&error), "idempotency claim not completed; it expires at the deadline");
             }
@@ -187,7 +189,7 @@ mod tests {
         }
     }
 
-    impl CreateError for Failure {
+    impl OperationError for Failure {
         fn claim_lost(&self) -> bool {
             matches!(self, Failure::Create { lost: true })
         }
@@ -211,36 +213,32 @@ mod tests {
         }
     }
 
-    async fn run(
-        claims: &Claims,
-        with: Option<NewClaim>,
-        outcome: Result<Created, Failure>,
-    ) -> Result<Answer, Failure> {
-        create_once(claims, with, async |_| outcome).await
+    async fn run(claims: &Claims, with: Option<NewClaim>, outcome: Result<Done, Failure>) -> Result<Answer, Failure> {
+        once(claims, with, async |_| outcome).await
     }
 
     #[tokio::test]
-    async fn without_a_key_the_create_just_runs() {
+    async fn without_a_key_the_operation_just_runs() {
         let claims = Claims::default();
-        let answer = run(&claims, None, Ok(Created::ToComplete(response("a")))).await;
+        let answer = run(&claims, None, Ok(Done::ToComplete(response("a")))).await;
         assert_eq!(answer, Ok(Answer::New(response("a"))));
         assert!(claims.calls.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
-    async fn a_new_key_is_claimed_created_and_completed_once() {
+    async fn a_new_key_is_claimed_run_and_completed_once() {
         let claims = Claims::default();
-        let answer = run(&claims, Some(claim("f")), Ok(Created::ToComplete(response("a")))).await;
+        let answer = run(&claims, Some(claim("f")), Ok(Done::ToComplete(response("a")))).await;
         assert_eq!(answer, Ok(Answer::New(response("a"))));
         assert_eq!(*claims.calls.lock().unwrap(), ["claim", "complete"]);
 
         let in_transaction = Claims::default();
-        let answer = run(&in_transaction, Some(claim("f")), Ok(Created::Completed(response("a")))).await;
+        let answer = run(&in_transaction, Some(claim("f")), Ok(Done::Completed(response("a")))).await;
         assert_eq!(answer, Ok(Answer::New(response("a"))));
         assert_eq!(
             *in_transaction.calls.lock().unwrap(),
             ["claim"],
-            "completed by the create itself"
+            "completed by the operation itself"
         );
     }
 
@@ -250,12 +248,12 @@ mod tests {
             fail_complete: true,
             ..Claims::default()
         };
-        let answer = run(&claims, Some(claim("f")), Ok(Created::ToComplete(response("a")))).await;
+        let answer = run(&claims, Some(claim("f")), Ok(Done::ToComplete(response("a")))).await;
         assert_eq!(answer, Ok(Answer::New(response("a"))));
     }
 
     #[tokio::test]
-    async fn a_claimed_key_replays_or_refuses_and_never_creates() {
+    async fn a_claimed_key_replays_or_refuses_and_never_runs() {
         let existing = |response: Option<StoredResponse>| Claims {
             existing: Some(super::super::ExistingClaim {
                 fingerprint: "f".into(),
@@ -265,30 +263,25 @@ mod tests {
         };
         let done = existing(Some(response("first")));
         let created = Mutex::new(false);
-        let answer: Result<Answer, Failure> = create_once(&done, Some(claim("f")), async |_| {
+        let answer: Result<Answer, Failure> = once(&done, Some(claim("f")), async |_| {
             *created.lock().unwrap() = true;
-            Ok(Created::ToComplete(response("second")))
+            Ok(Done::ToComplete(response("second")))
         })
         .await;
         assert_eq!(answer, Ok(Answer::Replayed(response("first"))));
         assert!(!*created.lock().unwrap());
         assert_eq!(
-            run(
-                &existing(None),
-                Some(claim("f")),
-                Ok(Created::ToComplete(response("x")))
-            )
-            .await,
+            run(&existing(None), Some(claim("f")), Ok(Done::ToComplete(response("x")))).await,
             Err(Failure::Refused(Refusal::InProgress))
         );
         assert_eq!(
-            run(&done, Some(claim("other body")), Ok(Created::ToComplete(response("x")))).await,
+            run(&done, Some(claim("other body")), Ok(Done::ToComplete(response("x")))).await,
             Err(Failure::Refused(Refusal::KeyReused))
         );
     }
 
     #[tokio::test]
-    async fn a_failed_create_releases_its_claim_unless_it_was_lost() {
+    async fn a_failed_operation_releases_its_claim_unless_it_was_lost() {
         let claims = Claims::default();
         let failed = run(&claims, Some(claim("f")), Err(Failure::Create { lost: false })).await;
         assert_eq!(failed, Err(Failure::Create { lost: false }));

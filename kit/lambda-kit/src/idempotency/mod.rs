@@ -1,18 +1,22 @@
-//! Idempotent creates: the rules, apart from where records are kept.
+//! Idempotent operations: the rules, apart from where records are kept.
 //!
-//! A client sends an `Idempotency-Key` header with a create. The first request with a key claims
-//! it (an `IN_PROGRESS` record), creates the order and completes the record with its answer in
-//! one transaction. A retry with the same key and the same body gets the stored answer and creates
-//! nothing; the same key with another body is refused. A claim whose invocation died is taken over
+//! A client sends an `Idempotency-Key` header with a request that changes something (a create, an
+//! update, an action). The key is scoped to the caller and the route (`POST /things`): the first
+//! request with a key claims it (an `IN_PROGRESS` record), runs the operation and completes the
+//! record with its answer (in the change's own transaction where the store can). A retry with the
+//! same key and the same body gets the stored answer and changes nothing; the same key with
+//! another body is refused. A claim whose invocation died is taken over
 //! once its in-progress expiry (the invocation's deadline) has passed. Records expire by TTL.
 //!
-//! [`flow::create_once`] runs that flow for a handler; the rules here are plain Rust;
-//! [`dynamodb::IdempotencyTable`] keeps the records.
+//! [`flow::once`] runs that flow for a handler; the rules here are plain Rust;
+//! [`dynamodb::IdempotencyTable`] keeps the records, and [`memory::MemoryClaims`] keeps them in
+//! memory under the same conditions, for handler tests that need no AWS.
 
 pub mod dynamodb;
 pub mod flow;
+pub mod memory;
 
-pub use flow::{Answer, ClaimStore, CreateError, Created, Refusal, create_once};
+pub use flow::{Answer, ClaimStore, Done, OperationError, Refusal, once};
 
 use std::time::Duration;
 

@@ -37,11 +37,11 @@ impl Local {
     }
 
     pub fn api(&self) -> OrdersApi<DynamoDbStore> {
-        OrdersApi::new(self.store(), self.config.settings)
+        OrdersApi::new(self.store(), self.config.settings).expect("the route table")
     }
 
     pub fn api_with(&self, store: DynamoDbStore, settings: Settings) -> OrdersApi<DynamoDbStore> {
-        OrdersApi::new(store, settings)
+        OrdersApi::new(store, settings).expect("the route table")
     }
 
     /// How many orders the table holds for a customer: what "created nothing new" is checked by.

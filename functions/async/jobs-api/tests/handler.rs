@@ -1,0 +1,216 @@
+//! jobs-api's behaviour on the in-memory adapters (`jobs_api::memory`): what is recorded and
+//! queued, idempotent replays, a reused key, a key in progress, and what a caller sees when the
+//! queue or the store fails. Nothing needs to run: plain `cargo test` runs these. tests/api.rs
+//! checks the DynamoDB and SQS adapters against the local AWS.
+
+use chrono::Utc;
+use http::StatusCode;
+use jobs::kinds::JobKinds;
+use jobs::kinds::report::Report;
+use jobs::model::JobStatus;
+use jobs_api::handler::{JobsApi, job_id_for};
+use jobs_api::memory::{MemoryJobStore, MemoryQueue};
+use lambda_http::{Body, Context, Request, RequestExt, Response};
+use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim};
+use serde_json::{Value, json};
+
+const REQUEST_ID: &str = "0c5e1c1e-jobs-handler-test";
+const TRACE: &str = "Root=1-6b083f25-c01aedb5b2900919015a4b32;Parent=1b76ea6c2f5bd407;Sampled=1";
+
+fn api(store: MemoryJobStore, queue: MemoryQueue) -> JobsApi<MemoryJobStore, MemoryQueue> {
+    JobsApi::new(
+        store,
+        queue,
+        JobKinds::new().with(Report),
+        std::time::Duration::from_secs(3600),
+    )
+    .expect("the route table")
+}
+
+fn with_context(request: Request) -> Request {
+    let mut context = Context::default();
+    context.request_id = REQUEST_ID.into();
+    context.xray_trace_id = Some(TRACE.into());
+    request.with_lambda_context(context)
+}
+
+fn request(method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> Request {
+    let mut builder = http::Request::builder().method(method).uri(path);
+    if body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    if let Some(key) = key {
+        builder = builder.header("idempotency-key", key);
+    }
+    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
+    with_context(builder.body(body).expect("request"))
+}
+
+fn report(seconds: u64) -> Value {
+    json!({"type": "report", "input": {"seconds": seconds}})
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        _ => Value::Null,
+    }
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+#[tokio::test]
+async fn an_accepted_job_is_recorded_queued_and_sent_once_with_its_trace() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+
+    let accepted = api.handle(request("POST", "/jobs", Some(&report(1)), None)).await;
+
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let job = body_json(&accepted);
+    let id = job["id"].as_str().expect("an id");
+    assert_eq!(header(&accepted, "location"), Some(format!("/jobs/{id}").as_str()));
+    assert_eq!(api.store().job(id).expect("recorded").status, JobStatus::Queued);
+    let sent = api.queue().sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0.job_id.as_str(), sent[0].1.as_deref()), (id, Some(TRACE)));
+
+    let polled = api.handle(request("GET", &format!("/jobs/{id}"), None, None)).await;
+    assert_eq!(polled.status(), StatusCode::OK);
+    assert_eq!(body_json(&polled)["status"], "QUEUED");
+    assert_eq!(header(&polled, "retry-after"), Some("1"), "not finished: poll again");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_replays_the_first_answer_and_queues_nothing_more() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+
+    let first = api
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+    let retry = api
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+
+    assert_eq!(
+        (first.status(), retry.status()),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(header(&retry, "idempotent-replayed"), Some("true"));
+    assert_eq!(body_json(&retry), body_json(&first));
+    assert_eq!((api.store().len(), api.queue().sent().len()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_refused_and_queues_nothing() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+
+    api.handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+    let refused = api
+        .handle(request("POST", "/jobs", Some(&report(2)), Some("k-1")))
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body_json(&refused)["type"], "/problems/idempotency-key-reused");
+    assert_eq!((api.store().len(), api.queue().sent().len()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
+    let store = MemoryJobStore::new();
+    let now = Utc::now().timestamp_millis();
+    let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
+    // What the first request's claim holds: the same key and body, still in progress.
+    let request_rules = jobs::model::validate(&report(1), &JobKinds::new().with(Report), None).expect("valid");
+    let fingerprint = lambda_kit::idempotency::fingerprint(&request_rules);
+    let claim = NewClaim {
+        key,
+        fingerprint,
+        now_millis: now,
+        in_progress_until_millis: now + 60_000,
+        expires_at_seconds: now / 1000 + 3600,
+    };
+    assert_eq!(store.claims().try_claim(&claim), Claim::Acquired);
+    let api = api(store, MemoryQueue::new());
+
+    let response = api
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(body_json(&response)["type"], "/problems/idempotency-key-in-progress");
+    assert_eq!(header(&response, "retry-after"), Some("1"));
+    assert!(api.queue().sent().is_empty());
+}
+
+#[tokio::test]
+async fn when_the_queue_fails_the_caller_gets_503_no_job_is_left_and_the_key_is_free_again() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::failing());
+
+    let refused = api
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(header(&refused, "retry-after"), Some("1"));
+    assert_eq!(body_json(&refused)["request_id"], REQUEST_ID);
+    let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
+    assert_eq!(
+        api.store().job(&job_id_for(&key)),
+        None,
+        "the unsent job is not left QUEUED"
+    );
+    let now = Utc::now().timestamp_millis();
+    let retry = NewClaim {
+        key,
+        fingerprint: "any".into(),
+        now_millis: now,
+        in_progress_until_millis: now + 1,
+        expires_at_seconds: now / 1000 + 60,
+    };
+    assert_eq!(
+        api.store().claims().try_claim(&retry),
+        Claim::Acquired,
+        "the claim was released"
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_store_answers_503_with_retry_after() {
+    let api = api(MemoryJobStore::unavailable(), MemoryQueue::new());
+
+    for request in [
+        request("GET", "/jobs/0195f3a4-7c1e-7b2a-9d4e-00000000a001", None, None),
+        request("POST", "/jobs", Some(&report(1)), Some("k-1")),
+    ] {
+        let response = api.handle(request).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(header(&response, "retry-after"), Some("1"));
+        assert!(
+            !body_json(&response).to_string().contains("memory store"),
+            "no internal detail"
+        );
+    }
+    assert!(api.queue().sent().is_empty());
+}
+
+#[tokio::test]
+async fn other_paths_and_methods_get_the_route_tables_404_and_405() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+
+    let unknown = api.handle(request("GET", "/jobs/a/result", None, None)).await;
+    let wrong = api
+        .handle(request(
+            "DELETE",
+            "/jobs/0195f3a4-7c1e-7b2a-9d4e-00000000a001",
+            None,
+            None,
+        ))
+        .await;
+
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&wrong, "allow"), Some("GET"));
+}

@@ -1,0 +1,171 @@
+//! Idempotency records in memory, written under the same conditions as
+//! [`super::dynamodb::IdempotencyTable`] writes them: the store of handler tests that need no AWS.
+//! Not for a deployed function: an execution environment's memory is its own, so two concurrent
+//! invocations would not see each other's claims.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::flow::ClaimStore;
+use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
+
+/// Claims by key, in memory.
+#[derive(Debug, Default)]
+pub struct MemoryClaims {
+    records: Mutex<HashMap<String, Record>>,
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    fingerprint: String,
+    in_progress_until_millis: i64,
+    expires_at_seconds: i64,
+    /// `None` while in progress.
+    response: Option<StoredResponse>,
+}
+
+/// The one way a write here fails: its condition no longer holds (the claim was taken over, or
+/// completed, meanwhile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the idempotency claim was lost")]
+pub struct ClaimLost;
+
+impl MemoryClaims {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn records(&self) -> MutexGuard<'_, HashMap<String, Record>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Claims the key when no record holds it, its record has expired, or its request is in
+    /// progress past its deadline (taken over); otherwise reports the record.
+    pub fn try_claim(&self, claim: &NewClaim) -> Claim {
+        let mut records = self.records();
+        if let Some(record) = records.get(&claim.key.0) {
+            let expired = record.expires_at_seconds < claim.now_millis / 1000;
+            let abandoned = record.response.is_none() && record.in_progress_until_millis < claim.now_millis;
+            if !expired && !abandoned {
+                return Claim::Existing(ExistingClaim {
+                    fingerprint: record.fingerprint.clone(),
+                    response: record.response.clone(),
+                });
+            }
+        }
+        records.insert(
+            claim.key.0.clone(),
+            Record {
+                fingerprint: claim.fingerprint.clone(),
+                in_progress_until_millis: claim.in_progress_until_millis,
+                expires_at_seconds: claim.expires_at_seconds,
+                response: None,
+            },
+        );
+        Claim::Acquired
+    }
+
+    /// Completes the claim with its answer, if it is still this request's and in progress.
+    pub fn try_complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), ClaimLost> {
+        match self.records().get_mut(&claim.key.0) {
+            Some(record) if record.response.is_none() && record.fingerprint == claim.fingerprint => {
+                record.response = Some(response.clone());
+                Ok(())
+            }
+            _ => Err(ClaimLost),
+        }
+    }
+
+    /// Removes a claim still in progress; a completed one stays.
+    pub fn release_in_progress(&self, key: &IdempotencyKey) {
+        let mut records = self.records();
+        if records.get(&key.0).is_some_and(|record| record.response.is_none()) {
+            records.remove(&key.0);
+        }
+    }
+}
+
+impl ClaimStore for MemoryClaims {
+    type Error = ClaimLost;
+
+    async fn claim(&self, claim: &NewClaim) -> Result<Claim, ClaimLost> {
+        Ok(self.try_claim(claim))
+    }
+
+    async fn complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), ClaimLost> {
+        self.try_complete(claim, response)
+    }
+
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), ClaimLost> {
+        self.release_in_progress(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(fingerprint: &str, now_millis: i64, in_progress_for: i64) -> NewClaim {
+        NewClaim {
+            key: IdempotencyKey::parse("POST /things", b"k-1").unwrap(),
+            fingerprint: fingerprint.into(),
+            now_millis,
+            in_progress_until_millis: now_millis + in_progress_for,
+            expires_at_seconds: now_millis / 1000 + 3600,
+        }
+    }
+
+    fn answer() -> StoredResponse {
+        StoredResponse {
+            status: 201,
+            location: None,
+            body: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_key_is_claimed_once_then_reported_in_progress_then_completed() {
+        let claims = MemoryClaims::new();
+        assert_eq!(claims.try_claim(&claim("f", 1_000, 30_000)), Claim::Acquired);
+        let Claim::Existing(existing) = claims.try_claim(&claim("f", 2_000, 30_000)) else {
+            panic!("claimed twice")
+        };
+        assert_eq!(existing.response, None);
+        claims.try_complete(&claim("f", 1_000, 30_000), &answer()).unwrap();
+        let Claim::Existing(done) = claims.try_claim(&claim("f", 3_000, 30_000)) else {
+            panic!("claimed again")
+        };
+        assert_eq!(done.response, Some(answer()));
+    }
+
+    #[test]
+    fn an_abandoned_claim_is_taken_over_and_its_first_holder_cannot_complete_it() {
+        let claims = MemoryClaims::new();
+        let first = claim("f", 1_000, 10);
+        claims.try_claim(&first);
+        assert_eq!(
+            claims.try_claim(&claim("f", 2_000, 30_000)),
+            Claim::Acquired,
+            "past its deadline"
+        );
+        claims.try_complete(&claim("f", 2_000, 30_000), &answer()).unwrap();
+        assert_eq!(
+            claims.try_complete(&first, &answer()),
+            Err(ClaimLost),
+            "already completed"
+        );
+    }
+
+    #[test]
+    fn a_release_removes_only_a_claim_in_progress() {
+        let claims = MemoryClaims::new();
+        let first = claim("f", 1_000, 30_000);
+        claims.try_claim(&first);
+        claims.release_in_progress(&first.key);
+        assert_eq!(claims.try_claim(&first), Claim::Acquired);
+        claims.try_complete(&first, &answer()).unwrap();
+        claims.release_in_progress(&first.key);
+        assert!(matches!(claims.try_claim(&first), Claim::Existing(_)));
+    }
+}
