@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::callback::Policy;
+use contracts::callback::Policy; // starter: with callbacks
 use lambda_kit::config::{self, ConfigError};
 
 #[derive(Debug, Clone)]
@@ -12,9 +12,11 @@ pub struct Config {
     pub jobs_queue_url: String,
     /// `IDEMPOTENCY_TTL_SECONDS`, default one day.
     pub idempotency_ttl: Duration,
+    // starter: with callbacks
     /// Which callback URLs jobs may name: https on public hosts, and under the local stack with
     /// `LOCAL_WEBHOOKS_ALLOW_LOOPBACK=true` also http on loopback.
     pub callbacks: Policy,
+    // starter: end
 }
 
 impl Config {
@@ -24,9 +26,11 @@ impl Config {
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
             jobs_queue_url: config::required("JOBS_QUEUE_URL")?,
             idempotency_ttl: Duration::from_secs(config::parsed_or("IDEMPOTENCY_TTL_SECONDS", 86_400)?),
+            // starter: with callbacks
             callbacks: Policy {
                 allow_loopback_http: lambda_kit::local::switch(lambda_kit::local::ALLOW_LOOPBACK_CALLBACKS),
             },
+            // starter: end
         })
     }
 }

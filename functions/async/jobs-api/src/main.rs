@@ -24,7 +24,12 @@ async fn main() -> Result<(), Error> {
     let kinds = JobKinds::new()
         .with(Invoice) // starter: with sync
         .with(Report);
-    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl)?.with_callbacks(config.callbacks);
+    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl)?;
+    // starter: with callbacks
+    // Jobs may name a callback_url: the callbacks pattern POSTs their outcome there, signed.
+    // Without this line one gets a 422 that says callbacks are not part of this deployment.
+    let api = api.with_callbacks(config.callbacks);
+    // starter: end
 
     // lambda_http::run, but a malformed event gets a 400 instead of a failed invocation.
     lambda_kit::http::run(|request| api.handle(request)).await

@@ -53,7 +53,7 @@ impl Local {
         );
         JobsApi::new(store, queue, kinds(), self.config.idempotency_ttl)
             .expect("the route table")
-            .with_callbacks(self.config.callbacks)
+            .with_callbacks(self.config.callbacks) // starter: with callbacks
     }
 
     fn api(&self) -> JobsApi<DynamoDbJobStore, SqsJobQueue> {
