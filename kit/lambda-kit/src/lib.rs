@@ -16,7 +16,7 @@
 //! By feature:
 //! - `http`: [`problem`] (RFC 9457 answers, the one place an error becomes an HTTP status) and
 //!   [`http`] (route paths behind any stage, JSON bodies within a size limit, JSON answers).
-//! - `idempotency`: [`idempotency`], idempotent creates with an `Idempotency-Key`, in DynamoDB.
+//! - `idempotency`: [`idempotency`], any operation run once per `Idempotency-Key`, kept in DynamoDB (or in memory for tests).
 //! - `sqs`: [`sqs`], SQS batches with per-record failures, for every SQS consumer.
 //! - `events`: [`events`], reading the domain events of the `contracts` crate from a message
 //!   body.

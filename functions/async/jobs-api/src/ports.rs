@@ -8,8 +8,8 @@ use lambda_kit::dynamodb::BoxError;
 use lambda_kit::idempotency::ClaimStore;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 
-/// Jobs, and their idempotency claims (through the kit's [`ClaimStore`], which the kit's create
-/// flow drives).
+/// Jobs, and their idempotency claims (through the kit's [`ClaimStore`], which the kit's
+/// idempotency flow drives).
 pub trait JobStore: ClaimStore<Error = IdempotencyError> {
     fn insert_job(&self, job: &Job) -> impl Future<Output = Result<(), JobStoreError>> + Send;
     fn get_job(&self, id: &str) -> impl Future<Output = Result<Option<Job>, JobStoreError>> + Send;

@@ -39,7 +39,7 @@ impl From<IdempotencyError> for StoreError {
 }
 
 /// Where orders and their idempotency claims are kept (the claims through the kit's
-/// [`ClaimStore`], which the kit's create flow drives).
+/// [`ClaimStore`], which the kit's idempotency flow drives).
 pub trait OrderStore: ClaimStore<Error = StoreError> {
     /// The order with this id, if there is one.
     fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
