@@ -125,7 +125,8 @@ pub struct Routes<R> {
 
 struct PathRoutes<R> {
     template: &'static str,
-    methods: Vec<(http::Method, R)>,
+    /// Each method's operation and route key (`POST /things`), made once with the table.
+    methods: Vec<(http::Method, R, String)>,
     /// The `Allow` header of a 405 on this path: its methods, in the table's order.
     allow: String,
 }
@@ -139,18 +140,19 @@ pub struct Matched<'a, 'p, R> {
     pub method: &'a http::Method,
     /// The route's path template (`/things/{id}`): the log field that does not grow with ids.
     pub template: &'static str,
+    key: &'a str,
     params: matchit::Params<'a, 'p>,
 }
 
-impl<'p, R> Matched<'_, 'p, R> {
+impl<'a, 'p, R> Matched<'a, 'p, R> {
     /// The value of a path parameter (`id` of `/things/{id}`), as it was in the path.
     pub fn param(&self, name: &str) -> Option<&'p str> {
         self.params.get(name)
     }
 
     /// The route as API Gateway keys it: `POST /things`, `GET /things/{id}`.
-    pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.template)
+    pub fn key(&self) -> &'a str {
+        self.key
     }
 }
 
@@ -222,36 +224,36 @@ impl<R> Routes<R> {
                 }
             };
             let path = &mut table.paths[index];
-            if path.methods.iter().any(|(declared, _)| *declared == method) {
+            if path.methods.iter().any(|(declared, ..)| *declared == method) {
                 return Err(refused("declared twice".to_owned()));
             }
             if !path.allow.is_empty() {
                 path.allow.push_str(", ");
             }
             path.allow.push_str(method.as_str());
-            path.methods.push((method, to));
+            let key = format!("{method} {template}");
+            path.methods.push((method, to, key));
         }
         Ok(table)
     }
 
     /// Every route as API Gateway keys it (`POST /things`), in the table's order.
     pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
-        self.paths.iter().flat_map(|path| {
-            path.methods
-                .iter()
-                .map(|(method, _)| format!("{method} {}", path.template))
-        })
+        self.paths
+            .iter()
+            .flat_map(|path| path.methods.iter().map(|(.., key)| key.clone()))
     }
 
     /// The route of this method and path, or why there is none.
     pub fn find<'a, 'p>(&'a self, method: &http::Method, path: &'p str) -> Result<Matched<'a, 'p, R>, Unmatched<'a>> {
         let found = self.router.at(path).map_err(|_| Unmatched::UnknownPath)?;
         let routes = &self.paths[*found.value];
-        match routes.methods.iter().find(|(declared, _)| declared == method) {
-            Some((method, to)) => Ok(Matched {
+        match routes.methods.iter().find(|(declared, ..)| declared == method) {
+            Some((method, to, key)) => Ok(Matched {
                 to,
                 method,
                 template: routes.template,
+                key,
                 params: found.params,
             }),
             None => Err(Unmatched::WrongMethod {
@@ -608,7 +610,7 @@ mod tests {
     fn routes_are_matched_on_whole_segments_with_their_parameters() {
         let things = things();
         let create = things.find(&http::Method::POST, "/things").unwrap();
-        assert_eq!((*create.to, create.key()), (Thing::Create, "POST /things".to_owned()));
+        assert_eq!((*create.to, create.key()), (Thing::Create, "POST /things"));
         let read = things.find(&http::Method::GET, "/things/abc").unwrap();
         assert_eq!(
             (*read.to, read.param("id"), read.template),

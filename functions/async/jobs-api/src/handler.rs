@@ -136,7 +136,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             .serve(
                 &request,
                 async |route| match route.to {
-                    Operation::CreateJob => self.create_job(&request, &route.key()).await,
+                    Operation::CreateJob => self.create_job(&request, route.key()).await,
                     Operation::GetJob => self.get_job(route.param("id").unwrap_or_default()).await,
                 },
                 ApiError::into_problem,

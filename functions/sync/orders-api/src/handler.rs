@@ -122,7 +122,7 @@ impl<S: OrderStore> OrdersApi<S> {
             .serve(
                 &request,
                 async |route| match route.to {
-                    Operation::CreateOrder => self.create_order(&request, &route.key()).await,
+                    Operation::CreateOrder => self.create_order(&request, route.key()).await,
                     Operation::GetOrder => self.get_order(route.param("id").unwrap_or_default()).await,
                 },
                 ApiError::into_problem,
