@@ -2,8 +2,9 @@
 //! [`MemoryClaims`], with the DynamoDB adapter's promises (an order never exists without its
 //! completed claim, nor the claim without it; a lost claim writes nothing). The handler's tests
 //! run on it under plain `cargo test`, with nothing else running; `tests/dynamodb.rs` checks the
-//! real adapter against the local AWS. It keeps no outbox: the events are the real adapter's.
-//! Only with the `testing` feature: a deployed function never has it.
+//! real adapter against the local AWS. Only with the `testing` feature: a deployed function
+//! never has it.
+//! It keeps no outbox: the `order.created` events are the real adapter's. // starter: with fanout
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
