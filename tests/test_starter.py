@@ -223,7 +223,7 @@ def test_the_readme_shows_the_projects_own_code_how_to_call_it_change_it_and_dep
         sample = re.search(r"make sam-invoke FN=\S+ EVENT=(\S+)", text).group(1)
         assert (project / sample).is_file()
         assert "sam deploy --guided" in text and "sam delete" in text and re.search(r"costs about \$\d+\.\d\d a month", text)
-    assert "jobs::kinds::JobKind" in (async_only / "README.md").read_text()
+    assert "jobs::kinds::Kind" in (async_only / "README.md").read_text()
     sync_text = (sync_only / "README.md").read_text()
     assert "/jobs" not in sync_text and "job kind" not in sync_text.lower()
 

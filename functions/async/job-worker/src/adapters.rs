@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::Client; // starter: with sync
 use chrono::{DateTime, Utc};
 use contracts::order::Order; // starter: with sync
+use jobs::kinds::invoice::{OrderRead, OrderReadError, OrderReader}; // starter: with sync
 use jobs::store::{Finish, JobStoreError, Start};
 use jobs::table::JobsTable;
 use lambda_kit::dynamodb::s; // starter: with sync
@@ -10,7 +11,6 @@ use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::outbox::OutboxTable; // starter: with fanout
 
 use crate::ports::JobLedger;
-use crate::work::invoice::{OrderReadError, OrderReader}; // starter: with sync
 
 /// The jobs table.
 /// With the outbox the events of finished jobs leave through (`None`: the outcome alone). // starter: with fanout
@@ -76,20 +76,22 @@ impl OrdersTable {
 }
 
 impl OrderReader for OrdersTable {
-    async fn order(&self, id: &str) -> Result<Option<Order>, OrderReadError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("id", s(id))
-            .send()
-            .await
-            .map_err(|error| OrderReadError(error.into()))?;
-        output
-            .item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(|error| OrderReadError(error.into()))
+    fn order<'a>(&'a self, id: &'a str) -> OrderRead<'a> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("id", s(id))
+                .send()
+                .await
+                .map_err(|error| OrderReadError(error.into()))?;
+            output
+                .item
+                .map(serde_dynamo::from_item::<_, Order>)
+                .transpose()
+                .map_err(|error| OrderReadError(error.into()))
+        })
     }
 }
 // starter: end

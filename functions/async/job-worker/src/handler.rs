@@ -13,6 +13,7 @@
 use chrono::Utc;
 use contracts::Contract; // starter: with fanout
 use contracts::job::{JobFailed, JobSucceeded}; // starter: with fanout
+use jobs::kinds::{self, JobError, Registration, Services};
 use jobs::model::JobMessage;
 use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::BoxError;
@@ -23,7 +24,6 @@ use lambda_runtime::LambdaEvent;
 use tracing::{info, warn};
 
 use crate::ports::JobLedger;
-use crate::work::{JobError, Runners};
 
 // starter: with fanout
 /// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the callback
@@ -95,15 +95,19 @@ impl RecordFailure for RecordError {
 
 pub struct Worker<L> {
     ledger: L,
-    runners: Runners,
+    kinds: &'static [Registration],
+    services: Services,
     concurrency: usize,
 }
 
 impl<L: JobLedger> Worker<L> {
-    pub fn new(ledger: L, runners: Runners, concurrency: usize) -> Self {
+    /// A worker that runs the jobs of `kinds` (`jobs::kinds::KINDS`: what jobs-api accepts) with
+    /// `services`, `concurrency` records of a batch at a time.
+    pub fn new(ledger: L, kinds: &'static [Registration], services: Services, concurrency: usize) -> Self {
         Self {
             ledger,
-            runners,
+            kinds,
+            services,
             concurrency,
         }
     }
@@ -147,7 +151,7 @@ impl<L: JobLedger> Worker<L> {
             Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
         };
 
-        let (finish, cause) = match self.runners.run(&job).await {
+        let (finish, cause) = match kinds::run(self.kinds, &job, &self.services).await {
             Ok(result) => (Finish::Succeeded(result), None),
             Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
             Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
@@ -203,7 +207,7 @@ mod tests {
 
     fn job(callback_url: Option<&str>) -> Job {
         let request = JobRequest {
-            job_type: jobs::kinds::report::JOB_TYPE,
+            job_type: jobs::model::JobType::named("report"),
             input: json!({"seconds": 0}),
             callback_url: callback_url.map(str::to_owned),
         };

@@ -5,7 +5,7 @@
 //! a job runs once however often its message is delivered, and a job whose run crashed is taken
 //! up again once that run's lease (its invocation deadline) has passed.
 //!
-//! - [`work`]: the job types it runs, each a pluggable runner (plain Rust over its own port).
+//! - the kinds of job it runs are `jobs::kinds` (each its input and its run), as jobs-api accepts them.
 //! - [`handler`]: one record's life, and the batch answer (through `lambda_kit::sqs`).
 //! - [`adapters`]: the DynamoDB side of the ports.
 
@@ -13,4 +13,3 @@ pub mod adapters;
 pub mod config;
 pub mod handler;
 pub mod ports;
-pub mod work;

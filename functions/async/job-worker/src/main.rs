@@ -5,9 +5,7 @@ use job_worker::adapters::JobsLedger;
 use job_worker::adapters::OrdersTable; // starter: with sync
 use job_worker::config::Config;
 use job_worker::handler::Worker;
-use job_worker::work::Runners;
-use job_worker::work::invoice::Invoice; // starter: with sync
-use job_worker::work::report::Report;
+use jobs::kinds::{KINDS, Services};
 use jobs::table::JobsTable;
 use lambda_kit::outbox::OutboxTable; // starter: with fanout
 use lambda_kit::sqs::SqsBatch;
@@ -17,16 +15,17 @@ use lambda_runtime::{Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     let (config, aws) = lambda_kit::function::init(Config::from_env).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    // The job types this worker runs: one runner for each type jobs-api accepts.
-    let runners = Runners::new()
-        .with(Invoice::new(OrdersTable::new(dynamodb.clone(), config.orders_table))) // starter: with sync
-        .with(Report);
+    // What the kinds of job need to run (jobs::kinds::KINDS: the kinds jobs-api accepts).
+    let services = Services {
+        orders: Box::new(OrdersTable::new(dynamodb.clone(), config.orders_table)), // starter: with sync
+    };
     let worker = Worker::new(
         JobsLedger::new(
             JobsTable::new(dynamodb, config.jobs_table),
             config.outbox_table.map(OutboxTable::new), // starter: with fanout
         ),
-        runners,
+        KINDS,
+        services,
         config.concurrency,
     );
 

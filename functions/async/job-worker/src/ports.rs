@@ -1,6 +1,6 @@
-//! What the worker needs: the job ledger (state changes). What a job type needs is that type's
-//! own port, beside its runner.
-//! The invoice job's is `work::invoice::OrderReader`. // starter: with sync
+//! What the worker needs: the job ledger (state changes). What a kind of job needs is that
+//! kind's own port, beside it in `jobs::kinds` (filled in `jobs::kinds::Services`).
+//! The invoice job's is `jobs::kinds::invoice::OrderReader`. // starter: with sync
 
 use std::future::Future;
 

@@ -6,9 +6,8 @@
 use chrono::{DateTime, Utc};
 use job_worker::handler::Worker;
 use job_worker::ports::JobLedger;
-use job_worker::work::Runners;
-use job_worker::work::report::Report;
-use jobs::model::{Job, JobMessage, JobRequest};
+use jobs::kinds::{KINDS, Services};
+use jobs::model::{Job, JobMessage, JobRequest, JobType};
 use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::sqs::SqsBatch;
@@ -22,7 +21,7 @@ struct EveryJobStarts;
 impl JobLedger for EveryJobStarts {
     async fn start(&self, id: &str, now: DateTime<Utc>, _: i64) -> Result<Start, JobStoreError> {
         let request = JobRequest {
-            job_type: jobs::kinds::report::JOB_TYPE,
+            job_type: JobType::named("report"),
             input: json!({ "seconds": 0 }),
             callback_url: None,
         };
@@ -50,8 +49,14 @@ proptest! {
     fn every_record_is_run_or_reported_by_its_own_id((text, records) in sqs_batches_like("job-worker", "mixed-batch")) {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
-        let worker = Worker::new(EveryJobStarts, Runners::new().with(Report), 4);
+        let worker = Worker::new(EveryJobStarts, KINDS, services(), 4);
         let outcome = runtime.block_on(worker.handle(LambdaEvent::new(batch, Context::default())));
         check_batch(&records, &outcome, |body| serde_json::from_str::<JobMessage>(body.unwrap_or_default()).is_err())?;
+    }
+}
+
+fn services() -> Services {
+    Services {
+        orders: Box::new(jobs::kinds::invoice::MemoryOrders::default()), // starter: with sync
     }
 }

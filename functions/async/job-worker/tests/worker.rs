@@ -8,11 +8,9 @@ use chrono::Utc;
 use job_worker::adapters::JobsLedger;
 use job_worker::adapters::OrdersTable; // starter: with sync
 use job_worker::handler::Worker;
-use job_worker::work::invoice::Invoice; // starter: with sync
-use job_worker::work::report::Report;
-use job_worker::work::{BoxedRun, JobError, Runner, Runners};
-use jobs::kinds::invoice; // starter: with sync
-use jobs::kinds::report;
+use jobs::kinds::invoice::Invoice; // starter: with sync
+use jobs::kinds::report::Report;
+use jobs::kinds::{Input, JobError, KINDS, Kind, Registration, Services};
 use jobs::model::{Job, JobRequest, JobStatus, JobType};
 use jobs::store::{JobStoreError, Start};
 use jobs::table::JobsTable;
@@ -55,16 +53,15 @@ impl Local {
 
     /// The worker as main.rs wires it.
     fn worker(&self) -> Worker<JobsLedger> {
-        self.worker_with(Runners::new())
+        self.worker_with(KINDS)
     }
 
-    /// The worker as main.rs wires it, with the runners of `more` job types.
-    fn worker_with(&self, more: Runners) -> Worker<JobsLedger> {
-        let orders = OrdersTable::new(self.dynamodb.clone(), &self.orders_table); // starter: with sync
-        let runners = more
-            .with(Invoice::new(orders)) // starter: with sync
-            .with(Report);
-        Worker::new(self.ledger(), runners, 10)
+    /// The worker as main.rs wires it, running the jobs of `kinds`.
+    fn worker_with(&self, kinds: &'static [Registration]) -> Worker<JobsLedger> {
+        let services = Services {
+            orders: Box::new(OrdersTable::new(self.dynamodb.clone(), &self.orders_table)), // starter: with sync
+        };
+        Worker::new(self.ledger(), kinds, services, 10)
     }
 
     async fn seed(&self, id: &str, job_type: JobType, input: Value) {
@@ -139,7 +136,7 @@ const MIXED_BATCH_INVOICE_FAILS_AS: &[&str] = &[
 /// The queued jobs the sample batches name.
 async fn seed_sample_jobs(local: &Local) {
     for id in CLEAN_BATCH_JOBS.into_iter().chain([MIXED_BATCH_REPORT]) {
-        local.seed(id, report::JOB_TYPE, json!({"seconds": 0})).await;
+        local.seed(id, Report::job_type(), json!({"seconds": 0})).await;
     }
     // An invoice for an order that does not exist: fails permanently.
     local
@@ -208,7 +205,7 @@ async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
         .expect("order stored");
     let job_id = unique_id();
     local
-        .seed(&job_id, invoice::JOB_TYPE, json!({"order_id": order_id}))
+        .seed(&job_id, Invoice::job_type(), json!({"order_id": order_id}))
         .await;
 
     let response = handle(
@@ -238,7 +235,7 @@ async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
 async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    local.seed(&job_id, Report::job_type(), json!({"seconds": 0})).await;
     let message = batch(&[("m1", json!({"job_id": job_id, "type": "report"}))]);
     handle(&local.worker(), message.clone()).await;
     let finished = local.job(&job_id).await;
@@ -250,32 +247,27 @@ async fn a_repeated_delivery_of_a_finished_job_changes_nothing() {
     assert_eq!(finished.attempts, 1);
 }
 
-/// A job type whose dependency is out of reach the first `failures` times it runs.
-struct Flaky {
-    failures: usize,
-    runs: AtomicUsize,
-}
+/// How often a [`Flaky`] job has run (one test runs it).
+static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
 
-impl Flaky {
-    const TYPE: JobType = JobType::named("flaky");
-}
+/// A kind of job whose dependency is out of reach the first time it runs.
+struct Flaky;
 
-impl Runner for Flaky {
-    fn job_type(&self) -> JobType {
-        Self::TYPE
+impl Kind for Flaky {
+    const NAME: &'static str = "flaky";
+
+    fn read(_: &mut Input<'_>) -> Option<Self> {
+        Some(Flaky)
     }
 
-    fn run<'a>(&'a self, _: &'a Value) -> BoxedRun<'a> {
-        let failing = self.runs.fetch_add(1, Ordering::SeqCst) < self.failures;
-        Box::pin(async move {
-            if failing {
-                return Err(JobError::Transient {
-                    reason: "reading the source failed".into(),
-                    source: std::io::Error::other("connection reset").into(),
-                });
-            }
-            Ok(json!({"done": true}))
-        })
+    async fn run(self, _: &Services) -> Result<Value, JobError> {
+        if FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(JobError::Transient {
+                reason: "reading the source failed".into(),
+                source: std::io::Error::other("connection reset").into(),
+            });
+        }
+        Ok(json!({"done": true}))
     }
 }
 
@@ -283,12 +275,10 @@ impl Runner for Flaky {
 #[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
     let local = local().await;
-    let worker = local.worker_with(Runners::new().with(Flaky {
-        failures: 1,
-        runs: AtomicUsize::new(0),
-    }));
+    const FLAKY: &[Registration] = &[Registration::of::<Flaky>()];
+    let worker = local.worker_with(FLAKY);
     let job_id = unique_id();
-    local.seed(&job_id, Flaky::TYPE, json!({})).await;
+    local.seed(&job_id, Flaky::job_type(), json!({})).await;
     let message = batch(&[("m1", json!({"job_id": job_id, "type": "flaky"}))]);
 
     let first = handle(&worker, message.clone()).await;
@@ -314,7 +304,7 @@ async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
 async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    local.seed(&job_id, Report::job_type(), json!({"seconds": 0})).await;
     // A run started and died: RUNNING, its lease (the invocation deadline) already past.
     let started = local
         .jobs()
@@ -339,7 +329,7 @@ async fn a_job_whose_run_crashed_is_taken_up_once_the_lease_ran_out() {
 async fn a_job_another_run_holds_is_not_run_twice_at_once() {
     let local = local().await;
     let job_id = unique_id();
-    local.seed(&job_id, report::JOB_TYPE, json!({"seconds": 0})).await;
+    local.seed(&job_id, Report::job_type(), json!({"seconds": 0})).await;
     local
         .jobs()
         .start(&job_id, Utc::now(), Utc::now().timestamp_millis() + 60_000)

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use contracts::callback::Policy;
 use http::{HeaderValue, Method, StatusCode, header};
-use jobs::kinds::JobKinds;
+use jobs::kinds::Registration;
 use jobs::model::{self, Job};
 use jobs::store::JobStoreError;
 use lambda_http::{Body, Request, Response};
@@ -93,15 +93,21 @@ impl ApiError {
 pub struct JobsApi<S, Q> {
     store: S,
     queue: Q,
-    kinds: JobKinds,
+    kinds: &'static [Registration],
     idempotency_ttl: std::time::Duration,
     callbacks: Option<Policy>,
     routes: Routes<Operation>,
 }
 
 impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
-    /// An API that accepts jobs of the registered `kinds`, without callbacks.
-    pub fn new(store: S, queue: Q, kinds: JobKinds, idempotency_ttl: std::time::Duration) -> Result<Self, RouteError> {
+    /// An API that accepts jobs of `kinds` (`jobs::kinds::KINDS`: what job-worker runs), without
+    /// callbacks.
+    pub fn new(
+        store: S,
+        queue: Q,
+        kinds: &'static [Registration],
+        idempotency_ttl: std::time::Duration,
+    ) -> Result<Self, RouteError> {
         Ok(Self {
             store,
             queue,
@@ -162,7 +168,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     async fn create_job(&self, request: &Request, operation: &str) -> Result<Response<Body>, ApiError> {
         let key = idempotency::key_of(request, operation)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
-        let job_request = model::validate(&body, &self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
+        let job_request = model::validate(&body, self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 

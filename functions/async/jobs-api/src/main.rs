@@ -1,9 +1,7 @@
 //! jobs-api: wiring only. Config, tracing and clients are set up once per execution environment;
 //! every request then goes to [`JobsApi::handle`].
 
-use jobs::kinds::JobKinds;
-use jobs::kinds::invoice::Invoice; // starter: with sync
-use jobs::kinds::report::Report;
+use jobs::kinds::KINDS;
 use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
@@ -20,11 +18,8 @@ async fn main() -> Result<(), Error> {
         IdempotencyTable::new(dynamodb, config.idempotency_table),
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
-    // The job types this API accepts; job-worker runs each.
-    let kinds = JobKinds::new()
-        .with(Invoice) // starter: with sync
-        .with(Report);
-    let api = JobsApi::new(store, queue, kinds, config.idempotency_ttl)?;
+    // The kinds of job it accepts are the ones job-worker runs: jobs::kinds::KINDS.
+    let api = JobsApi::new(store, queue, KINDS, config.idempotency_ttl)?;
     // starter: with callbacks
     // Jobs may name a callback_url: the callbacks pattern POSTs their outcome there, signed.
     // Without this line one gets a 422 that says callbacks are not part of this deployment.

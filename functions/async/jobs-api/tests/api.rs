@@ -51,7 +51,7 @@ impl Local {
             self.jobs(),
             IdempotencyTable::new(self.dynamodb.clone(), &self.config.idempotency_table),
         );
-        JobsApi::new(store, queue, kinds(), self.config.idempotency_ttl)
+        JobsApi::new(store, queue, jobs::kinds::KINDS, self.config.idempotency_ttl)
             .expect("the route table")
             .with_callbacks(self.config.callbacks) // starter: with callbacks
     }
@@ -123,7 +123,7 @@ async fn seed_job(local: &Local) {
     let seeded = Job::queued(
         SEEDED_JOB_ID.into(),
         JobRequest {
-            job_type: jobs::kinds::report::JOB_TYPE,
+            job_type: jobs::model::JobType::named("report"),
             input: json!({"seconds": 1}),
             callback_url: None,
         },
@@ -286,12 +286,6 @@ async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let job = assert_accepted(&retried);
     assert_eq!(header(&retried, "idempotent-replayed"), None);
     assert_eq!(job["id"], job_id.as_str());
-}
-
-fn kinds() -> jobs::kinds::JobKinds {
-    jobs::kinds::JobKinds::new()
-        .with(jobs::kinds::invoice::Invoice) // starter: with sync
-        .with(jobs::kinds::report::Report)
 }
 
 /// `create-report-job-idempotent.json` as the HTTP API delivers it once its JWT authorizer let

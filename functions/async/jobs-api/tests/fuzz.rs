@@ -23,7 +23,7 @@ fn answer(text: &str) -> Option<Value> {
     let api = JobsApi::new(
         MemoryJobStore::new(),
         MemoryQueue::new(),
-        kinds(),
+        jobs::kinds::KINDS,
         std::time::Duration::from_secs(3600),
     )
     .expect("the route table");
@@ -34,10 +34,4 @@ fn answer(text: &str) -> Option<Value> {
 #[test]
 fn every_request_is_answered_without_a_5xx_and_no_damaged_event_panics() {
     check_http_properties(samples(), answer);
-}
-
-fn kinds() -> jobs::kinds::JobKinds {
-    jobs::kinds::JobKinds::new()
-        .with(jobs::kinds::invoice::Invoice) // starter: with sync
-        .with(jobs::kinds::report::Report)
 }

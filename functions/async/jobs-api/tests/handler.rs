@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use http::StatusCode;
-use jobs::kinds::JobKinds;
+use jobs::kinds::Registration;
 use jobs::kinds::report::Report;
 use jobs::model::JobStatus;
 use jobs_api::handler::{JobsApi, job_id_for};
@@ -17,14 +17,11 @@ use serde_json::{Value, json};
 const REQUEST_ID: &str = "0c5e1c1e-jobs-handler-test";
 const TRACE: &str = "Root=1-6b083f25-c01aedb5b2900919015a4b32;Parent=1b76ea6c2f5bd407;Sampled=1";
 
+/// The kinds these tests submit: reports, which every project has.
+const KINDS: &[Registration] = &[Registration::of::<Report>()];
+
 fn api(store: MemoryJobStore, queue: MemoryQueue) -> JobsApi<MemoryJobStore, MemoryQueue> {
-    JobsApi::new(
-        store,
-        queue,
-        JobKinds::new().with(Report),
-        std::time::Duration::from_secs(3600),
-    )
-    .expect("the route table")
+    JobsApi::new(store, queue, KINDS, std::time::Duration::from_secs(3600)).expect("the route table")
 }
 
 fn with_context(request: Request) -> Request {
@@ -123,7 +120,7 @@ async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
     let now = Utc::now().timestamp_millis();
     let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
     // What the first request's claim holds: the same key and body, still in progress.
-    let request_rules = jobs::model::validate(&report(1), &JobKinds::new().with(Report), None).expect("valid");
+    let request_rules = jobs::model::validate(&report(1), KINDS, None).expect("valid");
     let fingerprint = lambda_kit::idempotency::fingerprint(&request_rules);
     let claim = NewClaim {
         key,

@@ -2,7 +2,7 @@
 //! `job-worker` (which runs them).
 //!
 //! - [`model`]: what a job request is, the job record and its states, the queue message.
-//! - [`kinds`]: the pluggable job types and the input each accepts.
+//! - [`kinds`]: the kinds of job, each in one module (its typed input and its run), registered once.
 //! - [`store`]: what a jobs store answers (start and finish outcomes, errors): the ports' types.
 //! - [`table`]: the jobs table, where every state change is a conditional write.
 

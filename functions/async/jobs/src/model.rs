@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use contracts::FieldError;
 use contracts::callback::{self, Policy};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::kinds::{JobKinds, unknown_fields};
+use crate::kinds::{self, Registration};
 
-/// What a job does: the name of its type (`report`, ...), one of the
-/// [`crate::kinds::JobKinds`] the deployment registered.
+/// What a job does: the name of its kind (`report`, ...), one of [`crate::kinds::KINDS`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobType(Cow<'static, str>);
@@ -84,16 +83,20 @@ pub const NO_CALLBACKS: &str = "callbacks are not part of this deployment";
 
 /// Checks a request body, naming every invalid field by its JSON Pointer.
 ///
-/// `{"type": "<a registered kind>", "input": {...}}`, the input as that kind asks, with an
+/// `{"type": "<a registered kind>", "input": {...}}`, the input as that kind reads it, with an
 /// optional `"callback_url": "https://..."` that `callbacks` allows. `callbacks` is `None` where
 /// the callbacks pattern is not deployed: a callback URL is then refused as such, so a caller
 /// does not wait for a delivery that never comes.
-pub fn validate(body: &Value, kinds: &JobKinds, callbacks: Option<Policy>) -> Result<JobRequest, Vec<FieldError>> {
+pub fn validate(
+    body: &Value,
+    kinds: &[Registration],
+    callbacks: Option<Policy>,
+) -> Result<JobRequest, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
-    unknown_fields(object, "", &["type", "input", "callback_url"], &mut errors);
+    unknown_fields(object, &["type", "input", "callback_url"], &mut errors);
     let callback_url = match (object.get("callback_url"), callbacks) {
         (None | Some(Value::Null), _) => None,
         (Some(_), None) => {
@@ -117,9 +120,9 @@ pub fn validate(body: &Value, kinds: &JobKinds, callbacks: Option<Policy>) -> Re
             errors.push(FieldError::new("/type", "is required"));
             None
         }
-        Some(Value::String(name)) if kinds.get(name).is_some() => kinds.get(name),
+        Some(Value::String(name)) if kinds::find(kinds, name).is_some() => kinds::find(kinds, name),
         Some(_) => {
-            errors.push(FieldError::new("/type", format!("must be {}", kinds.names())));
+            errors.push(FieldError::new("/type", format!("must be {}", kinds::names(kinds))));
             None
         }
     };
@@ -128,23 +131,36 @@ pub fn validate(body: &Value, kinds: &JobKinds, callbacks: Option<Policy>) -> Re
             errors.push(FieldError::new("/input", "is required"));
             None
         }
-        Some(Value::Object(input)) => Some(input),
+        Some(input @ Value::Object(_)) => Some(input),
         Some(_) => {
             errors.push(FieldError::new("/input", "must be an object"));
             None
         }
     };
     if let (Some(kind), Some(input)) = (kind, input) {
-        kind.check_input(input, &mut errors);
-        if errors.is_empty() {
-            return Ok(JobRequest {
-                job_type: kind.job_type(),
-                input: Value::Object(input.clone()),
-                callback_url,
-            });
+        match kind.check(input) {
+            Ok(()) if errors.is_empty() => {
+                return Ok(JobRequest {
+                    job_type: kind.job_type(),
+                    input: input.clone(),
+                    callback_url,
+                });
+            }
+            Ok(()) => {}
+            Err(invalid) => errors.extend(invalid),
         }
     }
     Err(errors)
+}
+
+/// Refuses every member of `object` not in `known`, naming it by its JSON Pointer.
+fn unknown_fields(object: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
+    for name in object.keys().filter(|name| !known.contains(&name.as_str())) {
+        errors.push(FieldError::new(
+            format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+            "is not a known field",
+        ));
+    }
 }
 
 /// A job record, as the table keeps it and `GET /jobs/{id}` shows it.
@@ -230,17 +246,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::kinds::invoice::{self, Invoice}; // starter: with sync
-    use crate::kinds::report::{self, MAX_REPORT_SECONDS, Report};
-
-    fn kinds() -> JobKinds {
-        JobKinds::new()
-            .with(Invoice) // starter: with sync
-            .with(Report)
-    }
+    use crate::kinds::invoice::Invoice; // starter: with sync
+    use crate::kinds::report::{MAX_REPORT_SECONDS, Report};
+    use crate::kinds::{KINDS, Kind};
 
     fn validate(body: &Value, policy: Policy) -> Result<JobRequest, Vec<FieldError>> {
-        super::validate(body, &kinds(), Some(policy))
+        super::validate(body, KINDS, Some(policy))
     }
 
     fn pointers(body: Value) -> Vec<String> {
@@ -258,7 +269,7 @@ mod tests {
             &json!({"type": "invoice", "input": {"order_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01"}}),
             Policy::default(),
         );
-        assert_eq!(request.expect("valid").job_type, invoice::JOB_TYPE);
+        assert_eq!(request.expect("valid").job_type, Invoice::job_type());
         assert_eq!(
             pointers(json!({"type": "invoice", "input": {"order_id": "o-1"}})),
             ["/input/order_id"]
@@ -287,21 +298,21 @@ mod tests {
 
     #[test]
     fn only_the_registered_kinds_are_accepted_and_without_callbacks_no_callback_url() {
-        let report_only = JobKinds::new().with(Report);
+        const REPORT_ONLY: &[Registration] = &[Registration::of::<Report>()];
         let export = json!({"type": "export", "input": {}});
-        let refused = super::validate(&export, &report_only, None).unwrap_err();
+        let refused = super::validate(&export, REPORT_ONLY, None).unwrap_err();
         assert_eq!(refused, [FieldError::new("/type", "must be \"report\"")]);
         let with_callback =
             json!({"type": "report", "input": {"seconds": 1}, "callback_url": "https://hooks.example.com/"});
-        let refused = super::validate(&with_callback, &report_only, None).unwrap_err();
+        let refused = super::validate(&with_callback, REPORT_ONLY, None).unwrap_err();
         assert_eq!(refused, [FieldError::new("/callback_url", super::NO_CALLBACKS)]);
         let without_one = json!({"type": "report", "input": {"seconds": 1}, "callback_url": null});
         assert_eq!(
-            super::validate(&without_one, &report_only, None).unwrap().callback_url,
+            super::validate(&without_one, REPORT_ONLY, None).unwrap().callback_url,
             None
         );
         assert_eq!(
-            super::validate(&with_callback, &report_only, Some(Policy::default()))
+            super::validate(&with_callback, REPORT_ONLY, Some(Policy::default()))
                 .unwrap()
                 .callback_url
                 .as_deref(),
@@ -366,7 +377,7 @@ mod tests {
     fn the_queue_message_carries_the_job_id_and_type_only() {
         let message = JobMessage {
             job_id: "j-1".into(),
-            job_type: report::JOB_TYPE,
+            job_type: Report::job_type(),
         };
         assert_eq!(
             serde_json::to_value(&message).unwrap(),

@@ -1,32 +1,36 @@
-//! `report`: `{"seconds": 0..=10}`, a deliberately slow job (the worker waits `seconds`).
+//! `report`: `{"seconds": 0..=10}`, a deliberately slow job (the run waits `seconds`), the kind
+//! no API caller should wait for.
 
-use contracts::FieldError;
-use serde_json::{Map, Value};
+use std::time::Duration;
 
-use super::{JobKind, unknown_fields};
-use crate::model::JobType;
+use serde_json::{Value, json};
 
-pub const JOB_TYPE: JobType = JobType::named("report");
+use super::{Input, JobError, Kind, Services};
 
 /// The longest a `report` job may be asked to take. The worker's timeout leaves room for it.
 pub const MAX_REPORT_SECONDS: u64 = 10;
 
-pub struct Report;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub seconds: u64,
+}
 
-impl JobKind for Report {
-    fn job_type(&self) -> JobType {
-        JOB_TYPE
+impl Kind for Report {
+    const NAME: &'static str = "report";
+
+    fn read(input: &mut Input<'_>) -> Option<Self> {
+        let seconds = input.required("seconds", |value| {
+            value
+                .as_u64()
+                .filter(|seconds| *seconds <= MAX_REPORT_SECONDS)
+                .ok_or_else(|| format!("must be a whole number from 0 to {MAX_REPORT_SECONDS}"))
+        });
+        Some(Self { seconds: seconds? })
     }
 
-    fn check_input(&self, input: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-        unknown_fields(input, "/input", &["seconds"], errors);
-        match input.get("seconds").map(Value::as_u64) {
-            None => errors.push(FieldError::new("/input/seconds", "is required")),
-            Some(Some(seconds)) if seconds <= MAX_REPORT_SECONDS => {}
-            Some(_) => errors.push(FieldError::new(
-                "/input/seconds",
-                format!("must be a whole number from 0 to {MAX_REPORT_SECONDS}"),
-            )),
-        }
+    async fn run(self, _: &Services) -> Result<Value, JobError> {
+        // Stands in for slow work (a large query, a render): what no API caller should wait for.
+        tokio::time::sleep(Duration::from_secs(self.seconds)).await;
+        Ok(json!({"seconds": self.seconds, "rows": self.seconds * 1_000}))
     }
 }
