@@ -124,6 +124,66 @@ mod tests {
 }
 """
 
+NEW_KIND = """//! `words`: `{"text": "..."}`, at most 10,000 characters: counts the words of a text.
+
+use serde_json::{Value, json};
+
+use super::{Input, JobError, Kind, Services};
+
+pub const MAX_TEXT_CHARS: usize = 10_000;
+
+#[derive(Debug)]
+pub struct Words {
+    pub text: String,
+}
+
+impl Kind for Words {
+    const NAME: &'static str = "words";
+
+    fn read(input: &mut Input<'_>) -> Option<Self> {
+        let text = input.required("text", |value| match value.as_str() {
+            Some(text) if text.chars().count() <= MAX_TEXT_CHARS => Ok(text.to_owned()),
+            _ => Err(format!("must be a text of at most {MAX_TEXT_CHARS} characters")),
+        });
+        Some(Self { text: text? })
+    }
+
+    async fn run(self, _: &Services) -> Result<Value, JobError> {
+        Ok(json!({"words": self.text.split_whitespace().count()}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use contracts::FieldError;
+    use serde_json::json;
+
+    use crate::kinds::{KINDS, Kind, Services, run};
+    use crate::model::{Job, validate};
+
+    #[tokio::test]
+    async fn the_api_accepts_a_words_job_and_the_worker_counts_its_words() {
+        let request = validate(&json!({"type": "words", "input": {"text": "one two  three"}}), KINDS, None)
+            .expect("a words job");
+        assert_eq!(request.job_type, super::Words::job_type());
+        let job = Job::queued("j-1".into(), request, Utc::now());
+        let result = run(KINDS, &job, &Services {}).await.expect("counted");
+        assert_eq!(result, json!({"words": 3}));
+    }
+
+    #[test]
+    fn a_text_is_required_and_bounded() {
+        let refused = |input| validate(&json!({"type": "words", "input": input}), KINDS, None).unwrap_err();
+        assert_eq!(refused(json!({})), [FieldError::new("/input/text", "is required")]);
+        assert_eq!(
+            refused(json!({"text": "a".repeat(10_001)})),
+            [FieldError::new("/input/text", "must be a text of at most 10000 characters")]
+        );
+    }
+}
+"""
+
 
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
@@ -133,7 +193,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def owner_edits(project: Path, env: dict[str, str], log: Path) -> dict[str, list[str]]:
-    """Rename the project, add a queue, give a function another AWS SDK client, add a crate.
+    """Rename the project, add a queue, give a function another AWS SDK client, add a crate, add a
+    kind of job (one module of the jobs crate and its line in the registration).
     Returns the files each edit touched."""
 
     def rename() -> None:
@@ -158,13 +219,20 @@ def owner_edits(project: Path, env: dict[str, str], log: Path) -> dict[str, list
         # What the owner's first cargo command does: the new member's entry in Cargo.lock.
         run(["cargo", "update", "--workspace", "--offline", "--quiet"], project, env, log)
 
+    def add_job_kind() -> None:
+        kinds = project / "functions" / "async" / "jobs" / "src" / "kinds"
+        (kinds / "words.rs").write_text(NEW_KIND, encoding="utf-8")
+        edit(kinds / "mod.rs", "pub mod report;\n", "pub mod report;\npub mod words;\n")
+        edit(kinds / "mod.rs", "    Registration::of::<report::Report>(),\n", "    Registration::of::<report::Report>(),\n    Registration::of::<words::Words>(),\n")
+
     def contents() -> dict[str, bytes]:
         return {p.relative_to(project).as_posix(): p.read_bytes() for p in project.rglob("*")
                 if p.is_file() and ".git" not in p.relative_to(project).parts}
 
     touched = {}
     for what, change in (("rename the project", rename), ("add an SQS queue to template.yaml", add_queue),
-                         ("give job-worker an SQS client crate", add_sdk_client), ("add a crate to the workspace", add_crate)):
+                         ("give job-worker an SQS client crate", add_sdk_client), ("add a crate to the workspace", add_crate),
+                         ("add a kind of job", add_job_kind)):
         before = contents()
         change()
         after = contents()

@@ -13,17 +13,17 @@ use lambda_kit::outbox::OutboxTable; // starter: with fanout
 use crate::ports::JobLedger;
 
 /// The jobs table.
-/// With the outbox the events of finished jobs leave through (`None`: the outcome alone). // starter: with fanout
+/// With the outbox the events of finished jobs leave through, in the finishing transaction. // starter: with fanout
 #[derive(Debug, Clone)]
 pub struct JobsLedger {
     jobs: JobsTable,
-    outbox: Option<OutboxTable>, // starter: with fanout
+    outbox: OutboxTable, // starter: with fanout
 }
 
 impl JobsLedger {
     pub fn new(
         jobs: JobsTable,
-        outbox: Option<OutboxTable>, // starter: with fanout
+        outbox: OutboxTable, // starter: with fanout
     ) -> Self {
         Self {
             jobs,
@@ -51,7 +51,7 @@ impl JobLedger for JobsLedger {
                 attempt,
                 finish,
                 now,
-                self.outbox.as_ref().zip(event), // starter: with fanout
+                event.map(|event| (&self.outbox, event)), // starter: with fanout
             )
             .await
     }

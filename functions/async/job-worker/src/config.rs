@@ -8,7 +8,7 @@ pub struct Config {
     /// `ORDERS_TABLE`: the orders orders-api keeps, which the invoice job reads. // starter: with sync
     pub orders_table: String, // starter: with sync
     /// `OUTBOX_TABLE`: where the events of finished jobs go. // starter: with fanout
-    pub outbox_table: Option<String>, // starter: with fanout
+    pub outbox_table: String, // starter: with fanout
     /// `WORKER_CONCURRENCY`: records of one batch run at the same time (default 10, the batch size).
     pub concurrency: usize,
 }
@@ -18,7 +18,7 @@ impl Config {
         Ok(Self {
             jobs_table: config::required("JOBS_TABLE")?,
             orders_table: config::required("ORDERS_TABLE")?, // starter: with sync
-            outbox_table: config::optional("OUTBOX_TABLE"),  // starter: with fanout
+            outbox_table: config::required("OUTBOX_TABLE")?, // starter: with fanout
             concurrency: config::parsed_or("WORKER_CONCURRENCY", 10)?,
         })
     }

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     let worker = Worker::new(
         JobsLedger::new(
             JobsTable::new(dynamodb, config.jobs_table),
-            config.outbox_table.map(OutboxTable::new), // starter: with fanout
+            OutboxTable::new(config.outbox_table), // starter: with fanout
         ),
         KINDS,
         services,

@@ -24,8 +24,8 @@ use test_support::expected::Expectations;
 struct Local {
     dynamodb: DynamoDb,
     jobs_table: String,
-    orders_table: String,         // starter: with sync
-    outbox_table: Option<String>, // starter: with fanout
+    orders_table: String, // starter: with sync
+    outbox_table: String, // starter: with fanout
 }
 
 async fn local() -> Local {
@@ -47,7 +47,7 @@ impl Local {
     fn ledger(&self) -> JobsLedger {
         JobsLedger::new(
             self.jobs(),
-            self.outbox_table.as_deref().map(OutboxTable::new), // starter: with fanout
+            OutboxTable::new(&self.outbox_table), // starter: with fanout
         )
     }
 

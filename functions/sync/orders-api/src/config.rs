@@ -12,7 +12,7 @@ pub struct Config {
     pub orders_table: String,
     pub idempotency_table: String,
     /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. // starter: with fanout
-    pub outbox_table: Option<String>, // starter: with fanout
+    pub outbox_table: String, // starter: with fanout
     pub settings: Settings,
 }
 
@@ -40,7 +40,7 @@ impl Config {
         Ok(Self {
             orders_table: config::required("ORDERS_TABLE")?,
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
-            outbox_table: config::optional("OUTBOX_TABLE"), // starter: with fanout
+            outbox_table: config::required("OUTBOX_TABLE")?, // starter: with fanout
             settings: Settings {
                 tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
                 idempotency_ttl: Duration::from_secs(config::parsed_or(

@@ -15,13 +15,13 @@ use crate::order::Order;
 use crate::ports::{OrderStore, StoreError};
 
 /// Orders keyed by `id` and the idempotency records of their creates.
-/// With the outbox their events leave through (`None`: no event is written). // starter: with fanout
+/// With the outbox their events leave through, in the same transaction. // starter: with fanout
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
     orders_table: String,
     idempotency: IdempotencyTable,
-    outbox: Option<OutboxTable>, // starter: with fanout
+    outbox: OutboxTable, // starter: with fanout
 }
 
 impl DynamoDbStore {
@@ -29,14 +29,14 @@ impl DynamoDbStore {
         client: Client,
         orders_table: impl Into<String>,
         idempotency_table: impl Into<String>,
-        outbox_table: Option<String>, // starter: with fanout
+        outbox_table: impl Into<String>, // starter: with fanout
     ) -> Self {
         let idempotency = IdempotencyTable::new(client.clone(), idempotency_table);
         Self {
             client,
             orders_table: orders_table.into(),
             idempotency,
-            outbox: outbox_table.map(OutboxTable::new), // starter: with fanout
+            outbox: OutboxTable::new(outbox_table), // starter: with fanout
         }
     }
 }
@@ -76,12 +76,10 @@ impl OrderStore for DynamoDbStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_order).build());
         // starter: with fanout
-        if let Some(outbox) = &self.outbox {
-            // An order is strings and integers: it always converts to JSON.
-            let event = order_created(order).map_err(|error| StoreError::Failed(error.into()))?;
-            let put_event = outbox.put(&event, order.created_at).map_err(StoreError::Failed)?;
-            transaction = transaction.transact_items(TransactWriteItem::builder().put(put_event).build());
-        }
+        // An order is strings and integers: it always converts to JSON.
+        let event = order_created(order).map_err(|error| StoreError::Failed(error.into()))?;
+        let put_event = self.outbox.put(&event, order.created_at).map_err(StoreError::Failed)?;
+        transaction = transaction.transact_items(TransactWriteItem::builder().put(put_event).build());
         // starter: end
         // Items before the claim's completion: they fail their condition when the order exists.
         let order_items = transaction.get_transact_items().as_ref().map_or(0, Vec::len);

@@ -204,36 +204,6 @@ async fn concurrent_requests_with_one_key_create_one_order() {
     assert_eq!(local.orders_of(&customer).await, 1);
 }
 
-// starter: with fanout
-/// Deployed without the fan-out pattern there is no outbox: the order and its key's answer are
-/// written alone, and the replay still finds the answer (the claim is then the second item of the
-/// transaction, not the third).
-#[tokio::test]
-#[ignore = "needs the local AWS (moto): `make test` runs it"]
-async fn without_an_outbox_an_order_is_created_and_replayed_all_the_same() {
-    let local = local().await;
-    let store = DynamoDbStore::new(
-        local.client.clone(),
-        &local.config.orders_table,
-        &local.config.idempotency_table,
-        None, // starter: with fanout
-    );
-    let api = local.api_with(store, local.config.settings);
-    let customer = unique("c");
-    let key = unique("key");
-
-    let first = api.handle(post_order(&order_for(&customer), Some(&key))).await;
-    let retry = api.handle(post_order(&order_for(&customer), Some(&key))).await;
-
-    assert_eq!(first.status(), StatusCode::CREATED);
-    assert_eq!(body_json(&retry), body_json(&first));
-    assert_eq!(header(&retry, "idempotent-replayed"), Some("true"));
-    assert_eq!(local.orders_of(&customer).await, 1);
-    let location = header(&first, "location").expect("a location").to_owned();
-    assert_eq!(api.handle(get(&location)).await.status(), StatusCode::OK);
-}
-// starter: end
-
 #[tokio::test]
 #[ignore = "needs the local AWS (moto): `make test` runs it"]
 async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail() {
@@ -242,7 +212,7 @@ async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail(
         local.client.clone(),
         "no-such-table",
         "no-such-table-either",
-        Some("nor-this-one".to_owned()), // starter: with fanout
+        "nor-this-one", // starter: with fanout
     );
     let api = local.api_with(store, local.config.settings);
 
@@ -276,7 +246,7 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
         Client::from_conf(config),
         &local.config.orders_table,
         &local.config.idempotency_table,
-        local.config.outbox_table.clone(), // starter: with fanout
+        &local.config.outbox_table, // starter: with fanout
     );
     let api = local.api_with(store, local.config.settings);
 
