@@ -53,7 +53,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
 
 # What an owner does first to a new project, with an editor (text edits, as a person makes them,
 # not a generator option), before its make test: each must leave `make test` green when it is
-# right. Applied to the async project (--owner-edits).
+# right. Applied to the async and sync projects (--owner-edits). The sync project's are patches
+# (owner-edits/*.patch, `git diff` of a project its owner changed): where one no longer applies,
+# the files an owner edits for that change moved, and the note of the change says so.
 NEW_QUEUE = """  # A queue of this project's own: encrypted with the stack's key, poison messages kept in its
   # dead-letter queue, which is alarmed.
   ReportsQueue:
@@ -192,10 +194,20 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-def owner_edits(project: Path, env: dict[str, str], log: Path) -> dict[str, list[str]]:
-    """Rename the project, add a queue, give a function another AWS SDK client, add a crate, add a
-    kind of job (one module of the jobs crate and its line in the registration).
-    Returns the files each edit touched."""
+OWNER_PATCHES = Path(__file__).parent / "owner-edits"
+
+
+def owner_edits(name: str, project: Path, env: dict[str, str], log: Path) -> dict[str, list[str]]:
+    """async: rename the project, add a queue, give a function another AWS SDK client, add a crate,
+    add a kind of job (one module of the jobs crate and its line in the registration).
+    sync: add `PATCH /orders/{id}` (cancel an order, idempotent, 409 when it was cancelled
+    before: orders-api and template.yaml), add a field to an order (the contract, the handler and
+    their tests). Returns the files each edit touched."""
+
+    def patch(file: str):
+        def apply() -> None:
+            run(["git", "apply", str(OWNER_PATCHES / file)], project, env, log)
+        return apply
 
     def rename() -> None:
         # Search and replace of the name where the project states it.
@@ -229,10 +241,15 @@ def owner_edits(project: Path, env: dict[str, str], log: Path) -> dict[str, list
         return {p.relative_to(project).as_posix(): p.read_bytes() for p in project.rglob("*")
                 if p.is_file() and ".git" not in p.relative_to(project).parts}
 
+    edits = {
+        "async": (("rename the project", rename), ("add an SQS queue to template.yaml", add_queue),
+                  ("give job-worker an SQS client crate", add_sdk_client), ("add a crate to the workspace", add_crate),
+                  ("add a kind of job", add_job_kind)),
+        "sync": (("add PATCH /orders/{id}: cancel an order", patch("sync-cancel-order.patch")),
+                 ("add a field to an order: a delivery note", patch("sync-order-note.patch"))),
+    }
     touched = {}
-    for what, change in (("rename the project", rename), ("add an SQS queue to template.yaml", add_queue),
-                         ("give job-worker an SQS client crate", add_sdk_client), ("add a crate to the workspace", add_crate),
-                         ("add a kind of job", add_job_kind)):
+    for what, change in edits[name]:
         before = contents()
         change()
         after = contents()
@@ -255,8 +272,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.starter.test_starters", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--keep", type=Path, help="make the projects here and keep them (default: a temporary folder, removed)")
-    parser.add_argument("--owner-edits", nargs="*", default=["async"], choices=list(SETS),
-                        help="sets whose project gets an owner's first edits before its make test (default: async)")
+    parser.add_argument("--owner-edits", nargs="*", default=["async", "sync"], choices=["async", "sync"],
+                        help="sets whose project gets an owner's first edits before its make test (default: async sync)")
     args = parser.parse_args()
 
     for name in ("requirements-dev.txt", "requirements-checkov.txt"):
@@ -286,7 +303,7 @@ def main() -> int:
             run(["git", "add", "-A"], project, env, log)
             row = {"patterns": SETS[name], "generate_s": round(generated, 1), **measure(project)}
             if name in args.owner_edits:
-                row["owner_edits"] = owner_edits(project, env, log)
+                row["owner_edits"] = owner_edits(name, project, env, log)
                 run(["git", "add", "-A"], project, env, log)
                 print(f"{name}: an owner's edits: {json.dumps(row['owner_edits'])}", flush=True)
             print(f"{name}: {row['files']} files, {row['rust_lines']} lines of Rust, {row['resources']} resources; make test ...", flush=True)

@@ -1,7 +1,7 @@
 //! Inputs for the handler-cost benchmarks (`benches/`), built the way Lambda delivers them.
 //!
-//! The store behind the orders handler is orders-api's `ports::AcceptingStore` (its `testing`
-//! feature), which answers at once: the
+//! The store behind the orders handler is [`AcceptingStore`], which answers at once and holds
+//! nothing (an in-memory store would grow over criterion's millions of iterations): the
 //! benchmarks measure the function's own CPU work per request or record (parsing, routing,
 //! validation, serialization, the log line), not the network round trip to DynamoDB.
 
@@ -9,11 +9,13 @@ use std::convert::Infallible;
 use std::hint::black_box;
 
 use lambda_kit::events::Envelope;
+use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
 use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
 use lambda_kit::sqs::{SqsBatch, process_batch};
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
-use orders_api::ports::AcceptingStore;
+use orders_api::order::Order;
+use orders_api::ports::{OrderStore, StoreError};
 use realtime::connections::Everyone;
 use realtime::token::TokenKey;
 use serde_json::{Value, json};
@@ -32,6 +34,36 @@ pub const ORDERS_API_SAMPLES: [&str; 5] = [
 /// The SQS batch sizes measured, with a body of [`SQS_BODY_BYTES`] each.
 pub const SQS_BATCH_SIZES: [usize; 2] = [10, 10_000];
 pub const SQS_BODY_BYTES: usize = 1024;
+
+/// A store that accepts every write and holds nothing: the handler's own cost, without storage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AcceptingStore;
+
+impl OrderStore for AcceptingStore {
+    async fn get_order(&self, _: &str) -> Result<Option<Order>, StoreError> {
+        Ok(None)
+    }
+
+    async fn create_order(&self, _: &Order, _: Option<(&NewClaim, &StoredResponse)>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl ClaimStore for AcceptingStore {
+    type Error = StoreError;
+
+    async fn claim(&self, _: &NewClaim) -> Result<Claim, StoreError> {
+        Ok(Claim::Acquired)
+    }
+
+    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
 
 /// The orders handler on a store that accepts every write at once.
 pub fn orders_api() -> OrdersApi<AcceptingStore> {

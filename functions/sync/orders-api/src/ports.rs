@@ -54,38 +54,3 @@ pub trait OrderStore: ClaimStore<Error = StoreError> {
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
-
-/// A store that accepts every write and holds nothing: the handler's own cost and behaviour,
-/// without storage (the fuzz tests and the handler-cost benchmark). Only with the `testing`
-/// feature: a deployed function never has it.
-#[cfg(feature = "testing")]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AcceptingStore;
-
-#[cfg(feature = "testing")]
-impl OrderStore for AcceptingStore {
-    async fn get_order(&self, _: &str) -> Result<Option<Order>, StoreError> {
-        Ok(None)
-    }
-
-    async fn create_order(&self, _: &Order, _: Option<(&NewClaim, &StoredResponse)>) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-#[cfg(feature = "testing")]
-impl ClaimStore for AcceptingStore {
-    type Error = StoreError;
-
-    async fn claim(&self, _: &NewClaim) -> Result<lambda_kit::idempotency::Claim, StoreError> {
-        Ok(lambda_kit::idempotency::Claim::Acquired)
-    }
-
-    async fn complete(&self, _: &NewClaim, _: &StoredResponse) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn release(&self, _: &lambda_kit::idempotency::IdempotencyKey) -> Result<(), StoreError> {
-        Ok(())
-    }
-}

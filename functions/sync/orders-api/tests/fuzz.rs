@@ -4,12 +4,12 @@
 //! (`lambda_kit::http::answer`: event → request → handler → answer).
 //!
 //! Properties: nothing panics; every event a client can produce gets an answer, and no answer is
-//! a 5xx (the store behind the handler accepts everything, so a 5xx could only be the handler's
-//! fault); every 4xx is a problem document.
+//! a 5xx (the store behind the handler is the in-memory one, which does not fail, so a 5xx could
+//! only be the handler's fault); every 4xx is a problem document.
 
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
-use orders_api::ports::AcceptingStore;
+use orders_api::memory::MemoryStore;
 use serde_json::Value;
 use test_support::{check_http_properties, http_answer, sample_event};
 
@@ -28,7 +28,7 @@ fn samples() -> Vec<Value> {
 }
 
 fn answer(text: &str) -> Option<Value> {
-    let api = OrdersApi::new(AcceptingStore, Settings::default()).expect("the route table");
+    let api = OrdersApi::new(MemoryStore::new(), Settings::default()).expect("the route table");
     http_answer(text, |request| api.handle(request))
 }
 
