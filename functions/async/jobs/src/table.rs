@@ -8,11 +8,10 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError; 
 use aws_sdk_dynamodb::types::TransactWriteItem; // starter: with fanout
 use aws_sdk_dynamodb::types::{ReturnValue, Update};
 use chrono::{DateTime, Utc};
-use lambda_kit::dynamodb::{
-    Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
-};
+use lambda_kit::dynamodb::{Item, MalformedItem, is_condition_failed, n, s, send_update};
 use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::model::{Job, JobStatus, JobType, format_timestamp};
@@ -44,7 +43,7 @@ impl JobsTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(job_to_item(job)))
+            .set_item(Some(job_to_item(job)?))
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
@@ -63,7 +62,7 @@ impl JobsTable {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(output.item.as_ref().map(job_from_item).transpose()?)
+        Ok(output.item.map(job_from_item).transpose()?)
     }
 
     /// Removes a job that was never queued (its message could not be sent). A job that has
@@ -113,7 +112,7 @@ impl JobsTable {
             .await;
         match result {
             Ok(output) => match output.attributes {
-                Some(item) => Ok(Start::Started(job_from_item(&item)?)),
+                Some(item) => Ok(Start::Started(job_from_item(item)?)),
                 None => Err(JobStoreError::Malformed(MalformedItem(
                     "the started job came back empty".into(),
                 ))),
@@ -212,65 +211,123 @@ impl JobsTable {
     // starter: end
 }
 
-/// A job item, written by hand rather than through serde_dynamo on purpose: `input` and `result`
-/// are the caller's JSON and are kept as JSON text, because arbitrary JSON does not map onto
-/// DynamoDB's types without loss (a number past 38 significant digits, or outside 1e-130..1e126,
-/// is refused), and the finish writes `result` in the same conditional update that moves the
-/// state.
-fn job_to_item(job: &Job) -> Item {
-    let expires_at = job.created_at.timestamp() + JOB_RETENTION.as_secs() as i64;
-    let mut item = Item::from([
-        ("id".to_owned(), s(&job.id)),
-        ("type".to_owned(), s(job.job_type.as_str())),
-        ("status".to_owned(), s(job.status.as_str())),
-        ("input".to_owned(), s(job.input.to_string())),
-        ("attempts".to_owned(), n(job.attempts)),
-        ("created_at".to_owned(), s(format_timestamp(&job.created_at))),
-        ("updated_at".to_owned(), s(format_timestamp(&job.updated_at))),
-        ("expires_at".to_owned(), n(expires_at)),
-    ]);
-    if let Some(result) = &job.result {
-        item.insert("result".to_owned(), s(result.to_string()));
-    }
-    if let Some(error) = &job.error {
-        item.insert("error".to_owned(), s(error));
-    }
-    if let Some(url) = &job.callback_url {
-        item.insert("callback_url".to_owned(), s(url));
-    }
-    item
+/// A job as its table keeps it, one attribute per field through serde_dynamo (written by
+/// `job_to_item`, read back here). `input` and `result` are JSON text, not DynamoDB maps: any JSON
+/// a kind takes or returns fits in a string (DynamoDB refuses a number past 38 significant digits
+/// or outside 1e-130..1e126) and reads back exactly as written.
+#[derive(Deserialize)]
+struct JobItem {
+    id: String,
+    // Any name: a job of a kind this deployment no longer has still reads back (and fails).
+    #[serde(rename = "type")]
+    job_type: JobType,
+    status: JobStatus,
+    #[serde(deserialize_with = "json_text::deserialize")]
+    input: Value,
+    attempts: u32,
+    #[serde(default)]
+    callback_url: Option<String>,
+    #[serde(default, deserialize_with = "json_text::optional")]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(with = "contracts::time")]
+    created_at: DateTime<Utc>,
+    #[serde(with = "contracts::time")]
+    updated_at: DateTime<Utc>,
+    // Set by the start and finish updates.
+    #[serde(default, deserialize_with = "optional_time")]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "optional_time")]
+    finished_at: Option<DateTime<Utc>>,
 }
 
-fn job_from_item(item: &Item) -> Result<Job, MalformedItem> {
-    let json = |name: &str, text: String| {
-        serde_json::from_str::<Value>(&text).map_err(|_| MalformedItem(format!("{name} is not JSON")))
+fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
+    /// What the first write of a job holds: [`JobItem`]'s attributes, borrowed from the job.
+    #[derive(Serialize)]
+    struct NewJobItem<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        job_type: &'a JobType,
+        status: JobStatus,
+        #[serde(serialize_with = "json_text::serialize")]
+        input: &'a Value,
+        attempts: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        callback_url: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "json_text::serialize")]
+        result: Option<&'a Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+        #[serde(with = "contracts::time")]
+        created_at: &'a DateTime<Utc>,
+        #[serde(with = "contracts::time")]
+        updated_at: &'a DateTime<Utc>,
+        expires_at: i64,
+    }
+    let item = NewJobItem {
+        id: &job.id,
+        job_type: &job.job_type,
+        status: job.status,
+        input: &job.input,
+        attempts: job.attempts,
+        callback_url: job.callback_url.as_deref(),
+        result: job.result.as_ref(),
+        error: job.error.as_deref(),
+        created_at: &job.created_at,
+        updated_at: &job.updated_at,
+        expires_at: job.created_at.timestamp() + JOB_RETENTION.as_secs() as i64,
     };
-    let time = |name: &str, text: String| {
-        DateTime::parse_from_rfc3339(&text)
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(|_| MalformedItem(format!("{name} is not a timestamp")))
-    };
-    // Any name: a job of a type this deployment no longer runs still reads back (and fails).
-    let job_type = string(item, "type")?;
-    let status = string(item, "status")?;
+    serde_dynamo::to_item(item).map_err(|error| MalformedItem(format!("a job does not make an item: {error}")))
+}
+
+fn job_from_item(item: Item) -> Result<Job, MalformedItem> {
+    let item: JobItem = serde_dynamo::from_item(item).map_err(|error| MalformedItem(format!("not a job: {error}")))?;
     Ok(Job {
-        id: string(item, "id")?,
-        job_type: JobType::from(job_type),
-        status: JobStatus::parse(&status).ok_or_else(|| MalformedItem(format!("unknown job status {status:?}")))?,
-        input: json("input", string(item, "input")?)?,
-        attempts: number(item, "attempts")?,
-        callback_url: optional_string(item, "callback_url"),
-        result: optional_string(item, "result")
-            .map(|text| json("result", text))
-            .transpose()?,
-        error: optional_string(item, "error"),
-        created_at: time("created_at", string(item, "created_at")?)?,
-        updated_at: time("updated_at", string(item, "updated_at")?)?,
-        started_at: optional_string(item, "started_at")
-            .map(|text| time("started_at", text))
-            .transpose()?,
-        finished_at: optional_string(item, "finished_at")
-            .map(|text| time("finished_at", text))
-            .transpose()?,
+        id: item.id,
+        job_type: item.job_type,
+        status: item.status,
+        input: item.input,
+        attempts: item.attempts,
+        callback_url: item.callback_url,
+        result: item.result,
+        error: item.error,
+        created_at: item.created_at,
+        updated_at: item.updated_at,
+        started_at: item.started_at,
+        finished_at: item.finished_at,
     })
+}
+
+fn optional_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<Timestamp>::deserialize(deserializer).map(|at| at.map(|Timestamp(at)| at))
+}
+
+#[derive(Deserialize)]
+struct Timestamp(#[serde(with = "contracts::time")] DateTime<Utc>);
+
+/// A JSON value kept as its text.
+mod json_text {
+    use std::borrow::Cow;
+
+    use serde::de::Error as _;
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    /// `Some(value)` is written as `value`'s text (a `None` is skipped before this is called).
+    pub fn serialize<S: Serializer, T: Serialize>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&serde_json::to_string(value).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        let text = Cow::<'de, str>::deserialize(deserializer)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+        Option::<Cow<'de, str>>::deserialize(deserializer)?
+            .map(|text| serde_json::from_str(&text).map_err(D::Error::custom))
+            .transpose()
+    }
 }

@@ -4,10 +4,10 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::Update;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
-use crate::dynamodb::{
-    BoxError, Item, MalformedItem, is_condition_failed, n, number, optional_string, s, send_update, string,
-};
+use crate::dynamodb::{BoxError, Item, MalformedItem, is_condition_failed, n, s, send_update};
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -60,13 +60,14 @@ impl IdempotencyTable {
 
     /// Claims the key, or reports who holds it.
     pub async fn claim(&self, claim: &NewClaim) -> Result<Claim, IdempotencyError> {
-        let item = Item::from([
-            ("key".to_owned(), s(claim.key.as_str())),
-            ("status".to_owned(), s(IN_PROGRESS)),
-            ("fingerprint".to_owned(), s(&claim.fingerprint)),
-            ("in_progress_until".to_owned(), n(claim.in_progress_until_millis)),
-            ("expires_at".to_owned(), n(claim.expires_at_seconds)),
-        ]);
+        let item = serde_dynamo::to_item(NewClaimItem {
+            key: claim.key.as_str(),
+            status: IN_PROGRESS,
+            fingerprint: &claim.fingerprint,
+            in_progress_until: claim.in_progress_until_millis,
+            expires_at: claim.expires_at_seconds,
+        })
+        .map_err(|error| IdempotencyError::Failed(error.into()))?;
         // Free: never claimed; past its TTL but not yet swept (DynamoDB deletes expired items
         // within days, not at once); or claimed by an invocation that ran out of time.
         let result = self
@@ -97,7 +98,7 @@ impl IdempotencyTable {
                     .send()
                     .await?;
                 match existing.item {
-                    Some(item) => Ok(Claim::Existing(existing_claim(&item)?)),
+                    Some(item) => Ok(Claim::Existing(existing_claim(item)?)),
                     // Released between our write and our read: report it as in progress; the
                     // client's retry will find the key free.
                     None => Ok(Claim::Existing(ExistingClaim {
@@ -164,18 +165,44 @@ impl IdempotencyTable {
     }
 }
 
-fn existing_claim(item: &Item) -> Result<ExistingClaim, MalformedItem> {
-    let response = if string(item, "status")? == COMPLETED {
-        Some(StoredResponse {
-            status: number(item, "response_status")?,
-            location: optional_string(item, "response_location"),
-            body: string(item, "response_body")?,
-        })
-    } else {
-        None
+/// A claim as [`IdempotencyTable::claim`] writes it (through serde_dynamo): in progress, until
+/// the completion's update adds the answer.
+#[derive(Serialize)]
+struct NewClaimItem<'a> {
+    key: &'a str,
+    status: &'a str,
+    fingerprint: &'a str,
+    in_progress_until: i64,
+    expires_at: i64,
+}
+
+/// A claim as a request that finds it reads it back.
+#[derive(Deserialize)]
+struct ClaimItem {
+    status: String,
+    fingerprint: String,
+    #[serde(default)]
+    response_status: Option<u16>,
+    #[serde(default)]
+    response_location: Option<String>,
+    #[serde(default)]
+    response_body: Option<String>,
+}
+
+fn existing_claim(item: Item) -> Result<ExistingClaim, MalformedItem> {
+    let malformed = |error: String| MalformedItem(format!("not an idempotency record: {error}"));
+    let item: ClaimItem = serde_dynamo::from_item(item).map_err(|error| malformed(error.to_string()))?;
+    let response = match (item.status.as_str(), item.response_status, item.response_body) {
+        (COMPLETED, Some(status), Some(body)) => Some(StoredResponse {
+            status,
+            location: item.response_location,
+            body,
+        }),
+        (COMPLETED, _, _) => return Err(malformed("a completed record without its answer".into())),
+        _ => None,
     };
     Ok(ExistingClaim {
-        fingerprint: string(item, "fingerprint")?,
+        fingerprint: item.fingerprint,
         response,
     })
 }
