@@ -235,7 +235,9 @@ def owner_edits(name: str, project: Path, env: dict[str, str], log: Path) -> dic
         kinds = project / "functions" / "async" / "jobs" / "src" / "kinds"
         (kinds / "words.rs").write_text(NEW_KIND, encoding="utf-8")
         edit(kinds / "mod.rs", "pub mod report;\n", "pub mod report;\npub mod words;\n")
-        edit(kinds / "mod.rs", "    Registration::of::<report::Report>(),\n", "    Registration::of::<report::Report>(),\n    Registration::of::<words::Words>(),\n")
+        edit(kinds / "mod.rs", "KINDS: &[Registration] = &[Registration::of::<report::Report>()",
+             "KINDS: &[Registration] = &[Registration::of::<report::Report>(), Registration::of::<words::Words>()")
+        run(["cargo", "fmt", "--all"], project, env, log)  # as the owner's editor does on save
 
     def contents() -> dict[str, bytes]:
         return {p.relative_to(project).as_posix(): p.read_bytes() for p in project.rglob("*")
