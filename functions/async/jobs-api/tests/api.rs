@@ -1,6 +1,8 @@
 //! jobs-api against the local DynamoDB and SQS (moto) through the real SDK: every sample event,
 //! what goes on the queue, and what a caller sees when the queue fails.
 
+mod support;
+
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client as DynamoDb;
@@ -14,16 +16,16 @@ use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
 use jobs_api::handler::{JobsApi, job_id_for};
-use lambda_http::{Body, Context, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use lambda_kit::idempotency::IdempotencyKey;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use serde_json::{Value, json};
 use test_support::check_http_sample_events;
 use test_support::expected::normalized;
 
-const REQUEST_ID: &str = "0c5e1c1e-jobs-test-request";
+use support::{REQUEST_ID, TRACE, body_json, context, header, post_job, with_context};
+
 const SEEDED_JOB_ID: &str = "0195f3a4-7c1e-7b2a-9d4e-00000000a001";
-const TRACE: &str = "Root=1-6b083f25-c01aedb5b2900919015a4b32;Parent=1b76ea6c2f5bd407;Sampled=1";
 
 struct Local {
     config: Config,
@@ -74,32 +76,6 @@ impl Local {
     }
 }
 
-fn with_context(request: Request) -> Request {
-    request.with_lambda_context(context())
-}
-
-fn post_job(body: &Value, key: Option<&str>) -> Request {
-    let mut builder = http::Request::builder()
-        .method("POST")
-        .uri("/jobs")
-        .header("content-type", "application/json");
-    if let Some(key) = key {
-        builder = builder.header("idempotency-key", key);
-    }
-    with_context(builder.body(Body::Text(body.to_string())).expect("request"))
-}
-
-fn body_json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        _ => Value::Null,
-    }
-}
-
-fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
 fn assert_problem(response: &Response<Body>, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "{:?}", response.body());
     assert_eq!(header(response, "content-type"), Some("application/problem+json"));
@@ -133,13 +109,6 @@ async fn seed_job(local: &Local) {
         Ok(()) | Err(JobStoreError::AlreadyExists) => {}
         Err(error) => panic!("seeding failed: {error}"),
     }
-}
-
-fn context() -> Context {
-    let mut context = Context::default();
-    context.request_id = REQUEST_ID.into();
-    context.xray_trace_id = Some(TRACE.into());
-    context
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 //! queue or the store fails. Nothing needs to run: plain `cargo test` runs these. tests/api.rs
 //! checks the DynamoDB and SQS adapters against the local AWS.
 
+mod support;
+
 use chrono::Utc;
 use http::StatusCode;
 use jobs::kinds::Registration;
@@ -10,12 +12,9 @@ use jobs::kinds::report::Report;
 use jobs::model::JobStatus;
 use jobs_api::handler::{JobsApi, job_id_for};
 use jobs_api::memory::{MemoryJobStore, MemoryQueue};
-use lambda_http::{Body, Context, Request, RequestExt, Response};
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim};
 use serde_json::{Value, json};
-
-const REQUEST_ID: &str = "0c5e1c1e-jobs-handler-test";
-const TRACE: &str = "Root=1-6b083f25-c01aedb5b2900919015a4b32;Parent=1b76ea6c2f5bd407;Sampled=1";
+use support::{REQUEST_ID, TRACE, body_json, header, request};
 
 /// The kinds these tests submit: reports, which every project has.
 const KINDS: &[Registration] = &[Registration::of::<Report>()];
@@ -24,38 +23,8 @@ fn api(store: MemoryJobStore, queue: MemoryQueue) -> JobsApi<MemoryJobStore, Mem
     JobsApi::new(store, queue, KINDS, std::time::Duration::from_secs(3600)).expect("the route table")
 }
 
-fn with_context(request: Request) -> Request {
-    let mut context = Context::default();
-    context.request_id = REQUEST_ID.into();
-    context.xray_trace_id = Some(TRACE.into());
-    request.with_lambda_context(context)
-}
-
-fn request(method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> Request {
-    let mut builder = http::Request::builder().method(method).uri(path);
-    if body.is_some() {
-        builder = builder.header("content-type", "application/json");
-    }
-    if let Some(key) = key {
-        builder = builder.header("idempotency-key", key);
-    }
-    let body = body.map_or(Body::Empty, |body| Body::Text(body.to_string()));
-    with_context(builder.body(body).expect("request"))
-}
-
 fn report(seconds: u64) -> Value {
     json!({"type": "report", "input": {"seconds": seconds}})
-}
-
-fn body_json(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        _ => Value::Null,
-    }
-}
-
-fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    response.headers().get(name).and_then(|value| value.to_str().ok())
 }
 
 #[tokio::test]
