@@ -117,7 +117,8 @@ pub fn verify(
     now: i64,
 ) -> Result<(), VerifyError> {
     let timestamp: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    // abs_diff: any two i64 timestamps, however far apart, without overflow.
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(VerifyError::OutsideTolerance);
     }
     // The body is hashed once; each candidate signature is checked against a copy of the state.
@@ -191,6 +192,22 @@ mod tests {
             verify(&key(), ID, "yesterday", EXPECTED, BODY, TIMESTAMP),
             Err(VerifyError::BadTimestamp)
         );
+    }
+
+    #[test]
+    fn an_extreme_timestamp_is_outside_the_tolerance_not_an_overflow() {
+        for (timestamp, now) in [
+            (i64::MIN, TIMESTAMP),
+            (i64::MAX, TIMESTAMP),
+            (i64::MIN, i64::MAX),
+            (i64::MAX, i64::MIN),
+        ] {
+            assert_eq!(
+                verify(&key(), ID, &timestamp.to_string(), EXPECTED, BODY, now),
+                Err(VerifyError::OutsideTolerance),
+                "{timestamp} at {now}"
+            );
+        }
     }
 
     #[test]
