@@ -12,7 +12,8 @@
 //! when a token names a key the held set lacks (the issuer rotated), at most once per
 //! [`UNKNOWN_KEY_REFETCH_AFTER`], so tokens with made-up key ids cannot make the function call
 //! the issuer on every `$connect`. A failed fetch keeps the held set; with none held the client
-//! is told to try again (503).
+//! is told to try again (503), and the issuer is asked again at most once per
+//! [`NO_KEYS_REFETCH_AFTER`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ use tracing::warn;
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// The least time between two fetches a token with an unknown key id may cause.
 pub const UNKNOWN_KEY_REFETCH_AFTER: Duration = Duration::from_secs(60);
+/// The least time between two fetches while no key set is held (the issuer has not answered
+/// yet): a `$connect` meanwhile is told to try again, and does not call the issuer.
+pub const NO_KEYS_REFETCH_AFTER: Duration = Duration::from_secs(5);
 /// Clock skew allowed on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: f64 = 30.0;
 /// Header tokens are signed with: RS256, the default of Cognito, Auth0, Okta and Entra ID.
@@ -229,15 +233,18 @@ impl<S: JwksSource> IssuerKeys<S> {
     pub async fn key(&self, kid: &str, now: Instant) -> Result<Option<Jwk>, KeyUnavailable> {
         // One fetch at a time; a second $connect waits for the first one's keys.
         let mut held = self.held.lock().await;
-        let known = held.keys.as_ref().is_some_and(|(keys, _)| keys.find(kid).is_some());
-        let stale = held
-            .keys
-            .as_ref()
-            .is_none_or(|(_, fetched)| now.saturating_duration_since(*fetched) >= KEYS_MAX_AGE);
-        let may_refetch = held
-            .last_try
-            .is_none_or(|tried| now.saturating_duration_since(tried) >= UNKNOWN_KEY_REFETCH_AFTER);
-        if held.keys.is_none() || (stale && may_refetch) || (!known && may_refetch) {
+        let tried_within = |interval: Duration| {
+            held.last_try
+                .is_some_and(|tried| now.saturating_duration_since(tried) < interval)
+        };
+        let due = match &held.keys {
+            None => !tried_within(NO_KEYS_REFETCH_AFTER),
+            Some((keys, fetched)) => {
+                let stale = now.saturating_duration_since(*fetched) >= KEYS_MAX_AGE;
+                (stale || keys.find(kid).is_none()) && !tried_within(UNKNOWN_KEY_REFETCH_AFTER)
+            }
+        };
+        if due {
             held.last_try = Some(now);
             match self.source.fetch().await {
                 Ok(keys) => held.keys = Some((Arc::new(keys), now)),

@@ -18,7 +18,8 @@ use test_support::jwt::{SigningKey, key_set as set};
 use test_support::tls::{Routes, TestPki};
 use ws_api::jwks::OidcJwks;
 use ws_api::jwt::{
-    FetchError, JwksSource, JwtCheck, JwtOutcome, JwtRefusal, JwtRules, KEYS_MAX_AGE, UNKNOWN_KEY_REFETCH_AFTER,
+    FetchError, JwksSource, JwtCheck, JwtOutcome, JwtRefusal, JwtRules, KEYS_MAX_AGE, NO_KEYS_REFETCH_AFTER,
+    UNKNOWN_KEY_REFETCH_AFTER,
 };
 use ws_api::{WsApi, WsEvent};
 
@@ -266,7 +267,21 @@ async fn an_issuer_that_cannot_be_reached_keeps_the_held_keys_or_answers_unavail
         check.customer("not-a-jwt", NOW, start).await,
         Err(JwtOutcome::Refused(JwtRefusal::Malformed))
     );
+    // Nor do the connects that follow within NO_KEYS_REFETCH_AFTER: they are told to retry.
+    for after in [Duration::ZERO, NO_KEYS_REFETCH_AFTER - Duration::from_millis(1)] {
+        assert_eq!(
+            check.customer(&token_for(first, "c-1"), NOW, start + after).await,
+            Err(JwtOutcome::Unavailable)
+        );
+    }
     assert_eq!(issuer.fetches(), 1);
+    assert_eq!(
+        check
+            .customer(&token_for(first, "c-1"), NOW, start + NO_KEYS_REFETCH_AFTER)
+            .await,
+        Err(JwtOutcome::Unavailable)
+    );
+    assert_eq!(issuer.fetches(), 2, "asked again once the interval passed");
 
     issuer.publish(Some(set(&[first])));
     let later = start + UNKNOWN_KEY_REFETCH_AFTER;
@@ -281,7 +296,7 @@ async fn an_issuer_that_cannot_be_reached_keeps_the_held_keys_or_answers_unavail
         check.customer(&token_for(first, "c-2"), NOW, due).await,
         Ok("c-2".into())
     );
-    assert_eq!(issuer.fetches(), 3);
+    assert_eq!(issuer.fetches(), 4);
 }
 
 /// A loopback identity provider: its discovery document and key set over HTTPS, signed by a CA
