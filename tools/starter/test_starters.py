@@ -54,8 +54,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
 # What an owner does first to a new project, with an editor (text edits, as a person makes them,
 # not a generator option), before its make test: each must leave `make test` green when it is
 # right. Applied to the async and sync projects (--owner-edits). The sync project's are patches
-# (owner-edits/*.patch, `git diff` of a project its owner changed): where one no longer applies,
-# the files an owner edits for that change moved, and the note of the change says so.
+# (owner-edits/*.patch, `git diff` of a project its owner changed), applied strictly: where one no
+# longer applies, the kit changed what an owner edits for that change. To refresh one: make the
+# project, `patch -p1 --fuzz=3 < the.patch`, check the result, and save its `git diff`.
 NEW_QUEUE = """  # A queue of this project's own: encrypted with the stack's key, poison messages kept in its
   # dead-letter queue, which is alarmed.
   ReportsQueue:

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::hint::black_box;
 
 use lambda_kit::events::Envelope;
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
 use lambda_kit::sqs::{SqsBatch, process_batch};
 use orders_api::config::Settings;
@@ -60,7 +60,7 @@ impl ClaimStore for AcceptingStore {
         Ok(())
     }
 
-    async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn release(&self, _: &NewClaim) -> Result<(), StoreError> {
         Ok(())
     }
 }

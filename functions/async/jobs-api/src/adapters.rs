@@ -5,7 +5,7 @@ use jobs::model::{Job, JobMessage};
 use jobs::store::JobStoreError;
 use jobs::table::JobsTable;
 use lambda_kit::idempotency::dynamodb::{IdempotencyError, IdempotencyTable};
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 
 use crate::ports::{JobQueue, JobStore, QueueError};
 
@@ -46,8 +46,8 @@ impl ClaimStore for DynamoDbJobStore {
         self.idempotency.complete(claim, response).await
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
-        self.idempotency.release(key).await
+    async fn release(&self, claim: &NewClaim) -> Result<(), IdempotencyError> {
+        self.idempotency.release(claim).await
     }
 }
 

@@ -11,7 +11,7 @@ use jobs::model::{Job, JobMessage, JobStatus};
 use jobs::store::JobStoreError;
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
 use lambda_kit::idempotency::memory::MemoryClaims;
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 
 use crate::ports::{JobQueue, JobStore, QueueError};
 
@@ -123,9 +123,9 @@ impl ClaimStore for MemoryJobStore {
             .map_err(|_| IdempotencyError::ClaimLost)
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+    async fn release(&self, claim: &NewClaim) -> Result<(), IdempotencyError> {
         self.check_claims()?;
-        self.claims.release_in_progress(key);
+        self.claims.release_in_progress(claim);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use lambda_kit::idempotency::memory::{ClaimLost, MemoryClaims};
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 
 use crate::order::Order;
 use crate::ports::{OrderStore, StoreError};
@@ -120,9 +120,9 @@ impl ClaimStore for MemoryStore {
         Ok(self.claims.try_complete(claim, response)?)
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn release(&self, claim: &NewClaim) -> Result<(), StoreError> {
         self.check()?;
-        self.claims.release_in_progress(key);
+        self.claims.release_in_progress(claim);
         Ok(())
     }
 }

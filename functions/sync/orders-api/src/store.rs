@@ -8,7 +8,7 @@ use contracts::order::OrderCreated; // starter: with fanout
 use lambda_kit::dynamodb::{Item, MalformedItem, s};
 use lambda_kit::events::Envelope; // starter: with fanout
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
-use lambda_kit::idempotency::{Claim, ClaimStore, IdempotencyKey, NewClaim, StoredResponse};
+use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 use lambda_kit::outbox::OutboxTable; // starter: with fanout
 
 use crate::order::Order;
@@ -123,8 +123,8 @@ impl ClaimStore for DynamoDbStore {
         Ok(self.idempotency.complete(claim, response).await?)
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
-        Ok(self.idempotency.release(key).await?)
+    async fn release(&self, claim: &NewClaim) -> Result<(), StoreError> {
+        Ok(self.idempotency.release(claim).await?)
     }
 }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use http::StatusCode;
-use lambda_kit::idempotency::{self, ClaimStore, IdempotencyKey, NewClaim};
+use lambda_kit::idempotency::{self, Claim, ClaimStore, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
 use orders_api::order;
+use orders_api::ports::StoreError;
 use orders_api::store::DynamoDbStore;
 use serde_json::{Value, json};
 use support::{REQUEST_ID, body_json, get, header, jwt_caller, local, post_order, post_order_as, unique};
@@ -173,6 +174,44 @@ async fn a_claim_whose_invocation_died_is_taken_over_by_the_retry() {
 
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(local.orders_of(&customer).await, 1);
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn a_first_holder_after_a_take_over_neither_completes_nor_releases_the_new_claim() {
+    let local = local().await;
+    let store = local.store();
+    let key = unique("key");
+    let body = order_for(&unique("c"));
+    let answer = StoredResponse {
+        status: 201,
+        location: None,
+        body: "{}".into(),
+    };
+    let first = claim(&key, &body, -1);
+    store.claim(&first).await.expect("claim");
+    let second = claim(&key, &body, 60_000);
+    assert!(matches!(store.claim(&second).await, Ok(Claim::Acquired)), "taken over");
+
+    // The first request comes back to life with the same body (the same fingerprint).
+    assert!(matches!(
+        store.complete(&first, &answer).await,
+        Err(StoreError::ClaimLost)
+    ));
+    store
+        .release(&first)
+        .await
+        .expect("a release that finds another's claim leaves it");
+
+    let third = store.claim(&claim(&key, &body, 60_000)).await.expect("claim");
+    assert!(
+        matches!(third, Claim::Existing(ExistingClaim { response: None, .. })),
+        "the second request still holds the key: {third:?}"
+    );
+    store
+        .complete(&second, &answer)
+        .await
+        .expect("the holder completes its claim");
 }
 
 #[tokio::test]

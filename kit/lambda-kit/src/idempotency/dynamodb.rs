@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::Update;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
+use super::{Claim, ExistingClaim, NewClaim, StoredResponse};
 use crate::dynamodb::{BoxError, Item, MalformedItem, is_condition_failed, n, s, send_update};
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -39,8 +39,8 @@ impl super::ClaimStore for IdempotencyTable {
         IdempotencyTable::complete(self, claim, response).await
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
-        IdempotencyTable::release(self, key).await
+    async fn release(&self, claim: &NewClaim) -> Result<(), IdempotencyError> {
+        IdempotencyTable::release(self, claim).await
     }
 }
 
@@ -119,11 +119,14 @@ impl IdempotencyTable {
         let mut builder = Update::builder()
             .table_name(&self.table)
             .key("key", s(claim.key.as_str()))
-            .condition_expression("#status = :in_progress AND fingerprint = :fingerprint")
+            .condition_expression(
+                "#status = :in_progress AND fingerprint = :fingerprint AND in_progress_until = :until",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":completed", s(COMPLETED))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":fingerprint", s(&claim.fingerprint))
+            .expression_attribute_values(":until", n(claim.in_progress_until_millis))
             .expression_attribute_values(":status", n(response.status))
             .expression_attribute_values(":body", s(&response.body));
         if let Some(location) = &response.location {
@@ -145,17 +148,19 @@ impl IdempotencyTable {
         }
     }
 
-    /// Gives up a claim still in progress (the protected write failed), so a retry need not wait
-    /// for it to expire. A completed claim is left alone.
-    pub async fn release(&self, key: &IdempotencyKey) -> Result<(), IdempotencyError> {
+    /// Gives up this request's claim while it is in progress (the protected write failed), so a
+    /// retry need not wait for it to expire. A completed claim, or one another request took over
+    /// meanwhile, is left alone.
+    pub async fn release(&self, claim: &NewClaim) -> Result<(), IdempotencyError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("key", s(key.as_str()))
-            .condition_expression("#status = :in_progress")
+            .key("key", s(claim.key.as_str()))
+            .condition_expression("#status = :in_progress AND in_progress_until = :until")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":until", n(claim.in_progress_until_millis))
             .send()
             .await;
         match result {

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use tracing::warn;
 
-use super::{Claim, IdempotencyKey, NewClaim, Replay, StoredResponse, replay};
+use super::{Claim, NewClaim, Replay, StoredResponse, replay};
 use crate::telemetry::ErrorChain;
 
 /// Where claims are kept. [`super::dynamodb::IdempotencyTable`] is the real one; a port that
@@ -29,7 +29,7 @@ pub trait ClaimStore: Send + Sync {
 
     /// Gives up a claim still in progress (the operation failed), so a retry need not wait for it
     /// to expire. A completed claim is left alone.
-    fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn release(&self, claim: &NewClaim) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// What an operation did with the claim it ran under.
@@ -124,7 +124,7 @@ where
         }
         Err(error) => {
             if !error.claim_lost()
-                && let Err(release_error) = store.release(&claim.key).await
+                && let Err(release_error) = store.release(&claim).await
             {
                 warn!(error = %ErrorChain(&release_error), "idempotency claim not released; it expires at the deadline");
             }
@@ -138,6 +138,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::idempotency::IdempotencyKey;
 
     /// Claims in memory: enough to watch the flow's calls.
     #[derive(Default)]
@@ -164,7 +165,7 @@ mod tests {
             if self.fail_complete { Err(Down) } else { Ok(()) }
         }
 
-        async fn release(&self, _: &IdempotencyKey) -> Result<(), Down> {
+        async fn release(&self, _: &NewClaim) -> Result<(), Down> {
             self.calls.lock().unwrap().push("release");
             Ok(())
         }

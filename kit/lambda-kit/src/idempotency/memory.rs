@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::flow::ClaimStore;
-use super::{Claim, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
+use super::{Claim, ExistingClaim, NewClaim, StoredResponse};
 
 /// Claims by key, in memory.
 #[derive(Debug, Default)]
@@ -68,7 +68,7 @@ impl MemoryClaims {
     /// Completes the claim with its answer, if it is still this request's and in progress.
     pub fn try_complete(&self, claim: &NewClaim, response: &StoredResponse) -> Result<(), ClaimLost> {
         match self.records().get_mut(&claim.key.0) {
-            Some(record) if record.response.is_none() && record.fingerprint == claim.fingerprint => {
+            Some(record) if is_this_claim_in_progress(record, claim) && record.fingerprint == claim.fingerprint => {
                 record.response = Some(response.clone());
                 Ok(())
             }
@@ -76,13 +76,23 @@ impl MemoryClaims {
         }
     }
 
-    /// Removes a claim still in progress; a completed one stays.
-    pub fn release_in_progress(&self, key: &IdempotencyKey) {
+    /// Removes this request's claim while in progress; a completed one, or one another request
+    /// took over, stays.
+    pub fn release_in_progress(&self, claim: &NewClaim) {
         let mut records = self.records();
-        if records.get(&key.0).is_some_and(|record| record.response.is_none()) {
-            records.remove(&key.0);
+        if records
+            .get(&claim.key.0)
+            .is_some_and(|record| is_this_claim_in_progress(record, claim))
+        {
+            records.remove(&claim.key.0);
         }
     }
+}
+
+/// Whether `record` is `claim`'s and in progress. Claims of a key are told apart by their
+/// deadline: a take-over happens only past the previous one, and sets a later one.
+fn is_this_claim_in_progress(record: &Record, claim: &NewClaim) -> bool {
+    record.response.is_none() && record.in_progress_until_millis == claim.in_progress_until_millis
 }
 
 impl ClaimStore for MemoryClaims {
@@ -96,8 +106,8 @@ impl ClaimStore for MemoryClaims {
         self.try_complete(claim, response)
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), ClaimLost> {
-        self.release_in_progress(key);
+    async fn release(&self, claim: &NewClaim) -> Result<(), ClaimLost> {
+        self.release_in_progress(claim);
         Ok(())
     }
 }
@@ -105,6 +115,7 @@ impl ClaimStore for MemoryClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idempotency::IdempotencyKey;
 
     fn claim(fingerprint: &str, now_millis: i64, in_progress_for: i64) -> NewClaim {
         NewClaim {
@@ -162,10 +173,30 @@ mod tests {
         let claims = MemoryClaims::new();
         let first = claim("f", 1_000, 30_000);
         claims.try_claim(&first);
-        claims.release_in_progress(&first.key);
+        claims.release_in_progress(&first);
         assert_eq!(claims.try_claim(&first), Claim::Acquired);
         claims.try_complete(&first, &answer()).unwrap();
-        claims.release_in_progress(&first.key);
+        claims.release_in_progress(&first);
         assert!(matches!(claims.try_claim(&first), Claim::Existing(_)));
+    }
+
+    #[test]
+    fn a_first_holder_after_a_take_over_neither_completes_nor_releases_the_new_claim() {
+        let claims = MemoryClaims::new();
+        let first = claim("f", 1_000, 10);
+        claims.try_claim(&first);
+        let second = claim("f", 2_000, 30_000);
+        assert_eq!(claims.try_claim(&second), Claim::Acquired, "past its deadline");
+        // The first request comes back to life, with the same body (the same fingerprint).
+        assert_eq!(claims.try_complete(&first, &answer()), Err(ClaimLost));
+        claims.release_in_progress(&first);
+        assert!(
+            matches!(
+                claims.try_claim(&claim("f", 3_000, 30_000)),
+                Claim::Existing(ExistingClaim { response: None, .. })
+            ),
+            "the second request still holds the key"
+        );
+        claims.try_complete(&second, &answer()).unwrap();
     }
 }
