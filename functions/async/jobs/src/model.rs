@@ -157,7 +157,7 @@ pub fn validate(
 fn unknown_fields(object: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
     for name in object.keys().filter(|name| !known.contains(&name.as_str())) {
         errors.push(FieldError::new(
-            format!("/{}", name.replace('~', "~0").replace('/', "~1")),
+            format!("/{}", kinds::pointer_token(name)),
             "is not a known field",
         ));
     }

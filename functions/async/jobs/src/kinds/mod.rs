@@ -189,7 +189,12 @@ impl<'a> Input<'a> {
 }
 
 fn pointer(name: &str) -> String {
-    format!("/input/{}", name.replace('~', "~0").replace('/', "~1"))
+    format!("/input/{}", pointer_token(name))
+}
+
+/// A member name as one JSON Pointer token (RFC 6901: `~` is `~0`, `/` is `~1`).
+pub(crate) fn pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 /// Reads `input` as a `K`, or names every invalid field.
@@ -288,6 +293,44 @@ mod tests {
         assert_eq!(names(REPORT_ONLY), "\"report\"");
         assert_eq!(names(&[]), "nothing: this deployment accepts no jobs");
         assert!(find(KINDS, "report").is_some() && find(KINDS, "export").is_none());
+    }
+
+    /// A kind with an optional field, as an owner's may have.
+    #[derive(Debug, PartialEq)]
+    struct Export {
+        format: Option<String>,
+    }
+
+    impl Kind for Export {
+        const NAME: &'static str = "export";
+
+        fn read(input: &mut Input<'_>) -> Option<Self> {
+            let format = input.optional("format", |value| match value.as_str() {
+                Some(format @ ("csv" | "ndjson")) => Ok(format.to_owned()),
+                _ => Err("must be \"csv\" or \"ndjson\"".to_owned()),
+            });
+            Some(Self { format: format? })
+        }
+
+        async fn run(self, _: &Services) -> Result<Value, JobError> {
+            Ok(Value::Null)
+        }
+    }
+
+    #[test]
+    fn an_optional_field_may_be_absent_or_null_but_not_invalid() {
+        assert_eq!(read::<Export>(&json!({})), Ok(Export { format: None }));
+        assert_eq!(read::<Export>(&json!({"format": null})), Ok(Export { format: None }));
+        assert_eq!(
+            read::<Export>(&json!({"format": "csv"})),
+            Ok(Export {
+                format: Some("csv".into())
+            })
+        );
+        assert_eq!(
+            read::<Export>(&json!({"format": "xml"})).err(),
+            Some(vec![FieldError::new("/input/format", "must be \"csv\" or \"ndjson\"")])
+        );
     }
 
     #[test]
