@@ -216,12 +216,12 @@ def test_each_auth_mode_gives_the_routes_its_authorizer():
     def auth_of(overrides):
         return {r.route_key: r.auth for r in Template(TEMPLATE.body, overrides).http_routes()}["POST /orders"]
 
-    assert auth_of({}) == RouteAuth("NONE")
-    assert auth_of({"AuthMode": "IAM"}) == RouteAuth("AWS_IAM")
+    assert auth_of({}) == auth_of({"AuthMode": "IAM"}) == RouteAuth("AWS_IAM")
+    assert auth_of({"AuthMode": "NONE"}) == RouteAuth("NONE")
     assert auth_of({"AuthMode": "JWT", "JwtIssuer": ISSUER, "JwtAudience": "app,ops"}) == RouteAuth("JWT", ISSUER, ("app", "ops"))
 
 
-def test_with_no_authorizer_the_gateway_passes_no_identity_and_the_demo_needs_none():
+def test_with_no_authorizer_the_gateway_passes_no_identity():
     from tools.shared.cfn import RouteAuth
     from tools.local.gateway import authorize
 
@@ -254,15 +254,26 @@ def test_a_jwt_route_passes_the_token_claims_and_refuses_a_token_for_someone_els
             authorize(auth, header)
 
 
-def test_an_iam_route_takes_signed_requests_as_the_configured_caller(monkeypatch):
+def test_an_iam_route_refuses_unsigned_requests_and_tells_access_keys_apart():
     import pytest
 
-    from tools.shared.cfn import RouteAuth
+    from tools.shared.cfn import ACCOUNT_ID, RouteAuth
     from tools.local.gateway import Refused, authorize
 
-    with pytest.raises(Refused) as refused:
-        authorize(RouteAuth("AWS_IAM"), {})
-    assert refused.value.status == 403
-    signed = {"authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261206/eu-west-1/execute-api/aws4_request, SignedHeaders=host, Signature=0"}
-    monkeypatch.setenv("LOCAL_IAM_CALLER_ARN", "arn:aws:iam::111122223333:role/ci")
-    assert authorize(RouteAuth("AWS_IAM"), signed)["iam"]["userArn"] == "arn:aws:iam::111122223333:role/ci"
+    # As API Gateway: no SigV4 signature, 403.
+    for headers in ({}, {"authorization": "Bearer x"}, {"authorization": "AWS4-HMAC-SHA256 Credential=../x"}):
+        with pytest.raises(Refused) as refused:
+            authorize(RouteAuth("AWS_IAM"), headers)
+        assert refused.value.status == 403
+
+    def signed(key_id: str) -> dict[str, str]:
+        return {"authorization": f"AWS4-HMAC-SHA256 Credential={key_id}/20261206/eu-west-1/execute-api/aws4_request, "
+                                 "SignedHeaders=host, Signature=0"}
+
+    alice, bob = authorize(RouteAuth("AWS_IAM"), signed("AKIDALICE")), authorize(RouteAuth("AWS_IAM"), signed("AKIDBOB"))
+    assert alice["iam"]["userArn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/AKIDALICE"
+    assert bob["iam"]["userArn"] != alice["iam"]["userArn"]
+    # The local stack's stand-in principal for unsigned requests (make up, make demo, the tests).
+    stand_in = f"arn:aws:iam::{ACCOUNT_ID}:user/local-caller"
+    assert authorize(RouteAuth("AWS_IAM"), {}, unsigned_caller=stand_in)["iam"]["userArn"] == stand_in
+    assert authorize(RouteAuth("AWS_IAM"), signed("AKIDALICE"), unsigned_caller=stand_in) == alice

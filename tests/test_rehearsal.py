@@ -110,6 +110,10 @@ def test_an_update_of_auth_mode_changes_every_route_and_keeps_the_api(cloudforma
     cfn.create_stack(StackName="s", TemplateBody=template_text(), Capabilities=capabilities)
     api_id = cfn.describe_stack_resource(StackName="s", LogicalResourceId="HttpApi")["StackResourceDetail"]["PhysicalResourceId"]
     gateway = cloudformation("apigatewayv2")
+    # The default parameters: closed, every route SigV4 only.
+    assert {r.get("AuthorizationType", "NONE") for r in gateway.get_routes(ApiId=api_id)["Items"]} == {"AWS_IAM"}
+
+    cfn.update_stack(StackName="s", TemplateBody=template_text(), Capabilities=capabilities, Parameters=parameters(AuthMode="NONE"))
     assert {r.get("AuthorizationType", "NONE") for r in gateway.get_routes(ApiId=api_id)["Items"]} == {"NONE"}
 
     cfn.update_stack(StackName="s", TemplateBody=template_text(), Capabilities=capabilities,

@@ -450,18 +450,26 @@ def http_api_operations(parameters: dict[str, str]) -> tuple[dict, list[dict]]:
 
 
 @needs_one_of("sync", "async")
-def test_with_auth_mode_none_every_route_is_open_and_no_authorizer_exists():
-    schemes, operations = http_api_operations({})
-    assert TEMPLATE.body["Parameters"]["AuthMode"]["Default"] == "NONE"
-    assert all("security" not in operation for operation in operations)
-    assert "JwtAuthorizer" not in schemes
+def test_with_the_default_parameters_every_route_takes_sigv4_callers_only():
+    """A `sam deploy` that names no AuthMode publishes a closed API: API Gateway answers 403 to a
+    request without a SigV4 signature of a principal allowed execute-api:Invoke."""
+    assert TEMPLATE.body["Parameters"]["AuthMode"]["Default"] == "IAM"
+    for parameters in ({}, {"AuthMode": "IAM"}):
+        schemes, operations = http_api_operations(parameters)
+        assert all(operation["security"] == [{"AWS_IAM": []}] for operation in operations)
+        assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    # As the local stack reads it: every route of the default template has the IAM authorizer.
+    routes = Template.read().http_routes()
+    assert routes and {route.auth.kind for route in routes} == {"AWS_IAM"}
 
 
 @needs_one_of("sync", "async")
-def test_with_auth_mode_iam_every_route_takes_sigv4_callers_only():
-    schemes, operations = http_api_operations({"AuthMode": "IAM"})
-    assert all(operation["security"] == [{"AWS_IAM": []}] for operation in operations)
-    assert schemes["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+def test_auth_mode_none_opens_every_route_and_says_what_it_exposes():
+    schemes, operations = http_api_operations({"AuthMode": "NONE"})
+    assert all("security" not in operation for operation in operations)
+    assert "JwtAuthorizer" not in schemes
+    description = " ".join(TEMPLATE.body["Parameters"]["AuthMode"]["Description"].split())
+    assert "NONE exposes every route to the internet" in description
 
 
 @needs_one_of("sync", "async")
@@ -492,6 +500,12 @@ def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_
     assert jwt_settings(parameters) == {"JWT_ISSUER": issuer, "JWT_AUDIENCE": "orders-app,ops", "JWT_CUSTOMER_CLAIM": "sub"}
     claim = {**parameters, "JwtCustomerClaim": "custom:customer_id"}
     assert jwt_settings(claim)["JWT_CUSTOMER_CLAIM"] == "custom:customer_id"
+    # The kit's own $connect tokens are a second trust root: off in JWT mode unless asked for.
+    environment = Template(TEMPLATE.body, parameters).function_environment("WsApiFunction")
+    assert environment["KIT_SIGNED_CONNECT_WITH_JWT"] == "false"
+    asked = Template(TEMPLATE.body, {**parameters, "WsKitTokensWithJwt": "true"}).function_environment("WsApiFunction")
+    assert asked["KIT_SIGNED_CONNECT_WITH_JWT"] == "true"
+    assert "KIT_SIGNED_CONNECT_WITH_JWT" not in Template(TEMPLATE.body, {}).function_environment("WsApiFunction")
     # As CloudFormation has it after AWS::LanguageExtensions: with NONE the variables are not there.
     from tools.shared.cfn import translate
 

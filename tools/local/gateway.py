@@ -41,9 +41,16 @@ def select_route(routes: list[HttpRoute], method: str, path: str) -> tuple[HttpR
     return None
 
 
-# The identity the local gateway gives a SigV4-signed request on an AWS_IAM route (it cannot
-# check the signature: there is no IAM here). Set LOCAL_IAM_CALLER_ARN to act as someone else.
-DEFAULT_IAM_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-caller"
+# The principal an unsigned request acts as on an AWS_IAM route, where the local stack stands one
+# in (`make up`, `make demo`, the tests): the caller a curl line without --aws-sigv4 is. API
+# Gateway answers such a request 403. LOCAL_UNSIGNED_CALLER names another; empty, the local
+# gateway refuses unsigned requests as API Gateway does.
+DEFAULT_UNSIGNED_CALLER = f"arn:aws:iam::{ACCOUNT_ID}:user/local-caller"
+
+
+def unsigned_caller_from_env() -> str | None:
+    """The stand-in principal of unsigned requests (see DEFAULT_UNSIGNED_CALLER), or None."""
+    return os.environ.get("LOCAL_UNSIGNED_CALLER", DEFAULT_UNSIGNED_CALLER) or None
 
 
 class Refused(Exception):
@@ -54,7 +61,7 @@ class Refused(Exception):
         self.status, self.message = status, message
 
 
-def authorize(auth: RouteAuth, headers: dict[str, str], now: float | None = None) -> dict | None:
+def authorize(auth: RouteAuth, headers: dict[str, str], now: float | None = None, unsigned_caller: str | None = None) -> dict | None:
     """The `requestContext.authorizer` API Gateway would pass for a request on a route with
     `auth`, or `Refused` with its answer. A stand-in, for the local loop only:
 
@@ -63,18 +70,28 @@ def authorize(auth: RouteAuth, headers: dict[str, str], now: float | None = None
       authorizer's configuration; its claims become `authorizer.jwt.claims`, as strings. The
       signature is NOT checked (the local gateway holds no issuer's keys): a local token can be
       unsigned (`alg: none`).
-    - AWS_IAM: a request signed with SigV4 (an `AWS4-HMAC-SHA256` Authorization header) gets the
-      identity of LOCAL_IAM_CALLER_ARN in `authorizer.iam`; the signature is NOT checked.
+    - AWS_IAM: a request signed with SigV4 (an `AWS4-HMAC-SHA256` Authorization header) gets, in
+      `authorizer.iam`, the IAM user named by its access key id (`Credential=<key id>/...`): two
+      access keys are two callers. The signature is NOT checked (there is no IAM here). An
+      unsigned request is refused with 403, as API Gateway does, unless `unsigned_caller` stands
+      in a principal for it.
     """
     authorization = headers.get("authorization", "")
     if auth.kind == "NONE":
         return None
     if auth.kind == "AWS_IAM":
-        if not authorization.startswith("AWS4-HMAC-SHA256 "):
+        if authorization.startswith("AWS4-HMAC-SHA256 "):
+            credential = authorization.partition("Credential=")[2].partition("/")[0]
+            if not credential.isalnum():
+                raise Refused(403, "Forbidden")
+            arn = f"arn:aws:iam::{ACCOUNT_ID}:user/{credential}"
+            caller_id = credential
+        elif unsigned_caller is not None:
+            arn, caller_id = unsigned_caller, "AIDALOCALCALLER"
+        else:
             raise Refused(403, "Forbidden")
-        arn = os.environ.get("LOCAL_IAM_CALLER_ARN") or DEFAULT_IAM_CALLER_ARN
-        return {"iam": {"accountId": arn.split(":")[4], "userArn": arn, "callerId": "AIDALOCALCALLER",
-                        "userId": "AIDALOCALCALLER", "principalOrgId": None, "cognitoIdentity": None}}
+        return {"iam": {"accountId": arn.split(":")[4], "userArn": arn, "callerId": caller_id,
+                        "userId": caller_id, "principalOrgId": None, "cognitoIdentity": None}}
     if auth.kind == "JWT":
         scheme, _, token = authorization.partition(" ")
         claims = _jwt_claims(token) if scheme.lower() == "bearer" else None
@@ -167,8 +184,12 @@ def http_api_event(route: HttpRoute, parameters: dict[str, str], method: str, ta
 
 
 class Gateway(LoopbackServer):
-    def __init__(self, routes: list[HttpRoute], invoke_endpoint: str, port: int, log=print):
+    """`unsigned_caller`: the principal an unsigned request on an AWS_IAM route acts as (see
+    `authorize`); None refuses it with 403, as API Gateway does."""
+
+    def __init__(self, routes: list[HttpRoute], invoke_endpoint: str, port: int, log=print, unsigned_caller: str | None = None):
         self.routes = routes
+        self.unsigned_caller = unsigned_caller
         self.invoke_endpoint = invoke_endpoint
         self.log = log
         super().__init__(self._handler(), port)
@@ -205,7 +226,7 @@ class Gateway(LoopbackServer):
                     name = name.lower()
                     headers[name] = f"{headers[name]},{value}" if name in headers else value
                 try:
-                    authorizer = authorize(route.auth, headers)
+                    authorizer = authorize(route.auth, headers, unsigned_caller=gateway.unsigned_caller)
                 except Refused as refused:
                     self._answer(refused.status, {"content-type": "application/json"},
                                  json.dumps({"message": refused.message}).encode())

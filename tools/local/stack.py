@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tools.shared.aws import BIN, Moto, create_resources, free_port, stop
 from tools.shared.cfn import ROOT, Template
-from tools.local.gateway import Gateway
+from tools.local.gateway import Gateway, unsigned_caller_from_env
 from tools.shared.lambda_api import InvocationFailed, InvokeRouter, invoke
 from tools.shared.aws import subscribe
 
@@ -242,13 +242,18 @@ class Stack:
             for binary, event in sorted(warm_ups.items()):
                 self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")
                 self.functions.warm_up(binary, event)
-            self.gateway = Gateway(routes, self.functions.invoke_endpoint, self.gateway_port or free_port(), log=self._log).start()
+            unsigned_caller = unsigned_caller_from_env()
+            self.gateway = Gateway(routes, self.functions.invoke_endpoint, self.gateway_port or free_port(), log=self._log,
+                                   unsigned_caller=unsigned_caller).start()
             environment["LOCAL_INVOKE_URL"] = self.functions.invoke_endpoint
             environment["LOCAL_API_URL"] = self.gateway.url
             self.say(f"functions (Lambda Invoke API) at {self.functions.invoke_endpoint}")
             self.say(f"HTTP API at {self.gateway.url}")
             for route in routes:
                 self.say(f"  {route.route_key:<24} -> {route.function} ({route.binary})")
+            if unsigned_caller and any(route.auth.kind == "AWS_IAM" for route in routes):
+                self.say(f"  unsigned requests act as {unsigned_caller} (a deployed API answers them 403; "
+                         "LOCAL_UNSIGNED_CALLER= refuses them here too)")
             if websocket and self.websocket:
                 self.websocket.invoke_endpoint = self.functions.invoke_endpoint
                 self.websocket.start()

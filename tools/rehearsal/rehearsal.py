@@ -8,15 +8,16 @@ and deleted by SAM CLI against a CloudFormation on loopback, offline.
    it through AWS_ENDPOINT_URL=http://localhost:PORT (with 127.0.0.1 moto misreads the S3 URLs
    of the packaged template).
 2. `sam package` (the functions' zips to an S3 bucket) and `sam deploy` of the built template,
-   unchanged, with AuthMode NONE.
+   unchanged, with the default parameters: the API is closed (AuthMode IAM), and an anonymous
+   request gets 403 from every route. Then `sam deploy` with AuthMode NONE, named (an update).
 3. What was deployed is read back through the SDK, not from the template: the stack's outputs
    and resources, each function's configuration (its environment holds the deployed tables'
    and queues' names), the HTTP API's routes and integrations, the event source mappings. The
    functions then run under cargo-lambda with those environments, behind the local gateway
    serving the deployed routes, with the local SQS pollers on the deployed mappings; and the
    local tests' first checks run against them (black_box).
-4. `sam deploy` again with AuthMode IAM, then JWT (a changed parameter: an update): every
-   deployed route then takes SigV4 callers, then tokens of the given issuer and audience; with
+4. `sam deploy` again with AuthMode JWT (a changed parameter: an update): every deployed
+   route then takes tokens of the given issuer and audience; with
    JWT, the functions run again behind the deployed routes (the local gateway's stand-in
    authorizer with the deployed issuer and audience) and the checks that need a caller run.
 5. `sam delete`, and the stack and its resources are gone.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -171,6 +173,24 @@ def check(condition: bool, what: str) -> None:
     if not condition:
         raise SystemExit(f"rehearsal check failed: {what}")
     say(f"ok: {what}")
+
+
+def closed_to_anonymous(api: str, routes: list[HttpRoute]) -> None:
+    """With the default parameters (AuthMode IAM): a request without a SigV4 signature gets 403
+    from every route, and a signed one reaches the function (the local gateway checks the
+    signature's form only: moto enforces no IAM)."""
+    concrete = [route for route in routes if route.method != "ANY" and route.path]
+    check(bool(concrete), f"the API has routes to call ({[route.route_key for route in routes]})")
+    signed = {"authorization": "AWS4-HMAC-SHA256 Credential=AKIDREHEARSAL/20261207/us-east-1/execute-api/aws4_request, "
+                               "SignedHeaders=host, Signature=0"}
+    for route in concrete:
+        url = api + re.sub(r"\{[^}]+\}", "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01", route.path)
+        body = {} if route.method in ("POST", "PUT", "PATCH") else None
+        status, _, _ = request(url, route.method, body)
+        check(status == 403, f"the default AuthMode, IAM: an anonymous {route.route_key} answers 403 (got {status})")
+        status, _, _ = request(url, route.method, body, signed)
+        check(status not in (401, 403), f"the default AuthMode, IAM: a signed {route.route_key} reaches its function (got {status})")
+    say(f"the default stack answers 403 to anonymous requests on {', '.join(route.route_key for route in concrete)}")
 
 
 def black_box(api: str, routes: list[HttpRoute]) -> None:
@@ -321,7 +341,8 @@ def main() -> int:
         took = deployment.sam("package", "--template-file", str(BUILT_TEMPLATE), "--s3-bucket", BUCKET,
                               "--region", REGION, "--output-template-file", str(packaged))
         say(f"packaged in {took:.1f} s")
-        took = deployment.deploy(packaged, AuthMode="NONE")
+        # What `sam deploy` publishes when the deployer names no parameter.
+        took = deployment.deploy(packaged)
         stack = deployment.stack()
         resources = deployment.resources()
         check(stack["StackStatus"] == "CREATE_COMPLETE", f"sam deploy created the stack ({stack['StackStatus']}, {took:.1f} s)")
@@ -331,6 +352,16 @@ def main() -> int:
         declared = set(template.body.get("Outputs", {}))
         check(set(outputs) == declared and all(outputs.values()),
               f"all {len(declared)} outputs resolved (missing or empty: {sorted(k for k in declared if not outputs.get(k))})")
+        with_auth = "AuthMode" in template.body.get("Parameters", {})
+        if with_auth:
+            auth = deployment.route_auth()
+            check({kind for kind, _ in auth.values()} == {"AWS_IAM"},
+                  f"the default AuthMode, IAM: every one of the {len(auth)} routes takes SigV4 callers only")
+            run_checks(deployment, template, closed_to_anonymous)
+            took = deployment.deploy(packaged, AuthMode="NONE")
+            auth = deployment.route_auth()
+            check(deployment.stack()["StackStatus"] == "UPDATE_COMPLETE" and {kind for kind, _ in auth.values()} == {"NONE"},
+                  f"AuthMode NONE, named by the deployer: every one of the {len(auth)} routes is open to anyone ({took:.1f} s)")
         run_checks(deployment, template)
         # starter: with realtime
         ws_jwt = ws_jwt_settings(deployment, template)
@@ -338,11 +369,7 @@ def main() -> int:
             check(ws_jwt == {}, f"AuthMode NONE: ws-api takes its own $connect tokens only (JWT settings: {ws_jwt})")
         # starter: end
 
-        if "AuthMode" in template.body.get("Parameters", {}):
-            took = deployment.deploy(packaged, AuthMode="IAM")
-            auth = deployment.route_auth()
-            check(deployment.stack()["StackStatus"] == "UPDATE_COMPLETE" and {kind for kind, _ in auth.values()} == {"AWS_IAM"},
-                  f"AuthMode IAM: every one of the {len(auth)} routes takes SigV4 callers only ({took:.1f} s)")
+        if with_auth:
             # The issuer the JWT deploy names. The API's authorizer only holds its URL here (moto
             # fetches no keys, and the local gateway's stand-in authorizer checks no signature).
             issuer_url = "https://issuer.rehearsal.invalid"

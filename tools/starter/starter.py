@@ -336,7 +336,10 @@ class Starter:
                    "\nReceiveMessage requests count against SQS's free million a month, then $0.40 per million.") if pollers else ""
         call = (f"\n.venv/bin/sam list stack-outputs --stack-name {self.name}   # ApiUrl, the queues, AlarmTopicArn, ..."
                 + "\ncurl -si \"<ApiUrl>/" + ("orders/<id>" if "sync" in self.chosen else "jobs/<id>")
-                + "\"    # with AuthMode NONE; IAM: curl --aws-sigv4, JWT: -H 'authorization: Bearer ...'") if api else ""
+                + "\" --aws-sigv4 \"aws:amz:<region>:execute-api\" --user \"$KEY_ID:$SECRET\"    # AuthMode IAM, the default; JWT: -H 'authorization: Bearer ...'") if api else ""
+        closed = ("\nThe API is closed (`AuthMode` `IAM` by default): deployed, it answers 403 to an unsigned"
+                  "\nrequest. `make up` stands a caller in for unsigned requests (`LOCAL_UNSIGNED_CALLER=` refuses"
+                  "\nthem, as API Gateway does); a SigV4-signed one is the caller its access key id names.\n") if api else ""
         return f"""# {self.name}
 
 AWS Lambda functions in Rust: {"; ".join(titles[p].lower() if i else titles[p] for i, p in enumerate(self.chosen))}.
@@ -382,7 +385,7 @@ make down    # stops it
 
 Save an edit to a function while `make up` runs: its next request rebuilds and restarts it. The
 stack's log is `.local/stack.log`.
-
+{closed}
 {try_it}
 ## Make it yours
 
@@ -417,7 +420,7 @@ container they started.
 ```sh
 export AWS_PROFILE=...        # credentials for the account, as the AWS CLI takes them
 make build                    # sam build: arm64 binaries, cross-compiled with cargo-lambda
-.venv/bin/sam deploy --guided # asks for the region, AuthMode (NONE, IAM or JWT) and AlarmEmail{call}
+.venv/bin/sam deploy --guided # asks for the region, AuthMode (IAM, the default; JWT; or NONE, open to anyone) and AlarmEmail{call}
 .venv/bin/sam delete          # removes the stack
 ```
 

@@ -14,8 +14,7 @@ use lambda_kit::sns::{MAX_BATCH_ENTRIES, batch_entries};
 use lambda_kit::sqs::{SqsBatch, process_batch};
 use orders_api::config::Settings;
 use orders_api::handler::OrdersApi;
-use orders_api::order::Order;
-use orders_api::ports::{OrderStore, StoreError};
+use orders_api::ports::{OrderStore, OwnedOrder, StoreError};
 use realtime::connections::Everyone;
 use realtime::token::TokenKey;
 use serde_json::{Value, json};
@@ -40,11 +39,11 @@ pub const SQS_BODY_BYTES: usize = 1024;
 pub struct AcceptingStore;
 
 impl OrderStore for AcceptingStore {
-    async fn get_order(&self, _: &str) -> Result<Option<Order>, StoreError> {
+    async fn get_order(&self, _: &str) -> Result<Option<OwnedOrder>, StoreError> {
         Ok(None)
     }
 
-    async fn create_order(&self, _: &Order, _: Option<(&NewClaim, &StoredResponse)>) -> Result<(), StoreError> {
+    async fn create_order(&self, _: &OwnedOrder, _: Option<(&NewClaim, &StoredResponse)>) -> Result<(), StoreError> {
         Ok(())
     }
 }

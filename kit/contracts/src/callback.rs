@@ -6,7 +6,10 @@
 //!
 //! Two moments, one rule:
 //! - at submit time, [`check_url`] refuses what the URL alone shows: not https, credentials in
-//!   the URL, a host that is a private, loopback or link-local address or `localhost`;
+//!   the URL, a port the deployer did not list (443 only by default), a host that is a private,
+//!   loopback or link-local address (in any form that reaches one: IPv4-compatible, -mapped or
+//!   -translated IPv6, 6to4, Teredo, NAT64) or `localhost`, or an IPv4 address written other than
+//!   in dotted decimal (`2852039166`, `0xa9fea9fe`: what browsers and resolvers read as IPv4);
 //! - at delivery time, [`is_allowed_address`] is applied to every address the host name resolves
 //!   to, and the connection goes only to an allowed one (a name can resolve to a private address,
 //!   or change what it resolves to between submit and delivery).
@@ -21,11 +24,51 @@ use http::Uri;
 /// Longer callback URLs are refused.
 pub const MAX_URL_LENGTH: usize = 2048;
 
+/// The ports an https callback may name: 443 unless the deployer lists others (the
+/// `CALLBACK_PORTS` setting, comma-separated: `443,8443`, read through [`std::str::FromStr`]
+/// once at init; the list lives as long as the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports(pub &'static [u16]);
+
+impl Ports {
+    pub const DEFAULT: Ports = Ports(&[443]);
+
+    pub fn allows(self, port: u16) -> bool {
+        self.0.contains(&port)
+    }
+}
+
+impl std::str::FromStr for Ports {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let ports = text
+            .split(',')
+            .map(|port| port.trim().parse::<u16>().ok().filter(|port| *port > 0))
+            .collect::<Option<Vec<_>>>()
+            .filter(|ports| !ports.is_empty())
+            .ok_or("not a comma-separated list of ports (443,8443)")?;
+        Ok(Ports(Vec::leak(ports)))
+    }
+}
+
 /// What may be called.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Also `http://` URLs whose host is a loopback address or `localhost` (local testing).
+    /// Also `http://` URLs whose host is a loopback address or `localhost`, on any port (local
+    /// testing).
     pub allow_loopback_http: bool,
+    /// The ports an https callback may name.
+    pub ports: Ports,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_loopback_http: false,
+            ports: Ports::DEFAULT,
+        }
+    }
 }
 
 /// A callback URL that passed [`check_url`].
@@ -68,6 +111,10 @@ pub enum Refusal {
     HasCredentials,
     #[error("must not point at a private, loopback or link-local address")]
     PrivateAddress,
+    #[error("must write an IP address in its standard form (IPv4 in dotted decimal)")]
+    NonStandardAddress,
+    #[error("must use a port this deployment allows")]
+    PortNotAllowed,
 }
 
 /// Checks a callback URL against `policy` with what the URL itself shows.
@@ -87,18 +134,27 @@ pub fn check_url(text: &str, policy: Policy) -> Result<CallbackUrl, Refusal> {
         return Err(Refusal::NotAUrl);
     }
     let loopback = is_loopback_host(host);
+    let local = policy.allow_loopback_http && loopback;
     match scheme {
         "https" => {}
-        "http" if policy.allow_loopback_http && loopback => {}
+        "http" if local => {}
         "http" => return Err(Refusal::NotHttps),
         _ => return Err(Refusal::NotHttps),
     }
-    let allowed = match host.parse::<IpAddr>() {
-        Ok(address) => is_allowed_address(address, policy),
-        Err(_) => !is_local_name(host) || (policy.allow_loopback_http && loopback),
+    let address = host.parse::<IpAddr>().ok();
+    if address.is_none() && is_numeric_host(host) {
+        return Err(Refusal::NonStandardAddress);
+    }
+    let allowed = match address {
+        Some(address) => is_allowed_address(address, policy),
+        None => !is_local_name(host) || local,
     };
     if !allowed {
         return Err(Refusal::PrivateAddress);
+    }
+    let port = uri.port_u16().unwrap_or(443);
+    if !local && !policy.ports.allows(port) {
+        return Err(Refusal::PortNotAllowed);
     }
     Ok(CallbackUrl { uri })
 }
@@ -135,14 +191,30 @@ fn is_public_v4(address: Ipv4Addr) -> bool {
         || a >= 240) // reserved
 }
 
+/// Global unicast (2000::/3) only, less the ranges that reach an IPv4 address or are not
+/// routed: what is outside 2000::/3 is IPv4-compatible (`::a9fe:a9fe`), IPv4-translated
+/// (`::ffff:0:a9fe:a9fe`), NAT64 (`64:ff9b::/96`), unique local, link- or site-local
+/// (`fec0::/10`), multicast or reserved.
 fn is_public_v6(address: Ipv6Addr) -> bool {
-    let first = address.segments()[0];
-    !(address.is_unspecified()
-        || address.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, fc00::/7
-        || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
-        || first == 0x2001 && address.segments()[1] == 0x0db8 // documentation
-        || first == 0x0064 && address.segments()[1] == 0xff9b) // NAT64, 64:ff9b::/96, can reach IPv4 inside
+    let [first, second, ..] = address.segments();
+    (first & 0xe000) == 0x2000
+        && first != 0x2002 // 6to4, 2002::/16: an IPv4 address inside
+        && !(first == 0x2001 && second == 0x0000) // Teredo, 2001::/32: an IPv4 address inside
+        && !(first == 0x2001 && second == 0x0db8) // documentation
+        && !(first == 0x2001 && (0x0010..0x0020).contains(&second)) // ORCHID, 2001:10::/28
+}
+
+/// A host whose last label is a number (`2852039166`, `0xa9fea9fe`, `169.254.43518`): URL
+/// parsers and resolvers read it as an IPv4 address in a non-standard form; no DNS name ends in
+/// one.
+fn is_numeric_host(host: &str) -> bool {
+    let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or_default();
+    let last = last.to_ascii_lowercase();
+    !last.is_empty()
+        && (last.bytes().all(|byte| byte.is_ascii_digit())
+            || last
+                .strip_prefix("0x")
+                .is_some_and(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit())))
 }
 
 fn host_of(uri: &Uri) -> &str {
@@ -171,16 +243,18 @@ mod tests {
 
     const PRODUCTION: Policy = Policy {
         allow_loopback_http: false,
+        ports: Ports::DEFAULT,
     };
     const LOCAL: Policy = Policy {
         allow_loopback_http: true,
+        ports: Ports::DEFAULT,
     };
 
     #[test]
     fn accepts_https_urls_on_public_hosts() {
         for url in [
             "https://hooks.example.com/jobs",
-            "https://hooks.example.com:8443/jobs?tenant=7",
+            "https://hooks.example.com:443/jobs?tenant=7",
             "https://93.184.216.34/hook",
             "https://[2606:2800:220:1:248:1893:25c8:1946]/hook",
         ] {
@@ -226,11 +300,56 @@ mod tests {
             "https://[fd00::1]/",
             "https://[fe80::1]/",
             "https://[::ffff:169.254.169.254]/",
+            // IPv6 forms with an internal IPv4 address inside, and site-local.
+            "https://[::a9fe:a9fe]/",
+            "https://[::ffff:0:a9fe:a9fe]/",
+            "https://[2002:a9fe:a9fe::1]/",
+            "https://[2001:0:4136:e378:8000:63bf:5601:5601]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[fec0::1]/",
             "https://localhost/",
             "https://api.localhost./",
         ] {
             assert_eq!(check_url(url, PRODUCTION), Err(Refusal::PrivateAddress), "{url}");
         }
+    }
+
+    #[test]
+    fn refuses_ipv4_addresses_written_as_numbers() {
+        for url in [
+            "https://2852039166/",
+            "https://0xa9fea9fe/",
+            "https://0XA9FEA9FE/",
+            "https://169.254.43518/",
+            "https://0251.0376.0251.0376/",
+            "https://hooks.example.123/",
+        ] {
+            assert_eq!(check_url(url, PRODUCTION), Err(Refusal::NonStandardAddress), "{url}");
+        }
+        // A label that merely starts with digits is a name.
+        assert!(check_url("https://1password.example.com/", PRODUCTION).is_ok());
+    }
+
+    #[test]
+    fn allows_only_the_listed_ports() {
+        assert_eq!(
+            check_url("https://hooks.example.com:8443/", PRODUCTION),
+            Err(Refusal::PortNotAllowed)
+        );
+        assert_eq!(
+            check_url("https://hooks.example.com:22/", PRODUCTION),
+            Err(Refusal::PortNotAllowed)
+        );
+        let listed = Policy {
+            ports: Ports(&[443, 8443]),
+            ..PRODUCTION
+        };
+        assert!(check_url("https://hooks.example.com:8443/", listed).is_ok());
+        assert_eq!(" 443, 8443".parse(), Ok(Ports(&[443, 8443])));
+        for wrong in ["", "443,", "https", "0", "70000"] {
+            assert!(wrong.parse::<Ports>().is_err(), "{wrong:?}");
+        }
+        assert!(check_url("https://hooks.example.com/", listed).is_ok());
     }
 
     #[test]
@@ -262,6 +381,11 @@ mod tests {
             "::ffff:10.0.0.1",
             "fc00::5",
             "64:ff9b::a9fe:a9fe",
+            "::a9fe:a9fe",
+            "::ffff:0:a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:5601:5601",
+            "fec0::1",
         ] {
             assert!(!is_allowed_address(private.parse().unwrap(), PRODUCTION), "{private}");
         }

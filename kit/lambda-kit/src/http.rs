@@ -361,6 +361,21 @@ pub fn caller(request: &Request) -> Option<String> {
         .map(|arn| format!("iam:{arn}"))
 }
 
+/// The claim `name` of the request's JWT, as the API's JWT authorizer passed it; `None` without
+/// a JWT authorizer or without that claim (or with it empty).
+pub fn jwt_claim<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    use lambda_http::request::RequestContext;
+
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return None;
+    };
+    let jwt = context.authorizer.as_ref()?.jwt.as_ref()?;
+    jwt.claims
+        .get(name)
+        .map(String::as_str)
+        .filter(|value| !value.is_empty())
+}
+
 /// The Lambda request id of this invocation: the key to its log lines.
 pub fn request_id(request: &Request) -> &str {
     request

@@ -16,6 +16,7 @@
 //! By feature:
 //! - `http`: [`problem`] (RFC 9457 answers, the one place an error becomes an HTTP status) and
 //!   [`http`] (route paths behind any stage, JSON bodies within a size limit, JSON answers).
+//! - `owner`: [`owner`], what a caller creates is the caller's (who owns it, who may read it).
 //! - `idempotency`: [`idempotency`], any operation run once per `Idempotency-Key`, kept in DynamoDB (or in memory for tests).
 //! - `sqs`: [`sqs`], SQS batches with per-record failures, for every SQS consumer.
 //! - `events`: [`events`], reading the domain events of the `contracts` crate from a message
@@ -47,6 +48,8 @@ pub mod local;
 pub mod metrics;
 #[cfg(feature = "outbox")]
 pub mod outbox;
+#[cfg(feature = "owner")]
+pub mod owner;
 #[cfg(feature = "http")]
 pub mod problem;
 #[cfg(feature = "secrets")]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::callback::Policy; // starter: with callbacks
+use contracts::callback::{Policy, Ports}; // starter: with callbacks
 use lambda_kit::config::{self, ConfigError};
 
 #[derive(Debug, Clone)]
@@ -29,6 +29,7 @@ impl Config {
             // starter: with callbacks
             callbacks: Policy {
                 allow_loopback_http: lambda_kit::local::switch(lambda_kit::local::ALLOW_LOOPBACK_CALLBACKS),
+                ports: config::parsed_or("CALLBACK_PORTS", Ports::DEFAULT)?,
             },
             // starter: end
         })

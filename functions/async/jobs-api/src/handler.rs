@@ -14,6 +14,7 @@ use lambda_kit::idempotency::{
     self, Done, IdempotencyKey, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse,
 };
 use lambda_kit::metrics;
+use lambda_kit::owner;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use sha2::{Digest, Sha256};
@@ -143,18 +144,22 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
                 &request,
                 async |route| match route.to {
                     Operation::CreateJob => self.create_job(&request, route.key()).await,
-                    Operation::GetJob => self.get_job(route.param("id").unwrap_or_default()).await,
+                    Operation::GetJob => self.get_job(&request, route.param("id").unwrap_or_default()).await,
                 },
                 ApiError::into_problem,
             )
             .await
     }
 
-    async fn get_job(&self, id: &str) -> Result<Response<Body>, ApiError> {
+    async fn get_job(&self, request: &Request, id: &str) -> Result<Response<Body>, ApiError> {
         if Uuid::try_parse(id).is_err() {
             return Err(ApiError::JobNotFound);
         }
         let job = self.store.get_job(id).await?.ok_or(ApiError::JobNotFound)?;
+        // Another caller's job answers as if it did not exist.
+        if !owner::may_read(job.owner.as_deref(), owner::of(request).as_deref()) {
+            return Err(ApiError::JobNotFound);
+        }
         let mut response = json_response(StatusCode::OK, &job);
         if !job.status.is_finished() {
             response
@@ -187,7 +192,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             .as_ref()
             .map_or_else(|| Uuid::now_v7().to_string(), |claim| job_id_for(&claim.key));
         let job_id = id.clone();
-        let job = Job::queued(id, job_request, now);
+        let job = Job::queued(id, job_request, now).owned_by(owner::of(request));
         let answer = idempotency::once(&self.store, claim, async |_| {
             Ok::<_, ApiError>(Done::ToComplete(self.enqueue(job, trace_header).await?))
         })
@@ -206,7 +211,16 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             // Only a deterministic id (from an idempotency key) can collide: the job of an
             // earlier attempt. If it is still queued its message may never have left: send again
             // (the worker runs a job once however often it is delivered).
-            Err(JobStoreError::AlreadyExists) => self.store.get_job(&job.id).await?.ok_or(ApiError::JobNotFound)?,
+            // The id is the key's: this is the job a first request with the key left (it stopped
+            // before completing the key), or, once the key's window has passed, the job of an
+            // earlier use of the key, which is another request's unless it asked the same.
+            Err(JobStoreError::AlreadyExists) => {
+                let existing = self.store.get_job(&job.id).await?.ok_or(ApiError::JobNotFound)?;
+                if !existing.same_request(&job) {
+                    return Err(Refusal::KeyReused.into());
+                }
+                existing
+            }
             Err(error) => return Err(error.into()),
         };
         if job.status == model::JobStatus::Queued

@@ -9,12 +9,12 @@ use chrono::Utc;
 use http::StatusCode;
 use jobs::kinds::Registration;
 use jobs::kinds::report::Report;
-use jobs::model::JobStatus;
+use jobs::model::{Job, JobStatus};
 use jobs_api::handler::{JobsApi, job_id_for};
 use jobs_api::memory::{MemoryJobStore, MemoryQueue};
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim};
 use serde_json::{Value, json};
-use support::{REQUEST_ID, TRACE, body_json, header, request};
+use support::{REQUEST_ID, TRACE, body_json, header, request, request_as};
 
 /// The kinds these tests submit: reports, which every project has.
 const KINDS: &[Registration] = &[Registration::of::<Report>()];
@@ -46,6 +46,58 @@ async fn an_accepted_job_is_recorded_queued_and_sent_once_with_its_trace() {
     assert_eq!(polled.status(), StatusCode::OK);
     assert_eq!(body_json(&polled)["status"], "QUEUED");
     assert_eq!(header(&polled, "retry-after"), Some("1"), "not finished: poll again");
+}
+
+#[tokio::test]
+async fn another_callers_job_answers_as_if_it_did_not_exist() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+    let accepted = api
+        .handle(request_as("alice", "POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let location = header(&accepted, "location").expect("location").to_owned();
+
+    let by_alice = api.handle(request_as("alice", "GET", &location, None, None)).await;
+    let by_bob = api.handle(request_as("bob", "GET", &location, None, None)).await;
+    let unknown = api
+        .handle(request_as(
+            "bob",
+            "GET",
+            "/jobs/0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01",
+            None,
+            None,
+        ))
+        .await;
+
+    assert_eq!(by_alice.status(), StatusCode::OK);
+    assert_eq!(body_json(&by_alice)["id"], body_json(&accepted)["id"]);
+    assert_eq!(by_bob.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body_json(&by_bob), body_json(&unknown));
+}
+
+#[tokio::test]
+async fn a_key_used_again_after_its_window_never_returns_the_job_of_another_body() {
+    // Given the job an earlier use of key k-1 left, its key's record gone with its TTL
+    let store = MemoryJobStore::new();
+    let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
+    let earlier = jobs::model::validate(&report(1), KINDS, None).expect("valid");
+    let old = Job::queued(job_id_for(&key), earlier, Utc::now() - chrono::Duration::days(2));
+    jobs_api::ports::JobStore::insert_job(&store, &old)
+        .await
+        .expect("seeded");
+    let api = api(store, MemoryQueue::new());
+
+    // When the key comes again with another body
+    let refused = api
+        .handle(request("POST", "/jobs", Some(&report(2)), Some("k-1")))
+        .await;
+
+    // Then it is refused as a reused key, and the earlier job is neither returned nor queued again
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body_json(&refused)["type"], "/problems/idempotency-key-reused");
+    assert!(body_json(&refused).get("input").is_none());
+    assert_eq!(api.store().job(&old.id), Some(old));
+    assert!(api.queue().sent().is_empty());
 }
 
 #[tokio::test]

@@ -187,6 +187,10 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "optional_timestamp")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The caller who created it (a digest, `lambda_kit::owner`), where the API has an
+    /// authorizer: only that caller reads it. Never part of its answer.
+    #[serde(skip)]
+    pub owner: Option<String>,
 }
 
 impl Job {
@@ -205,7 +209,19 @@ impl Job {
             updated_at: now,
             started_at: None,
             finished_at: None,
+            owner: None,
         }
+    }
+
+    /// Whether `other` was asked for by the same request: kind, input, callback and owner.
+    pub fn same_request(&self, other: &Job) -> bool {
+        (&self.job_type, &self.input, &self.callback_url, &self.owner)
+            == (&other.job_type, &other.input, &other.callback_url, &other.owner)
+    }
+
+    /// The job, owned by `owner` (see [`Job::owner`]).
+    pub fn owned_by(self, owner: Option<String>) -> Self {
+        Self { owner, ..self }
     }
 
     pub fn message(&self) -> JobMessage {
@@ -351,6 +367,7 @@ mod tests {
         }
         let local = Policy {
             allow_loopback_http: true,
+            ..Policy::default()
         };
         assert!(validate(&report(json!("http://127.0.0.1:9/hook")), local).is_ok());
         let refusal = validate(&report(json!("https://10.0.0.1/")), Policy::default()).unwrap_err();

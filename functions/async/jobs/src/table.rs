@@ -240,6 +240,8 @@ struct JobItem {
     started_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "optional_time")]
     finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    owner: Option<String>,
 }
 
 fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
@@ -264,6 +266,8 @@ fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
         #[serde(with = "contracts::time")]
         updated_at: &'a DateTime<Utc>,
         expires_at: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        owner: Option<&'a str>,
     }
     let item = NewJobItem {
         id: &job.id,
@@ -277,6 +281,7 @@ fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
         created_at: &job.created_at,
         updated_at: &job.updated_at,
         expires_at: job.created_at.timestamp() + JOB_RETENTION.as_secs() as i64,
+        owner: job.owner.as_deref(),
     };
     serde_dynamo::to_item(item).map_err(|error| MalformedItem(format!("a job does not make an item: {error}")))
 }
@@ -296,6 +301,7 @@ fn job_from_item(item: Item) -> Result<Job, MalformedItem> {
         updated_at: item.updated_at,
         started_at: item.started_at,
         finished_at: item.finished_at,
+        owner: item.owner,
     })
 }
 

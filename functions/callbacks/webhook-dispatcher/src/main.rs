@@ -2,7 +2,7 @@
 //! first delivery and again every five minutes (never from an environment variable; init makes
 //! no network call), the HTTPS client built once with the process's trust store.
 
-use contracts::callback::Policy;
+use contracts::callback::{Policy, Ports};
 use lambda_kit::config;
 use lambda_kit::local::{self, ALLOW_LOOPBACK_CALLBACKS};
 use lambda_kit::secrets::{CachedSecret, REFRESH_AFTER};
@@ -14,9 +14,16 @@ use webhooks::signature::SigningKey;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let (secret_id, aws) = lambda_kit::function::init(|| config::required("WEBHOOK_SECRET_ARN")).await?;
+    let ((secret_id, ports), aws) = lambda_kit::function::init(|| {
+        Ok::<_, config::ConfigError>((
+            config::required("WEBHOOK_SECRET_ARN")?,
+            config::parsed_or("CALLBACK_PORTS", Ports::DEFAULT)?,
+        ))
+    })
+    .await?;
     let policy = Policy {
         allow_loopback_http: local::switch(ALLOW_LOOPBACK_CALLBACKS),
+        ports,
     };
     let keys = CachedSecret::new(&aws, secret_id, REFRESH_AFTER, |text| {
         Ok(SigningKey::from_secret(text)?)

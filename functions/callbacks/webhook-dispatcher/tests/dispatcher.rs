@@ -22,9 +22,11 @@ use webhooks::signature::{SigningKey, verify};
 
 const LOCAL: Policy = Policy {
     allow_loopback_http: true,
+    ports: contracts::callback::Ports::DEFAULT,
 };
 const PRODUCTION: Policy = Policy {
     allow_loopback_http: false,
+    ports: contracts::callback::Ports::DEFAULT,
 };
 
 fn key() -> SigningKey {

@@ -35,7 +35,7 @@ pub const UNKNOWN_KEY_REFETCH_AFTER: Duration = Duration::from_secs(60);
 /// The least time between two fetches while no key set is held (the issuer has not answered
 /// yet): a `$connect` meanwhile is told to try again, and does not call the issuer.
 pub const NO_KEYS_REFETCH_AFTER: Duration = Duration::from_secs(5);
-/// Clock skew allowed on `exp` and `nbf`.
+/// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: f64 = 30.0;
 /// Header tokens are signed with: RS256, the default of Cognito, Auth0, Okta and Entra ID.
 pub const ALGORITHM: Algorithm = Algorithm::RS256;
@@ -55,6 +55,8 @@ pub enum JwtRefusal {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error("the token was issued in the future")]
+    IssuedInTheFuture,
     #[error("the token is not from this API's issuer")]
     WrongIssuer,
     #[error("the token is not for this API's audience")]
@@ -63,12 +65,15 @@ pub enum JwtRefusal {
     NoCustomer,
 }
 
-/// What a token must say: its issuer, one of the audiences, and the claim naming the customer.
+/// What a token must say, as the HTTP API's JWT authorizer reads it: its issuer, one of the
+/// audiences (`aud`; `client_id` only when there is no `aud`), `exp` after and `nbf` and `iat`
+/// before now; and the claim naming the customer.
 #[derive(Debug, Clone)]
 pub struct JwtRules {
     issuer: String,
     audiences: Vec<String>,
     customer_claim: String,
+    kit_tokens: bool,
 }
 
 impl JwtRules {
@@ -77,7 +82,20 @@ impl JwtRules {
             issuer: issuer.into(),
             audiences,
             customer_claim: customer_claim.into(),
+            kit_tokens: false,
         }
+    }
+
+    /// `$connect` also takes the kit's own tokens (`WsTokenSecret`) beside the issuer's JWTs: a
+    /// second trust root, for while clients move to JWTs (`KIT_SIGNED_CONNECT_WITH_JWT=true`, the
+    /// template's `WsKitTokensWithJwt`). Without it a kit token is refused.
+    pub fn with_kit_tokens(self, kit_tokens: bool) -> Self {
+        Self { kit_tokens, ..self }
+    }
+
+    /// Whether the kit's own tokens are taken too (see [`JwtRules::with_kit_tokens`]).
+    pub fn takes_kit_tokens(&self) -> bool {
+        self.kit_tokens
     }
 
     /// The rules from the environment: `JWT_ISSUER` (unset or empty: no JWTs, the kit's own
@@ -108,11 +126,10 @@ impl JwtRules {
             });
         }
         let claim = config::optional("JWT_CUSTOMER_CLAIM").filter(|claim| !claim.is_empty());
-        Ok(Some(Self::new(
-            issuer,
-            audiences,
-            claim.unwrap_or_else(|| "sub".into()),
-        )))
+        let kit_tokens = config::parsed_or("KIT_SIGNED_CONNECT_WITH_JWT", false)?;
+        Ok(Some(
+            Self::new(issuer, audiences, claim.unwrap_or_else(|| "sub".into())).with_kit_tokens(kit_tokens),
+        ))
     }
 
     pub fn issuer(&self) -> &str {
@@ -160,17 +177,28 @@ impl JwtRules {
                 None => return Err(JwtRefusal::Malformed),
             },
         }
+        match claims.get("iat") {
+            None => {}
+            Some(iat) => match iat.as_f64() {
+                Some(iat) if iat - LEEWAY_SECONDS > now => return Err(JwtRefusal::IssuedInTheFuture),
+                Some(_) => {}
+                None => return Err(JwtRefusal::Malformed),
+            },
+        }
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(JwtRefusal::WrongIssuer);
         }
-        let audiences = match claims.get("aud") {
+        // As API Gateway: `client_id` (a Cognito access token's) counts only without an `aud`.
+        let named: Vec<&str> = match claims.get("aud") {
             Some(Value::String(one)) => vec![one.as_str()],
             Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
+            Some(_) => Vec::new(),
+            None => claims.get("client_id").and_then(Value::as_str).into_iter().collect(),
         };
-        let client_id = claims.get("client_id").and_then(Value::as_str);
-        let mut named = audiences.into_iter().chain(client_id);
-        if !named.any(|name| self.audiences.iter().any(|audience| audience == name)) {
+        if !named
+            .iter()
+            .any(|name| self.audiences.iter().any(|audience| audience == name))
+        {
             return Err(JwtRefusal::WrongAudience);
         }
         claims
@@ -275,6 +303,10 @@ impl<S: JwksSource> JwtCheck<S> {
             rules,
             keys: IssuerKeys::new(source),
         }
+    }
+
+    pub fn rules(&self) -> &JwtRules {
+        &self.rules
     }
 
     /// The customer `token` speaks for at `now` (Unix seconds; `clock` for the key set's age).

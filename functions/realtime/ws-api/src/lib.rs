@@ -174,6 +174,11 @@ impl<S: ConnectionStore, K: Keys<TokenKey>, J: JwksSource> WsApi<S, K, J> {
                     }
                 }
             }
+            // AuthMode JWT: the kit's own tokens only where the deployer asked for them.
+            (Some(token), Some(jwt)) if token.starts_with("v1.") && !jwt.rules().takes_kit_tokens() => {
+                info!(connection_id, "connection refused: a kit token where JWTs are required");
+                return WsResponse::error(401, "this API takes JWTs of its issuer");
+            }
             _ => {
                 let Ok(key) = self.tokens.current().await else {
                     // Logged where it failed; the client may try again.

@@ -57,6 +57,9 @@ fn a_token_of_the_issuer_for_an_audience_names_its_customer() {
     assert_eq!(check(list), Ok("c-1".into()));
     let access = json!({"iss": ISSUER, "client_id": "app", "sub": "c-2", "exp": NOW + 60, "token_use": "access"});
     assert_eq!(check(access), Ok("c-2".into()));
+    // As API Gateway: client_id counts only when there is no aud.
+    let both = json!({"iss": ISSUER, "aud": "someone-else", "client_id": "app", "sub": "c-2", "exp": NOW + 60});
+    assert_eq!(check(both), Err(JwtRefusal::WrongAudience));
     // The customer from a claim of the deployer's choice.
     let claim = JwtRules::new(ISSUER, vec!["app".into()], "custom:customer_id");
     let token = key
@@ -85,6 +88,10 @@ fn claims_that_do_not_hold_are_refused_with_their_reason() {
     assert_eq!(with("nbf", json!(NOW + 31)), Err(JwtRefusal::NotYetValid));
     assert_eq!(with("nbf", json!(NOW + 29)), Ok("c-42".into()));
     assert_eq!(with("nbf", json!("now")), Err(JwtRefusal::Malformed));
+    assert_eq!(with("iat", json!(NOW + 31)), Err(JwtRefusal::IssuedInTheFuture));
+    assert_eq!(with("iat", json!(NOW + 29)), Ok("c-42".into()));
+    assert_eq!(with("iat", json!(NOW - 3600)), Ok("c-42".into()));
+    assert_eq!(with("iat", json!("then")), Err(JwtRefusal::Malformed));
     assert_eq!(
         with("iss", json!("https://idp.example.com/pool-2")),
         Err(JwtRefusal::WrongIssuer)
@@ -387,7 +394,7 @@ fn connect(connection_id: &str, token: &str) -> WsEvent {
 
 #[tokio::test]
 #[ignore = "needs the local AWS (moto): `make test` runs it"]
-async fn connect_takes_a_jwt_of_the_issuer_beside_the_kits_own_token() {
+async fn connect_takes_a_jwt_of_the_issuer_and_the_kits_own_token_only_where_asked() {
     test_support::assert_local_aws();
     let table = lambda_kit::config::required("CONNECTIONS_TABLE").expect("the function's environment");
     let store = ConnectionsTable::new(
@@ -412,14 +419,17 @@ async fn connect_takes_a_jwt_of_the_issuer_beside_the_kits_own_token() {
         Some("c-jwt")
     );
 
-    // The kit's own token still opens a connection.
+    // The kit's own token is a second trust root: refused, unless the deployer asks for it.
     let id = format!("token-{}", uuid::Uuid::now_v7());
-    assert_eq!(
-        api.handle(connect(&id, &token_key.mint("c-token", now + 60)))
-            .await
-            .status_code,
-        200
-    );
+    let kit_token = token_key.mint("c-token", now + 60);
+    let refused = api.handle(connect(&id, &kit_token)).await;
+    assert_eq!(refused.status_code, 401);
+    assert_eq!(store.customer_of(&id, Utc::now()).await.unwrap(), None);
+    let both = WsApi::new(store.clone(), Arc::clone(&token_key)).with_jwt(Some(JwtCheck::new(
+        JwtRules::new(&issuer, vec!["app".into()], "sub").with_kit_tokens(true),
+        OidcJwks::new(&issuer, &trusting(&pki)).unwrap(),
+    )));
+    assert_eq!(both.handle(connect(&id, &kit_token)).await.status_code, 200);
     assert_eq!(
         store.customer_of(&id, Utc::now()).await.unwrap().as_deref(),
         Some("c-token")

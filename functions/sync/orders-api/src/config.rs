@@ -17,12 +17,17 @@ pub struct Config {
 }
 
 /// The behaviour settings of the API, apart from where data lives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `TAX_RATE_BASIS_POINTS`, default 2000 (20 %).
     pub tax_rate: TaxRate,
     /// `IDEMPOTENCY_TTL_SECONDS`, default one day: how long a key protects against duplicates.
     pub idempotency_ttl: Duration,
+    /// `JWT_CUSTOMER_CLAIM`, set with AuthMode JWT only: the claim of the caller's token that
+    /// names the customer it acts for; an order for any other customer is refused (403). Unset,
+    /// the body's `customer_id` is taken as sent: IAM callers are services acting for customers,
+    /// and on an open API nothing tells callers apart.
+    pub customer_claim: Option<String>,
 }
 
 impl Default for Settings {
@@ -30,6 +35,7 @@ impl Default for Settings {
         Self {
             tax_rate: TaxRate::DEFAULT,
             idempotency_ttl: Duration::from_secs(86_400),
+            customer_claim: None,
         }
     }
 }
@@ -47,6 +53,7 @@ impl Config {
                     "IDEMPOTENCY_TTL_SECONDS",
                     defaults.idempotency_ttl.as_secs(),
                 )?),
+                customer_claim: config::optional("JWT_CUSTOMER_CLAIM"),
             },
         })
     }

@@ -6,6 +6,7 @@ use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use lambda_kit::http::{self as kit_http, BodyError, RouteError, Routes, json_body, json_response};
 use lambda_kit::metrics;
+use lambda_kit::owner;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
 use tracing::{error, warn};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::order::{self, Order, PricingError};
-use crate::ports::{OrderStore, StoreError};
+use crate::ports::{OrderStore, OwnedOrder, StoreError};
 use lambda_kit::idempotency::{self, Done, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse};
 
 /// Largest accepted request body: 64 KiB. A maximal order (100 lines of 64-character SKUs) is
@@ -50,6 +51,8 @@ enum ApiError {
     Refused(#[from] Refusal),
     #[error("no such order")]
     OrderNotFound,
+    #[error("the caller's token names another customer, or none")]
+    NotYourCustomer,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,6 +85,14 @@ impl ApiError {
             ApiError::Refused(refusal) => refusal.into(),
             ApiError::Store(StoreError::ClaimLost) => idempotency::key_in_progress_problem(),
             ApiError::OrderNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No order has this id."),
+            ApiError::NotYourCustomer => {
+                Problem::typed(StatusCode::FORBIDDEN, "not-your-customer", "Not your customer")
+                    .with_detail("Orders are created for the customer your token names.")
+                    .with_errors(vec![FieldError::new(
+                        "/customer_id",
+                        "must be the customer your token names",
+                    )])
+            }
             ApiError::Store(StoreError::Unavailable(source)) => {
                 warn!(request_id, error = %ErrorChain(source.as_ref()), "store unavailable");
                 Problem::unavailable(request_id, 1)
@@ -123,20 +134,24 @@ impl<S: OrderStore> OrdersApi<S> {
                 &request,
                 async |route| match route.to {
                     Operation::CreateOrder => self.create_order(&request, route.key()).await,
-                    Operation::GetOrder => self.get_order(route.param("id").unwrap_or_default()).await,
+                    Operation::GetOrder => self.get_order(&request, route.param("id").unwrap_or_default()).await,
                 },
                 ApiError::into_problem,
             )
             .await
     }
 
-    async fn get_order(&self, id: &str) -> Result<Response<Body>, ApiError> {
+    /// Another caller's order answers as if it did not exist (see [`owner::may_read`]).
+    async fn get_order(&self, request: &Request, id: &str) -> Result<Response<Body>, ApiError> {
         // Ids are UUIDs: anything else cannot exist, and is not worth a read.
         if Uuid::try_parse(id).is_err() {
             return Err(ApiError::OrderNotFound);
         }
-        let order = self.store.get_order(id).await?.ok_or(ApiError::OrderNotFound)?;
-        Ok(json_response(StatusCode::OK, &order))
+        let stored = self.store.get_order(id).await?.ok_or(ApiError::OrderNotFound)?;
+        if !owner::may_read(stored.owner.as_deref(), owner::of(request).as_deref()) {
+            return Err(ApiError::OrderNotFound);
+        }
+        Ok(json_response(StatusCode::OK, &stored.order))
     }
 
     /// `operation` is the route (`POST /orders`): what an idempotency key is scoped to.
@@ -144,11 +159,21 @@ impl<S: OrderStore> OrdersApi<S> {
         let key = idempotency::key_of(request, operation)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
         let order_request = order::validate(&body).map_err(ApiError::InvalidFields)?;
+        // With AuthMode JWT the token names the customer: a caller orders for that one only.
+        if let Some(claim) = &self.settings.customer_claim
+            && kit_http::jwt_claim(request, claim) != Some(order_request.customer_id.as_str())
+        {
+            return Err(ApiError::NotYourCustomer);
+        }
         let fingerprint = idempotency::fingerprint(&order_request);
         let now = Utc::now();
         // UUIDv7: unique without coordination, and sorted by creation time.
         let order = order::priced(Uuid::now_v7().to_string(), order_request, self.settings.tax_rate, now)?;
         let answer = created(&order);
+        let order = OwnedOrder {
+            order,
+            owner: owner::of(request),
+        };
 
         let claim = key.map(|key| {
             NewClaim::new(

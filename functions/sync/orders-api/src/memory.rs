@@ -12,13 +12,12 @@ use std::sync::{Mutex, PoisonError};
 use lambda_kit::idempotency::memory::{ClaimLost, MemoryClaims};
 use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 
-use crate::order::Order;
-use crate::ports::{OrderStore, StoreError};
+use crate::ports::{OrderStore, OwnedOrder, StoreError};
 
 /// Orders and claims in memory; [`MemoryStore::failing_with`] makes every call fail.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    orders: Mutex<HashMap<String, Order>>,
+    orders: Mutex<HashMap<String, OwnedOrder>>,
     claims: MemoryClaims,
     fault: Option<Fault>,
 }
@@ -77,7 +76,7 @@ impl MemoryStore {
 }
 
 impl OrderStore for MemoryStore {
-    async fn get_order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+    async fn get_order(&self, id: &str) -> Result<Option<OwnedOrder>, StoreError> {
         self.check()?;
         Ok(self
             .orders
@@ -89,20 +88,20 @@ impl OrderStore for MemoryStore {
 
     async fn create_order(
         &self,
-        order: &Order,
+        order: &OwnedOrder,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> Result<(), StoreError> {
         self.check()?;
         // One lock over the order's check, the claim's completion and the order's write: the
         // transaction of the DynamoDB adapter.
         let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
-        if orders.contains_key(&order.id) {
-            return Err(StoreError::AlreadyExists(order.id.clone()));
+        if orders.contains_key(&order.order.id) {
+            return Err(StoreError::AlreadyExists(order.order.id.clone()));
         }
         if let Some((claim, response)) = completes {
             self.claims.try_complete(claim, response)?;
         }
-        orders.insert(order.id.clone(), order.clone());
+        orders.insert(order.order.id.clone(), order.clone());
         Ok(())
     }
 }

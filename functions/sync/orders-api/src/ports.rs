@@ -38,11 +38,20 @@ impl From<IdempotencyError> for StoreError {
     }
 }
 
+/// An order as it is kept: the order and its owner, the caller who created it
+/// ([`lambda_kit::owner`]; `None` when it was created on an open API). The owner is never part
+/// of the order's answer or of its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedOrder {
+    pub order: Order,
+    pub owner: Option<String>,
+}
+
 /// Where orders and their idempotency claims are kept (the claims through the kit's
 /// [`ClaimStore`], which the kit's idempotency flow drives).
 pub trait OrderStore: ClaimStore<Error = StoreError> {
-    /// The order with this id, if there is one.
-    fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;
+    /// The order with this id and its owner, if there is one.
+    fn get_order(&self, id: &str) -> impl Future<Output = Result<Option<OwnedOrder>, StoreError>> + Send;
 
     /// Stores a new order and, in the same transaction, with `completes`, the completed
     /// idempotency claim with its answer: an order never exists without its replayable answer,
@@ -50,7 +59,7 @@ pub trait OrderStore: ClaimStore<Error = StoreError> {
     /// Its `order.created` event goes into the outbox in that transaction too. // starter: with fanout
     fn create_order(
         &self,
-        order: &Order,
+        order: &OwnedOrder,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -12,7 +12,7 @@ use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
 use lambda_kit::outbox::OutboxTable; // starter: with fanout
 
 use crate::order::Order;
-use crate::ports::{OrderStore, StoreError};
+use crate::ports::{OrderStore, OwnedOrder, StoreError};
 
 /// Orders keyed by `id` and the idempotency records of their creates.
 /// With the outbox their events leave through, in the same transaction. // starter: with fanout
@@ -42,7 +42,7 @@ impl DynamoDbStore {
 }
 
 impl OrderStore for DynamoDbStore {
-    async fn get_order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+    async fn get_order(&self, id: &str) -> Result<Option<OwnedOrder>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -53,19 +53,20 @@ impl OrderStore for DynamoDbStore {
         output
             .item
             .as_ref()
-            .map(|item| order_from_item(item).map_err(StoreError::from))
+            .map(|item| order_from_item(item.clone()).map_err(StoreError::from))
             .transpose()
     }
 
     async fn create_order(
         &self,
-        order: &Order,
+        owned: &OwnedOrder,
         completes: Option<(&NewClaim, &StoredResponse)>,
     ) -> Result<(), StoreError> {
+        let order = &owned.order;
         let put_order = Put::builder()
             .table_name(&self.orders_table)
             .set_item(Some(
-                order_to_item(order).map_err(|error| StoreError::Failed(error.into()))?,
+                order_to_item(owned).map_err(|error| StoreError::Failed(error.into()))?,
             ))
             .condition_expression("attribute_not_exists(id)")
             .build()
@@ -136,13 +137,28 @@ fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
 // starter: end
 
 /// An order item is the order's contract (`contracts::order::Order`) through serde: the
-/// attributes other patterns may read.
+/// attributes other patterns may read; and `owner`, the digest of the caller who created it,
+/// where the API has an authorizer.
 /// job-worker's invoice job reads this table. // starter: with async
-fn order_to_item(order: &Order) -> Result<Item, serde_dynamo::Error> {
-    serde_dynamo::to_item(order)
+fn order_to_item(owned: &OwnedOrder) -> Result<Item, serde_dynamo::Error> {
+    let mut item: Item = serde_dynamo::to_item(&owned.order)?;
+    if let Some(owner) = &owned.owner {
+        item.insert(OWNER.to_owned(), s(owner));
+    }
+    Ok(item)
 }
 
+/// The attribute that holds an order's owner.
+const OWNER: &str = "owner";
+
 /// Reads an order item back.
-fn order_from_item(item: &Item) -> Result<Order, MalformedItem> {
-    serde_dynamo::from_item::<_, Order>(item.clone()).map_err(|error| MalformedItem(format!("not an order: {error}")))
+fn order_from_item(mut item: Item) -> Result<OwnedOrder, MalformedItem> {
+    let owner = match item.remove(OWNER) {
+        None => None,
+        Some(aws_sdk_dynamodb::types::AttributeValue::S(owner)) => Some(owner),
+        Some(_) => return Err(MalformedItem("an order's owner is not a string".to_owned())),
+    };
+    let order =
+        serde_dynamo::from_item::<_, Order>(item).map_err(|error| MalformedItem(format!("not an order: {error}")))?;
+    Ok(OwnedOrder { order, owner })
 }

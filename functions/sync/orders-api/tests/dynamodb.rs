@@ -10,10 +10,12 @@ use chrono::Utc;
 use http::StatusCode;
 use lambda_kit::idempotency::{self, Claim, ClaimStore, ExistingClaim, IdempotencyKey, NewClaim, StoredResponse};
 use orders_api::order;
-use orders_api::ports::StoreError;
+use orders_api::ports::{OrderStore, StoreError};
 use orders_api::store::DynamoDbStore;
 use serde_json::{Value, json};
-use support::{REQUEST_ID, body_json, get, header, jwt_caller, local, post_order, post_order_as, unique};
+use support::{
+    REQUEST_ID, body_json, get, get_as, header, iam_caller, jwt_caller, local, post_order, post_order_as, unique,
+};
 
 fn order_for(customer_id: &str) -> Value {
     json!({"customer_id": customer_id, "currency": "EUR", "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": 1250}, {"sku": "MUG-3", "quantity": 1, "unit_price": 899}]})
@@ -103,6 +105,42 @@ async fn two_callers_with_the_same_key_each_get_their_own_order_and_only_their_o
         "alice's retry gets alice's order"
     );
     assert_eq!(local.orders_of(&customer).await, 3);
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn an_order_keeps_its_owner_and_another_caller_reads_it_as_if_it_did_not_exist() {
+    let local = local().await;
+    let api = local.api();
+
+    let created = api
+        .handle(post_order_as(
+            &order_for(&unique("c")),
+            &unique("key"),
+            iam_caller("alice"),
+        ))
+        .await;
+    let location = header(&created, "location").expect("location").to_owned();
+    let by_alice = api.handle(get_as(&location, iam_caller("alice"))).await;
+    let by_bob = api.handle(get_as(&location, iam_caller("bob"))).await;
+
+    assert_eq!(
+        (by_alice.status(), by_bob.status()),
+        (StatusCode::OK, StatusCode::NOT_FOUND)
+    );
+    assert_eq!(
+        body_json(&by_alice),
+        body_json(&created),
+        "the owner is not part of the order's answer"
+    );
+    let id = body_json(&created)["id"].as_str().expect("id").to_owned();
+    let stored = local.store().get_order(&id).await.expect("read").expect("stored");
+    let owner = lambda_kit::owner::digest("iam:arn:aws:iam::123456789012:user/alice");
+    assert_eq!(
+        stored.owner.as_deref(),
+        Some(owner.as_str()),
+        "kept as the caller's digest, not its name"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +291,7 @@ async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail(
         "no-such-table-either",
         "nor-this-one", // starter: with fanout
     );
-    let api = local.api_with(store, local.config.settings);
+    let api = local.api_with(store, local.config.settings.clone());
 
     let response = api.handle(post_order(&order_for("c-1"), None)).await;
 
@@ -287,7 +325,7 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
         &local.config.idempotency_table,
         &local.config.outbox_table, // starter: with fanout
     );
-    let api = local.api_with(store, local.config.settings);
+    let api = local.api_with(store, local.config.settings.clone());
 
     let response = api.handle(get("/orders/0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01")).await;
 

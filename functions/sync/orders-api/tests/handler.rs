@@ -13,7 +13,7 @@ use orders_api::handler::OrdersApi;
 use orders_api::memory::{Fault, MemoryStore};
 use orders_api::order;
 use serde_json::{Value, json};
-use support::{REQUEST_ID, body_json, get, header, jwt_caller, post_order, post_order_as};
+use support::{REQUEST_ID, body_json, get, get_as, header, iam_caller, jwt_caller, post_order, post_order_as};
 
 fn api(store: MemoryStore) -> OrdersApi<MemoryStore> {
     OrdersApi::new(store, Settings::default()).expect("the route table")
@@ -48,6 +48,78 @@ async fn a_created_order_is_read_back_at_its_location() {
     assert_eq!(read.status(), StatusCode::OK);
     assert_eq!(body_json(&read), body_json(&created));
     assert_eq!(body_json(&read)["total"], 4079);
+}
+
+#[tokio::test]
+async fn another_callers_order_answers_as_if_it_did_not_exist() {
+    let api = api(MemoryStore::new());
+    for (alice, bob) in [
+        (jwt_caller("alice"), jwt_caller("bob")),
+        (iam_caller("alice"), iam_caller("bob")),
+    ] {
+        // Given an order Alice created behind an authorizer
+        let created = api
+            .handle(post_order_as(&order_for("c-1"), &support::unique("k"), alice.clone()))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = header(&created, "location").expect("location").to_owned();
+
+        // When Alice and then Bob read it
+        let by_alice = api.handle(get_as(&location, alice)).await;
+        let by_bob = api.handle(get_as(&location, bob.clone())).await;
+
+        // Then Alice gets it, and Bob the answer of an id that does not exist
+        assert_eq!(by_alice.status(), StatusCode::OK);
+        assert_eq!(body_json(&by_alice), body_json(&created));
+        let unknown = api
+            .handle(get_as("/orders/0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01", bob))
+            .await;
+        assert_eq!(by_bob.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body_json(&by_bob), body_json(&unknown));
+    }
+}
+
+#[tokio::test]
+async fn what_was_created_on_an_open_api_is_no_callers_once_it_is_closed() {
+    let api = api(MemoryStore::new());
+    let created = api.handle(post_order(&order_for("c-1"), None)).await;
+    let location = header(&created, "location").expect("location").to_owned();
+
+    assert_eq!(
+        api.handle(get(&location)).await.status(),
+        StatusCode::OK,
+        "open: anyone reads"
+    );
+    assert_eq!(
+        api.handle(get_as(&location, iam_caller("alice"))).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn with_a_customer_claim_a_caller_orders_for_the_customer_its_token_names_only() {
+    let settings = Settings {
+        customer_claim: Some("sub".to_owned()),
+        ..Settings::default()
+    };
+    let store = MemoryStore::new();
+    let api = OrdersApi::new(store, settings).expect("the route table");
+
+    let own = api
+        .handle(post_order_as(&order_for("alice"), "k-1", jwt_caller("alice")))
+        .await;
+    let other = api
+        .handle(post_order_as(&order_for("c-1"), "k-2", jwt_caller("alice")))
+        .await;
+    let no_token = api.handle(post_order(&order_for("alice"), None)).await;
+
+    assert_eq!(own.status(), StatusCode::CREATED);
+    for refused in [&other, &no_token] {
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(body_json(refused)["type"], "/problems/not-your-customer");
+        assert_eq!(body_json(refused)["errors"][0]["pointer"], "/customer_id");
+    }
+    assert_eq!(api.store().len(), 1, "a refused order is not stored");
 }
 
 #[tokio::test]

@@ -52,7 +52,7 @@ impl IdempotencyKey {
         let Some(caller) = caller else {
             return Ok(key);
         };
-        let digest = hex::encode(Sha256::digest(caller.as_bytes()));
+        let digest = crate::owner::digest(caller);
         let raw = &key.0[operation.len() + 1..];
         Ok(Self(format!("{operation}@{digest}#{raw}")))
     }

@@ -48,3 +48,30 @@ pub fn body_json(response: &Response<Body>) -> Value {
 pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|value| value.to_str().ok())
 }
+
+/// A request as the HTTP API delivers it once its JWT authorizer let `subject` in (the sample
+/// event `create-report-job-idempotent.json`, its method, path, body and key replaced).
+pub fn request_as(subject: &str, method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> Request {
+    let file = test_support::events_dir("jobs-api").join("create-report-job-idempotent.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("sample event")).expect("JSON");
+    event["rawPath"] = Value::from(path);
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event["routeKey"] = Value::from("$default");
+    event["requestContext"]["routeKey"] = Value::from("$default");
+    let headers = event["headers"].as_object_mut().expect("headers");
+    headers.remove("idempotency-key");
+    headers.remove("content-length");
+    if let Some(key) = key {
+        headers.insert("idempotency-key".into(), Value::from(key));
+    }
+    match body {
+        Some(body) => event["body"] = Value::from(body.to_string()),
+        None => {
+            event.as_object_mut().expect("event").remove("body");
+        }
+    }
+    event["requestContext"]["authorizer"] =
+        serde_json::json!({"jwt": {"claims": {"iss": "https://idp.example.com", "sub": subject}, "scopes": null}});
+    with_context(lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event"))
+}

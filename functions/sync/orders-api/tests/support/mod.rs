@@ -37,7 +37,7 @@ impl Local {
     }
 
     pub fn api(&self) -> OrdersApi<DynamoDbStore> {
-        OrdersApi::new(self.store(), self.config.settings).expect("the route table")
+        OrdersApi::new(self.store(), self.config.settings.clone()).expect("the route table")
     }
 
     pub fn api_with(&self, store: DynamoDbStore, settings: Settings) -> OrdersApi<DynamoDbStore> {
@@ -113,6 +113,23 @@ pub fn post_order_as(body: &Value, idempotency_key: &str, authorizer: Value) -> 
 /// The `requestContext.authorizer` of a caller a JWT authorizer let in.
 pub fn jwt_caller(subject: &str) -> Value {
     serde_json::json!({"jwt": {"claims": {"iss": "https://idp.example.com", "sub": subject, "aud": "orders"}, "scopes": null}})
+}
+
+/// `GET path` from a caller an authorizer let in (`requestContext.authorizer`).
+pub fn get_as(path: &str, authorizer: Value) -> Request {
+    let text = std::fs::read_to_string(events_dir().join("get-order.json")).expect("sample event");
+    let mut event: Value = serde_json::from_str(&text).expect("JSON");
+    event["rawPath"] = Value::from(path);
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event["pathParameters"]["id"] = Value::from(path.rsplit('/').next().unwrap_or_default());
+    event["requestContext"]["authorizer"] = authorizer;
+    with_context(lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event"))
+}
+
+/// The `requestContext.authorizer` of a SigV4 caller the IAM authorizer let in.
+pub fn iam_caller(user: &str) -> Value {
+    serde_json::json!({"iam": {"accountId": "123456789012", "userArn": format!("arn:aws:iam::123456789012:user/{user}"),
+                               "callerId": user, "userId": user}})
 }
 
 pub fn get(path: &str) -> Request {
