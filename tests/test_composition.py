@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tools.starter import template as composition
-from tools.shared.cfn import ROOT, Template, load, references
+from tools.shared.cfn import ROOT, Template, load, referable, references
 from tools.shared.cfn import _Loader as cfn_loader
 from patterns import needs
 
@@ -76,7 +76,7 @@ def test_a_composition_refers_only_to_what_it_holds(patterns):
     environment variable naming another pattern's table passes): so here, for each pattern alone
     and for all of them, every reference names a resource, a parameter or a pseudo-parameter."""
     body = load_text(composition.compose(patterns))
-    known = set(body["Resources"]) | set(body.get("Parameters", {}))
+    known = referable(body)
     dangling = {name for name in references(body) if not name.startswith("AWS::")} - known
     assert not dangling, f"{patterns}: references to nothing in the composition: {sorted(dangling)}"
 

@@ -100,7 +100,17 @@ def test_the_template_deploys_whole_and_is_deleted_whole(cloudformation):
     cfn.delete_stack(StackName="s")
     assert cloudformation("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert sns.list_subscriptions()["Subscriptions"] == []
-    assert cloudformation("dynamodb").list_tables()["TableNames"] == []
+    # The data outlives the stack (DataRetention Retain, the default): the tables stay.
+    dynamodb = cloudformation("dynamodb")
+    tables = sorted(r["PhysicalResourceId"] for r in deployed.values() if r["ResourceType"] == "AWS::DynamoDB::Table")
+    assert sorted(dynamodb.list_tables()["TableNames"]) == tables
+    for table in tables:
+        dynamodb.delete_table(TableName=table)
+    # A throwaway stack takes its data with it.
+    cfn.create_stack(StackName="t", TemplateBody=template_text(), Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                     Parameters=parameters(DataRetention="Delete"))
+    cfn.delete_stack(StackName="t")
+    assert dynamodb.list_tables()["TableNames"] == []
 
 
 @needs_one_of("sync", "async")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from patterns import has, needs, needs_one_of
-from tools.shared.cfn import ROOT, Template, load, references
+from tools.shared.cfn import ROOT, Template, load, referable, references
 
 BIN = Path(sys.executable).parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -56,7 +56,7 @@ def test_the_template_refers_only_to_what_it_holds():
     environment variable naming a table that is not there passes): every reference names a
     resource, a parameter or a pseudo-parameter."""
     body = load(ROOT / "template.yaml")
-    known = set(body["Resources"]) | set(body.get("Parameters", {}))
+    known = referable(body)
     dangling = {name for name in references(body) if not name.startswith("AWS::")} - known
     assert not dangling, f"references to nothing in template.yaml: {sorted(dangling)}"
 
@@ -220,6 +220,8 @@ def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
     covered = set()
     for policy in policies:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny":
+                continue  # the TLS-only statement (test_every_queue_policy_refuses_requests_without_tls)
             assert statement["Principal"] != "*" and statement["Action"] == "sqs:SendMessage"
             assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Ref": "DomainEventsTopic"}
             covered |= {arn["Fn::GetAtt"][0] for arn in statement["Resource"]}
@@ -236,7 +238,53 @@ def test_the_events_topic_is_encrypted_and_takes_tls_publishes_only():
     assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
     (policy,) = [p for p in TEMPLATE.of_type("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": "DomainEventsTopic"}]]
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
-    assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies)
+    assert any(s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false" for s in denies)
+
+
+def test_the_data_outlives_the_stack_unless_the_deployer_says_it_is_throwaway():
+    """Tables, the key that encrypts them and the secrets survive `sam delete` and a replacing
+    update by default (DeletionPolicy and UpdateReplacePolicy Retain, through
+    AWS::LanguageExtensions); DataRetention Delete is for throwaway stacks."""
+    from tools.shared.cfn import translate
+
+    kinds = ("AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::SecretsManager::Secret")
+    data = [name for kind in kinds for name in TEMPLATE.of_type(kind)]
+    assert data and TEMPLATE.body["Parameters"]["DataRetention"]["Default"] == "Retain"
+    for parameters, policy in (({}, "Retain"), ({"DataRetention": "Delete"}, "Delete")):
+        resources = translate(TEMPLATE.body, parameters)["Resources"]
+        for name in data:
+            assert (resources[name]["DeletionPolicy"], resources[name]["UpdateReplacePolicy"]) == (policy, policy), name
+
+
+def test_every_queue_policy_refuses_requests_without_tls():
+    policies = TEMPLATE.of_type("AWS::SQS::QueuePolicy")
+    for name, policy in policies.items():
+        queues = {queue["Ref"] for queue in policy["Properties"]["Queues"]}
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "aws:SecureTransport" in s.get("Condition", {}).get("Bool", {})]
+        assert deny["Principal"] == "*" and deny["Action"] == "sqs:*" and deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        assert {resource["Fn::GetAtt"][0] for resource in deny["Resource"]} == queues, name
+
+
+@needs("fanout")
+def test_only_event_publisher_may_publish_domain_events():
+    """A subscriber trusts what the topic delivers as what the outbox recorded: the topic's
+    policy lets event-publisher's role publish and denies every other principal, even one whose
+    IAM policy allows sns:Publish on *."""
+    (policy,) = [p for p in TEMPLATE.of_type("AWS::SNS::TopicPolicy").values() if p["Properties"]["Topics"] == [{"Ref": "DomainEventsTopic"}]]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    publisher = {"Fn::GetAtt": ["EventPublisherFunctionRole", "Arn"]}
+    def actions(statement: dict) -> list[str]:
+        return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+    allows = [s for s in statements if s["Effect"] == "Allow" and "sns:Publish" in actions(s)]
+    assert [s["Principal"] for s in allows] == [{"AWS": publisher}]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny" and "ArnNotEquals" in s.get("Condition", {})]
+    assert deny["Principal"] == "*" and deny["Action"] == "sns:Publish"
+    assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": publisher}
+    # The role exists once SAM has made it: the one event-publisher runs as.
+    role = TEMPLATE.translated["EventPublisherFunction"]["Properties"]["Role"]
+    assert role == {"Fn::GetAtt": ["EventPublisherFunctionRole", "Arn"]} and "EventPublisherFunctionRole" in TEMPLATE.translated
 
 
 def test_sns_invoked_functions_have_an_on_failure_destination():
@@ -511,6 +559,50 @@ def test_with_auth_mode_jwt_the_websocket_connect_takes_jwts_of_the_same_issuer_
 
     variables = translate(TEMPLATE.body, {})["Resources"]["WsApiFunction"]["Properties"]["Environment"]["Variables"]
     assert not any(name.startswith("JWT_") for name in variables)
+
+
+def rules_refusing(parameters: dict[str, str]) -> list[str]:
+    """The template's Rules as CloudFormation evaluates them before a deploy with `parameters`:
+    the AssertDescription of every assertion that fails (Fn::Equals, Fn::Not, Fn::Contains, Ref)."""
+    declared = TEMPLATE.body.get("Parameters", {})
+
+    def value(name: str):
+        text = parameters.get(name, declared[name].get("Default", ""))
+        return text.split(",") if declared[name]["Type"] == "CommaDelimitedList" else text
+
+    def evaluate(node):
+        if isinstance(node, dict):
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                return value(argument)
+            if function == "Fn::Equals":
+                return evaluate(argument[0]) == evaluate(argument[1])
+            if function == "Fn::Not":
+                return not evaluate(argument[0])
+            if function == "Fn::Contains":
+                return evaluate(argument[1]) in evaluate(argument[0])
+            raise AssertionError(f"no evaluation of {function} here")
+        return node
+
+    refused = []
+    for rule in TEMPLATE.body.get("Rules", {}).values():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"]):
+            continue
+        refused += [a["AssertDescription"] for a in rule["Assertions"] if not evaluate(a["Assert"])]
+    return refused
+
+
+@needs_one_of("sync", "async")
+def test_auth_mode_jwt_without_an_issuer_or_an_audience_is_refused_at_deploy():
+    """API Gateway takes a JWT authorizer with an empty issuer or audience and then lets no
+    token in: the template's rule refuses that deploy instead."""
+    issuer = "https://idp.example.com"
+    assert rules_refusing({}) == rules_refusing({"AuthMode": "NONE"}) == []
+    assert rules_refusing({"AuthMode": "JWT", "JwtIssuer": issuer, "JwtAudience": "app,ops"}) == []
+    assert len(rules_refusing({"AuthMode": "JWT"})) == 2
+    assert [r for r in rules_refusing({"AuthMode": "JWT", "JwtAudience": "app"}) if "JwtIssuer" in r]
+    assert [r for r in rules_refusing({"AuthMode": "JWT", "JwtIssuer": issuer}) if "JwtAudience" in r]
+    assert [r for r in rules_refusing({"AuthMode": "JWT", "JwtIssuer": issuer, "JwtAudience": "app,"}) if "JwtAudience" in r]
 
 
 def test_the_auth_parameters_accept_only_what_api_gateway_can_use():

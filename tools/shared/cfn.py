@@ -518,6 +518,14 @@ def patterns_here() -> tuple[str, ...]:
     return tuple(name for name in PATTERN_ORDER if name in found) + tuple(sorted(found - set(PATTERN_ORDER)))
 
 
+def referable(body: dict) -> set[str]:
+    """What a reference in a SAM template body may name: its resources and parameters, and the
+    execution role SAM makes for each function that names none (`<Function>Role`)."""
+    roles = {f"{name}Role" for name, resource in body.get("Resources", {}).items()
+             if resource.get("Type") == "AWS::Serverless::Function" and "Role" not in resource.get("Properties", {})}
+    return set(body.get("Resources", {})) | set(body.get("Parameters", {})) | roles
+
+
 def references(value: Any) -> set[str]:
     """Every logical id or parameter a template body refers to (Ref, GetAtt, Sub, DependsOn)."""
     found: set[str] = set()

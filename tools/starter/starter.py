@@ -421,7 +421,7 @@ container they started.
 export AWS_PROFILE=...        # credentials for the account, as the AWS CLI takes them
 make build                    # sam build: arm64 binaries, cross-compiled with cargo-lambda
 .venv/bin/sam deploy --guided # asks for the region, AuthMode (IAM, the default; JWT; or NONE, open to anyone) and AlarmEmail{call}
-.venv/bin/sam delete          # removes the stack
+.venv/bin/sam delete          # removes the stack, not its data: tables, key and secrets stay (DataRetention=Delete: they go too)
 ```
 
 Give `AlarmEmail` and confirm the mail AWS sends: every alarm of the stack reaches it.

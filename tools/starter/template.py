@@ -45,7 +45,7 @@ def present() -> tuple[str, ...]:
 
 
 PATTERNS = present()
-SECTIONS = ("Parameters", "Conditions", "Resources", "Outputs")
+SECTIONS = ("Parameters", "Rules", "Conditions", "Resources", "Outputs")
 
 _TOP = re.compile(r"^([A-Za-z]+):")
 _ENTRY = re.compile(r"^  ([A-Za-z0-9]+):")
@@ -242,6 +242,8 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS, project: str | Non
     }
     used_text += "".join(shared_conditions.values())
     shared_parameters = {name: text for name, text in shared.section("Parameters").items() if name in _names_used(used_text)}
+    # A rule checks parameters at deploy: it comes with the parameters it reads.
+    shared_rules = {name: text for name, text in shared.section("Rules").items() if _names_used(text) <= set(shared_parameters)}
 
     titles = [parts[name].body["Metadata"]["Pattern"]["Title"] for name in chosen]
     if project:
@@ -275,6 +277,8 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS, project: str | Non
         ]
 
     section("Parameters", groups("Parameters", shared_parameters))
+    if shared_rules:
+        out.append("\nRules:\n" + "".join(shared_rules.values()))
     if shared_conditions:
         out.append("\nConditions:\n" + "".join(shared_conditions.values()))
     if "Globals" in shared.top:
