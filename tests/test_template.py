@@ -146,12 +146,16 @@ def test_every_ttl_attribute_is_one_the_code_writes():
 
 # Messaging invariants (Lambda's and SQS's rules that no linter checks) -------------------------
 
-SQS_EVENTS = [
-    (logical_id, event["Properties"])
-    for logical_id, function in FUNCTIONS.items()
-    for event in function["Properties"].get("Events", {}).values()
-    if event["Type"] == "SQS"
-]
+def mappings_from(resource_type: str) -> list[tuple[str, dict]]:
+    """(function, properties) of every event source mapping whose source is a `resource_type`."""
+    return [
+        (mapping["Properties"]["FunctionName"]["Ref"], mapping["Properties"])
+        for mapping in TEMPLATE.of_type("AWS::Lambda::EventSourceMapping").values()
+        if TEMPLATE.resources[mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]["Type"] == resource_type
+    ]
+
+
+SQS_EVENTS = mappings_from("AWS::SQS::Queue")
 
 
 def resolved(value):
@@ -172,14 +176,14 @@ def test_sqs_consumers_report_failures_per_record_in_batches_lambda_accepts(logi
 
 @pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
 def test_the_visibility_timeout_is_at_least_six_times_the_function_timeout_plus_the_window(logical_id, source):
-    queue = TEMPLATE.resources[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    queue = TEMPLATE.resources[source["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
     timeout = function_property(FUNCTIONS[logical_id], "Timeout")
     assert queue["VisibilityTimeout"] >= 6 * timeout + source.get("MaximumBatchingWindowInSeconds", 0)
 
 
 @pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
 def test_poison_messages_go_to_a_longer_lived_alarmed_dlq_after_at_least_five_receives(logical_id, source):
-    queue = TEMPLATE.resources[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    queue = TEMPLATE.resources[source["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
     redrive = queue["RedrivePolicy"]
     assert redrive["maxReceiveCount"] >= 5
     dlq_name = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -295,7 +299,7 @@ def test_sns_invoked_functions_have_an_on_failure_destination():
 
 @needs("fanout")
 def test_stream_consumers_report_failures_and_keep_what_they_give_up_on():
-    streams = [e["Properties"] for fn in FUNCTIONS.values() for e in fn["Properties"].get("Events", {}).values() if e["Type"] == "DynamoDB"]
+    streams = [source for _, source in mappings_from("AWS::DynamoDB::Table")]
     assert streams
     for source in streams:
         assert "ReportBatchItemFailures" in source["FunctionResponseTypes"]
@@ -413,6 +417,37 @@ def test_no_managed_policy_grants_full_access():
                 assert "FullAccess" not in policy and policy != "AdministratorAccess", f"{logical_id}: {policy}"
         for arn in function.get("Properties", {}).get("ManagedPolicyArns", []) or []:
             assert "FullAccess" not in str(arn), f"{logical_id}: {arn}"
+
+
+# The managed policies a function role may carry once SAM has made it, and why each is there.
+MANAGED_POLICY_ALLOW_LIST = {
+    # SAM attaches it to every role it makes: logs:CreateLogGroup, CreateLogStream and
+    # PutLogEvents on Resource "*". CloudWatch Logs has resource-level permissions: narrowing it to
+    # each function's own log group takes a hand-written role per function (SECURITY.md).
+    "service-role/AWSLambdaBasicExecutionRole",
+    # Tracing: Active. X-Ray has no resource-level permissions: its actions take "*" only.
+    "AWSXrayWriteOnlyAccess",
+}
+
+
+def test_after_the_sam_transform_no_role_carries_a_managed_policy_off_the_list_or_a_wildcard_resource():
+    """SAM's SQS and DynamoDB event sources would attach AWSLambdaSQSQueueExecutionRole and
+    AWSLambdaDynamoDBExecutionRole (receive and delete on every queue, read every stream of the
+    account): the mappings are written out instead, each function's statement naming its own
+    queue or stream. Checked on the template as CloudFormation gets it, for every AuthMode."""
+    from tools.shared.cfn import translate
+
+    for parameters in ({}, {"AuthMode": "NONE"}, {"AuthMode": "JWT", "JwtIssuer": "https://idp.example.com", "JwtAudience": "app"}):
+        roles = {name: r["Properties"] for name, r in translate(TEMPLATE.body, parameters)["Resources"].items()
+                 if r["Type"] == "AWS::IAM::Role"}
+        assert roles
+        for name, role in roles.items():
+            managed = {arn.split(":policy/", 1)[1] for arn in role.get("ManagedPolicyArns", [])}
+            assert managed <= MANAGED_POLICY_ALLOW_LIST, f"{name}: {sorted(managed - MANAGED_POLICY_ALLOW_LIST)}"
+            for policy in role.get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    assert "*" not in resources, f"{name}: {statement}"
 
 
 @needs("realtime")

@@ -318,8 +318,8 @@ class Starter:
         kinds = Counter(body["Type"] for body in resources.values())
         alarms, keys, secrets = kinds["AWS::CloudWatch::Alarm"], kinds["AWS::KMS::Key"], kinds["AWS::SecretsManager::Secret"]
         idle = alarms * 0.10 + keys * 1.00 + secrets * 0.40
-        pollers = sum(1 for body in resources.values() if body["Type"] == "AWS::Serverless::Function"
-                      for event in (body["Properties"].get("Events") or {}).values() if event["Type"] == "SQS")
+        pollers = sum(1 for body in resources.values() if body["Type"] == "AWS::Lambda::EventSourceMapping"
+                      and resources[body["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue")
         crates = []
         for pattern in self.chosen:
             for crate in crates_of(pattern):
