@@ -221,23 +221,34 @@ def black_box(api: str, routes: list[HttpRoute]) -> None:
 
 # starter: with sync
 def callers_apart(api: str, routes: list[HttpRoute]) -> None:
-    """With AuthMode JWT: no token, no order; two callers with the same Idempotency-Key each
-    get their own order, and a retry its own caller's."""
+    """With AuthMode JWT: no token, no order; a caller orders for the customer its token names
+    (JwtCustomerClaim, `sub` here) and no other; two callers with the same Idempotency-Key each
+    get their own order, a retry its own caller's, and neither reads the other's."""
     (auth,) = {route.auth for route in routes if route.route_key == "POST /orders"}
-    order = {"customer_id": "c-rehearsal", "currency": "EUR", "items": [{"sku": "R-1", "quantity": 1, "unit_price": 500}]}
-    status, _, _ = request(f"{api}/orders", "POST", order)
+
+    def order_for(customer: str) -> dict:
+        return {"customer_id": customer, "currency": "EUR", "items": [{"sku": "R-1", "quantity": 1, "unit_price": 500}]}
+
+    status, _, _ = request(f"{api}/orders", "POST", order_for("alice"))
     check(status == 401, f"AuthMode JWT: POST /orders without a token answers 401 (got {status})")
     key = f"rehearsal-{time.time_ns()}"
 
-    def as_caller(subject: str) -> tuple[int, dict[str, str], Any]:
-        token = unsigned_token({"iss": auth.issuer, "aud": auth.audience[0], "sub": subject, "exp": int(time.time()) + 300})
-        return request(f"{api}/orders", "POST", order, {"authorization": f"Bearer {token}", "idempotency-key": key})
+    def token(subject: str) -> dict[str, str]:
+        claims = {"iss": auth.issuer, "aud": auth.audience[0], "sub": subject, "exp": int(time.time()) + 300}
+        return {"authorization": f"Bearer {unsigned_token(claims)}"}
+
+    def as_caller(subject: str, customer: str | None = None) -> tuple[int, dict[str, str], Any]:
+        return request(f"{api}/orders", "POST", order_for(customer or subject), {**token(subject), "idempotency-key": key})
 
     (a_status, _, alice), (b_status, _, bob), (_, again_headers, again) = as_caller("alice"), as_caller("bob"), as_caller("alice")
     check(a_status == b_status == 201 and alice["id"] != bob["id"],
-          "AuthMode JWT: two callers with the same Idempotency-Key each get their own order")
+          f"AuthMode JWT: two callers with the same Idempotency-Key each get their own order ({a_status}, {b_status})")
     check(again["id"] == alice["id"] and again_headers.get("idempotent-replayed") == "true",
           "AuthMode JWT: a caller's retry replays that caller's order")
+    status, _, _ = request(f"{api}/orders", "POST", order_for("bob"), token("alice"))
+    check(status == 403, f"AuthMode JWT: an order for another customer than the token names answers 403 (got {status})")
+    (own, _, _), (other, _, _) = (request(f"{api}/orders/{alice['id']}", "GET", None, token(subject)) for subject in ("alice", "bob"))
+    check((own, other) == (200, 404), f"AuthMode JWT: an order is its caller's to read; another caller gets 404 (got {own}, {other})")
 # starter: end
 
 
