@@ -169,21 +169,14 @@ impl JwtRules {
         if exp + LEEWAY_SECONDS <= now {
             return Err(JwtRefusal::Expired);
         }
-        match claims.get("nbf") {
-            None => {}
-            Some(nbf) => match nbf.as_f64() {
-                Some(nbf) if nbf - LEEWAY_SECONDS > now => return Err(JwtRefusal::NotYetValid),
-                Some(_) => {}
-                None => return Err(JwtRefusal::Malformed),
-            },
-        }
-        match claims.get("iat") {
-            None => {}
-            Some(iat) => match iat.as_f64() {
-                Some(iat) if iat - LEEWAY_SECONDS > now => return Err(JwtRefusal::IssuedInTheFuture),
-                Some(_) => {}
-                None => return Err(JwtRefusal::Malformed),
-            },
+        // Optional times that must not be in the future: not-before, issued-at.
+        for (claim, refusal) in [("nbf", JwtRefusal::NotYetValid), ("iat", JwtRefusal::IssuedInTheFuture)] {
+            match claims.get(claim).map(Value::as_f64) {
+                None => {}
+                Some(None) => return Err(JwtRefusal::Malformed),
+                Some(Some(at)) if at - LEEWAY_SECONDS > now => return Err(refusal),
+                Some(Some(_)) => {}
+            }
         }
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(JwtRefusal::WrongIssuer);
