@@ -291,6 +291,23 @@ def test_only_event_publisher_may_publish_domain_events():
     assert role == {"Fn::GetAtt": ["EventPublisherFunctionRole", "Arn"]} and "EventPublisherFunctionRole" in TEMPLATE.translated
 
 
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_the_guard_dlq_rule_is_suppressed_only_with_its_reason(logical_id):
+    """AWS Guard's LAMBDA_DLQ_CHECK wants a DeadLetterConfig on every function. A DLQ on the
+    function catches asynchronous invocations only: where a function is invoked synchronously or
+    by an event source mapping, the suppression says so (the source's own DLQ takes the
+    failures); where it is invoked asynchronously, its on-failure destination does."""
+    function = FUNCTIONS[logical_id]
+    assert "LAMBDA_DLQ_CHECK" in function["Metadata"]["guard"]["SuppressedRules"]
+    text = (ROOT / "template.yaml").read_text()
+    block = text[text.index(f"\n  {logical_id}:\n"):]
+    block = block[:block.index("SuppressedRules:")]
+    assert "# LAMBDA_DLQ_CHECK: " in block.rsplit("guard:", 1)[1], "the reason, in a comment above the suppression"
+    asynchronous = any(e["Type"] == "SNS" for e in function["Properties"].get("Events", {}).values())
+    if asynchronous:
+        assert function["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
+
+
 def test_sns_invoked_functions_have_an_on_failure_destination():
     for function, _ in SNS_EVENTS:
         config = FUNCTIONS[function]["Properties"]["EventInvokeConfig"]
