@@ -41,7 +41,21 @@ impl Envelope {
             data,
         }
     }
+
+    /// The event without what only its deliverer may read: a `callback_url` in its data (a
+    /// capability: whoever holds the URL can post to the receiver, and the callbacks dispatcher
+    /// is the one reader that needs it). For whatever shows or keeps events: pushes to clients,
+    /// the audit log.
+    pub fn redacted(mut self) -> Self {
+        if let Value::Object(data) = &mut self.data {
+            data.remove(CAPABILITY_FIELD);
+        }
+        self
+    }
 }
+
+/// The data field [`Envelope::redacted`] removes.
+const CAPABILITY_FIELD: &str = "callback_url";
 
 /// What a subscriber received: an event, or something it did not ask for and only logs.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +93,27 @@ pub fn parse_incoming(body: &str) -> Result<Incoming, NotAnEvent> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_redacted_event_keeps_everything_but_its_callback_url() {
+        let data = serde_json::json!({"job_id": "j-1", "callback_url": "https://hooks.example.com/secret-path", "attempts": 1});
+        let event = super::Envelope::new("job.succeeded", 1, "job-worker", data, chrono::Utc::now());
+        let redacted = event.clone().redacted();
+        assert_eq!(redacted.data, serde_json::json!({"job_id": "j-1", "attempts": 1}));
+        assert_eq!((redacted.id, redacted.event_type), (event.id, event.event_type));
+        let order = super::Envelope::new(
+            "order.created",
+            1,
+            "orders-api",
+            serde_json::json!([1]),
+            chrono::Utc::now(),
+        );
+        assert_eq!(
+            order.clone().redacted(),
+            order,
+            "data that is not an object is kept as it is"
+        );
+    }
+
     use serde_json::json;
 
     use super::*;

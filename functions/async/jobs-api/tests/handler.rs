@@ -76,6 +76,24 @@ async fn another_callers_job_answers_as_if_it_did_not_exist() {
 }
 
 #[tokio::test]
+async fn a_callback_url_is_kept_for_delivery_and_never_shown_back() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new()).with_callbacks(contracts::callback::Policy::default());
+    let url = "https://hooks.example.com/jobs?token=s3cr3t";
+    let body = json!({"type": "report", "input": {"seconds": 1}, "callback_url": url});
+
+    let accepted = api.handle(request("POST", "/jobs", Some(&body), None)).await;
+    let location = header(&accepted, "location").expect("location").to_owned();
+    let polled = api.handle(request("GET", &location, None, None)).await;
+
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    for answer in [&accepted, &polled] {
+        assert!(body_json(answer).get("callback_url").is_none(), "{}", body_json(answer));
+    }
+    let id = body_json(&accepted)["id"].as_str().expect("id").to_owned();
+    assert_eq!(api.store().job(&id).expect("stored").callback_url.as_deref(), Some(url));
+}
+
+#[tokio::test]
 async fn a_key_used_again_after_its_window_never_returns_the_job_of_another_body() {
     // Given the job an earlier use of key k-1 left, its key's record gone with its TTL
     let store = MemoryJobStore::new();

@@ -163,7 +163,8 @@ fn unknown_fields(object: &Map<String, Value>, known: &[&str], errors: &mut Vec<
     }
 }
 
-/// A job record, as the table keeps it and `GET /jobs/{id}` shows it.
+/// A job record, as the table keeps it and `GET /jobs/{id}` shows it (without its owner and its
+/// callback URL).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
     pub id: String,
@@ -173,7 +174,9 @@ pub struct Job {
     pub input: Value,
     /// Runs started so far (a redelivery after a transient failure or a crash adds one).
     pub attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Where the callbacks pattern delivers the outcome. Never part of the job's answer: a
+    /// callback URL is often a capability (whoever holds it can post to the receiver).
+    #[serde(skip)]
     pub callback_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,

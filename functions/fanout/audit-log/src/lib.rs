@@ -43,6 +43,8 @@ impl<S: RecordStore> AuditLog<S> {
         let Some(event) = event_in(body)? else {
             return Ok(());
         };
+        // Kept without its callback URL: a capability, for the dispatcher only.
+        let event = event.redacted();
         let sns_message_id = serde_json::from_str::<Value>(body)
             .ok()
             .and_then(|notification| notification.get("MessageId").and_then(Value::as_str).map(str::to_owned));

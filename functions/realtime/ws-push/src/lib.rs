@@ -86,7 +86,8 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
             return Ok(());
         };
         let topics = topics_of(&known);
-        let payload = serde_json::to_vec(&event).expect("an envelope serializes");
+        // Clients get the event without its callback URL (a capability for the dispatcher only).
+        let payload = serde_json::to_vec(&event.clone().redacted()).expect("an envelope serializes");
         let now = Utc::now();
         let mut connections = Vec::new();
         for topic in &topics {

@@ -85,6 +85,10 @@ async fn the_sample_batch_reaches_the_followers_and_removes_the_gone() {
             .collect()
     };
     assert_eq!(to(&job_follower), ["job.succeeded"]);
+    // The sample's job.succeeded names a callback URL: clients get the event without it.
+    let (_, job_event) = pushed.iter().find(|(id, _)| id == &job_follower).expect("pushed");
+    assert_eq!(job_event["data"]["job_id"], JOB);
+    assert!(job_event["data"].get("callback_url").is_none(), "{job_event}");
     assert_eq!(to(&customer_follower), ["order.created"]);
     assert!(to(&gone).is_empty());
 
