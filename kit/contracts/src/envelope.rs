@@ -95,21 +95,21 @@ pub fn parse_incoming(body: &str) -> Result<Incoming, NotAnEvent> {
 mod tests {
     #[test]
     fn a_redacted_event_keeps_everything_but_its_callback_url() {
-        let data = serde_json::json!({"job_id": "j-1", "callback_url": "https://hooks.example.com/secret-path", "attempts": 1});
-        let event = super::Envelope::new("job.succeeded", 1, "job-worker", data, chrono::Utc::now());
+        let data = serde_json::json!({"thing_id": "t-1", "callback_url": "https://hooks.example.com/secret-path", "attempts": 1});
+        let event = super::Envelope::new("thing.done", 1, "things-worker", data, chrono::Utc::now());
         let redacted = event.clone().redacted();
-        assert_eq!(redacted.data, serde_json::json!({"job_id": "j-1", "attempts": 1}));
+        assert_eq!(redacted.data, serde_json::json!({"thing_id": "t-1", "attempts": 1}));
         assert_eq!((redacted.id, redacted.event_type), (event.id, event.event_type));
-        let order = super::Envelope::new(
-            "order.created",
+        let other = super::Envelope::new(
+            "thing.made",
             1,
-            "orders-api",
+            "things-api",
             serde_json::json!([1]),
             chrono::Utc::now(),
         );
         assert_eq!(
-            order.clone().redacted(),
-            order,
+            other.clone().redacted(),
+            other,
             "data that is not an object is kept as it is"
         );
     }
