@@ -122,17 +122,21 @@ def metric_documents(mark: int = 0, metric: str | None = None, outcome: str | No
 
 
 def wait_for_metric(mark: int, metric: str, outcome: str | None, function: str, total: float = 1,
-                    timeout: float = 20) -> list[dict]:
+                    timeout: float = 20, documents: int | None = None) -> list[dict]:
     """Waits until the documents of `metric`/`outcome` from `function` (its binary, or its
-    logical id under SAM) written after `mark` add up to at least `total`; returns them."""
+    logical id under SAM) written after `mark` add up to at least `total`, or, for a metric whose
+    values do not add up (a latency), until there are `documents` of them; returns them."""
     found: list[dict] = []
 
     def enough() -> bool:
         nonlocal found
         found = [d for d in metric_documents(mark, metric, outcome) if function_is(d["function"], function)]
+        if documents is not None:
+            return len(found) >= documents
         return sum(d[metric] for d in found) >= total
 
-    wait_until(enough, timeout, f"{metric} {outcome or ''} >= {total} from {function} in {function_log()}")
+    wanted = f"{documents} documents" if documents is not None else f">= {total}"
+    wait_until(enough, timeout, f"{metric} {outcome or ''} {wanted} from {function} in {function_log()}")
     return found
 
 
