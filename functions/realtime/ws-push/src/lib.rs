@@ -86,8 +86,11 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
             return Ok(());
         };
         let topics = topics_of(&known);
-        // Clients get the event without its callback URL (a capability for the dispatcher only).
-        let payload = serde_json::to_vec(&event.clone().redacted()).expect("an envelope serializes");
+        // Read by its contract first (a known type with the wrong shape is poison, a callback URL
+        // of the wrong type included); clients then get it without its callback URL (a capability
+        // for the dispatcher only).
+        let event = event.redacted();
+        let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let now = Utc::now();
         let mut connections = Vec::new();
         for topic in &topics {

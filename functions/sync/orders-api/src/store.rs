@@ -52,8 +52,7 @@ impl OrderStore for DynamoDbStore {
             .await?;
         output
             .item
-            .as_ref()
-            .map(|item| order_from_item(item.clone()).map_err(StoreError::from))
+            .map(|item| order_from_item(item).map_err(StoreError::from))
             .transpose()
     }
 
