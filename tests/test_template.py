@@ -194,6 +194,17 @@ def test_poison_messages_go_to_a_longer_lived_alarmed_dlq_after_at_least_five_re
 
 
 @pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
+def test_a_consumer_told_its_queues_receive_limit_is_told_the_redrive_policys(logical_id, source):
+    """A consumer that acts on a message's last delivery (`*_MAX_RECEIVES`) must know which one
+    it is: the number is the queue's maxReceiveCount, or it acts too early or never."""
+    queue = TEMPLATE.resources[source["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+    variables = (function_property(FUNCTIONS[logical_id], "Environment") or {}).get("Variables", {})
+    for name, value in variables.items():
+        if name.endswith("_MAX_RECEIVES"):
+            assert int(value) == queue["RedrivePolicy"]["maxReceiveCount"], name
+
+
+@pytest.mark.parametrize(("logical_id", "source"), SQS_EVENTS)
 def test_reserved_concurrency_covers_the_event_source_maximum_concurrency(logical_id, source):
     maximum = resolved(source["ScalingConfig"]["MaximumConcurrency"])
     reserved = resolved(FUNCTIONS[logical_id]["Properties"]["ReservedConcurrentExecutions"])

@@ -251,6 +251,10 @@ def push_walk(websocket: bool, webhook: bool) -> None:
             if websocket:
                 print("< connected")
             body = {"type": "report", "input": {"seconds": 2}}
+            # starter: with realtime
+            if websocket:
+                body["customer_id"] = "c-42"  # the customer the WebSocket speaks for follows it
+            # starter: end
             if receiver:
                 body["callback_url"] = receiver.url
             title = "A job that takes 2 s" + (", with a callback URL" if receiver else "")

@@ -131,7 +131,7 @@ NEW_KIND = """//! `words`: `{"text": "..."}`, at most 10,000 characters: counts 
 
 use serde_json::{Value, json};
 
-use super::{Input, JobError, Kind, Services};
+use super::{Input, JobError, Kind, Run};
 
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
@@ -151,7 +151,7 @@ impl Kind for Words {
         Some(Self { text: text? })
     }
 
-    async fn run(self, _: &Services) -> Result<Value, JobError> {
+    async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
         Ok(json!({"words": self.text.split_whitespace().count()}))
     }
 }

@@ -33,8 +33,9 @@ def ws_url() -> str:
     return url
 
 
-def submit(seconds: int) -> str:
-    status, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": seconds}})
+def submit(seconds: int, customer: str) -> str:
+    """A job for `customer`: the connections of that customer may follow it, no other."""
+    status, job = call("POST", "/jobs", {"type": "report", "input": {"seconds": seconds}, "customer_id": customer})
     assert status == 202, job
     return job["id"]
 
@@ -62,19 +63,26 @@ def test_a_connection_without_a_valid_token_is_refused(ws_url):
 
 def test_a_subscriber_receives_its_job_finishing_and_nothing_for_other_jobs(ws_url):
     mark = log_mark()
-    with connect(f"{ws_url}/?token={token('c-live')}", open_timeout=30) as websocket:
-        followed = submit(seconds=2)
-        other = submit(seconds=0)
+    with connect(f"{ws_url}/?token={token('c-live')}", open_timeout=30) as websocket, \
+            connect(f"{ws_url}/?token={token('c-stranger')}", open_timeout=30) as stranger:
+        followed = submit(seconds=2, customer="c-live")
+        other = submit(seconds=0, customer="c-live")
         websocket.send(json.dumps({"action": "subscribe", "job_id": followed}))
         assert json.loads(websocket.recv(timeout=30)) == {"type": "subscribed", "topics": [f"job:{followed}"]}
+        # Another customer who learnt the id: answered as for any id, and sent nothing.
+        stranger.send(json.dumps({"action": "subscribe", "job_id": followed}))
+        assert json.loads(stranger.recv(timeout=30)) == {"type": "subscribed", "topics": [f"job:{followed}"]}
 
         messages = receive_until(websocket, lambda m: m.get("type") == "job.succeeded", timeout=60)
         finished = [m for m in messages if m.get("type") == "job.succeeded"]
         assert [m["data"]["job_id"] for m in finished] == [followed]
+        assert finished[0]["data"]["customer_id"] == "c-live"
         # The other job finished first (no wait); anything about it would have arrived by now.
         time.sleep(2)
         assert all(m.get("data", {}).get("job_id") != other for m in messages + receive_until(websocket, lambda m: False, 1))
+        assert receive_until(stranger, lambda m: True, 1) == []
     wait_for_metric(mark, "Pushes", "pushed", "ws-push")
+    wait_for_metric(mark, "Pushes", "withheld", "ws-push")
 
 
 def test_a_message_the_api_does_not_know_is_answered_with_the_actions_there_are(ws_url):
@@ -91,7 +99,7 @@ def test_a_gone_connection_is_removed_when_an_event_finds_it(ws_url):
     dynamodb = client("dynamodb")
     table = os.environ["CONNECTIONS_TABLE"]
     mark = log_mark()
-    job_id = submit(seconds=2)
+    job_id = submit(seconds=2, customer="c-ghost")
     ghost = "R2hvc3RDb25uZWN0aW9u"  # subscribed, but no such connection at the gateway: 410 Gone
     expires = {"N": str(int(time.time()) + 3600)}
     for pk, sk in (("connection#" + ghost, "connection"), ("connection#" + ghost, f"topic#job:{job_id}"), (f"topic#job:{job_id}", "connection#" + ghost)):
@@ -111,7 +119,7 @@ def test_a_gone_connection_is_removed_when_an_event_finds_it(ws_url):
 def test_closing_the_websocket_forgets_the_connection(ws_url):
     dynamodb = client("dynamodb")
     table = os.environ["CONNECTIONS_TABLE"]
-    job_id = submit(seconds=5)
+    job_id = submit(seconds=5, customer="c-closing")
     with connect(f"{ws_url}/?token={token('c-closing')}", open_timeout=30) as websocket:
         websocket.send(json.dumps({"action": "subscribe", "job_id": job_id}))
         websocket.recv(timeout=30)

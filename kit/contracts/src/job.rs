@@ -15,6 +15,10 @@ pub struct JobSucceeded {
     /// Runs it took (a redelivery after a transient failure adds one).
     pub attempts: u32,
     pub result: Value,
+    /// The customer the job is for, where it names one: the one WebSocket connection that may
+    /// follow it (the realtime pattern reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     /// Where the submitter asked the outcome to be POSTed (the callbacks pattern reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -33,6 +37,8 @@ pub struct JobFailed {
     pub job_type: String,
     pub attempts: u32,
     pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
 }
@@ -57,6 +63,7 @@ mod tests {
             job_type: "report".into(),
             attempts: 2,
             result: json!({"rows": 1}),
+            customer_id: None,
             callback_url: None,
         };
         let envelope = succeeded.envelope("job-worker", Utc::now()).unwrap();
@@ -72,10 +79,12 @@ mod tests {
             job_type: "invoice".into(),
             attempts: 1,
             error: "order o does not exist".into(),
+            customer_id: Some("c-42".into()),
             callback_url: Some("https://hooks.example.com/jobs".into()),
         };
         let envelope = failed.envelope("job-worker", Utc::now()).unwrap();
         assert_eq!(envelope.data["callback_url"], "https://hooks.example.com/jobs");
+        assert_eq!(envelope.data["customer_id"], "c-42");
         assert_eq!(Event::read(&envelope).unwrap(), Some(Event::JobFailed(failed)));
     }
 

@@ -24,6 +24,18 @@ use serde::{Deserialize, Serialize};
 
 pub use envelope::{EVENT_TYPE_ATTRIBUTE, Envelope, Incoming, NotAnEvent, parse_incoming};
 
+/// Customer ids, as every pattern takes them: 1 to [`MAX_CUSTOMER_ID`] of `A-Z a-z 0-9 - _ .`.
+/// A WebSocket connection speaks for one; an order is for one, and so is a job that names one.
+pub fn is_customer_id(text: &str) -> bool {
+    (1..=MAX_CUSTOMER_ID).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The longest customer id, in bytes.
+pub const MAX_CUSTOMER_ID: usize = 64;
+
 /// A domain event's data: its type, its schema version, and its shape (the serde form of `Self`).
 ///
 /// A new field that old consumers may ignore keeps the version (unknown fields are ignored on

@@ -5,11 +5,11 @@
 //! caller reads it as if it did not exist (404), so ids reveal nothing. On an open API
 //! (`AuthMode` NONE) nothing tells callers apart, and anyone reads anything.
 
-use lambda_http::Request;
 use sha2::{Digest, Sha256};
 
 /// The owner of what `request` creates, or `None` on a route without an authorizer.
-pub fn of(request: &Request) -> Option<String> {
+#[cfg(feature = "http")]
+pub fn of(request: &lambda_http::Request) -> Option<String> {
     crate::http::caller(request).map(|caller| digest(&caller))
 }
 

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::Client; // starter: with sync
 use chrono::{DateTime, Utc};
 use contracts::order::Order; // starter: with sync
-use jobs::kinds::invoice::{OrderRead, OrderReadError, OrderReader}; // starter: with sync
+use jobs::kinds::invoice::{OrderRead, OrderReadError, OrderReader, StoredOrder}; // starter: with sync
 use jobs::store::{Finish, JobStoreError, Start};
 use jobs::table::JobsTable;
 use lambda_kit::dynamodb::s; // starter: with sync
@@ -59,7 +59,8 @@ impl JobLedger for JobsLedger {
 
 // starter: with sync
 /// Reads orders from the orders table that orders-api writes: each item is a
-/// `contracts::order::Order` through serde, which is all this function knows of orders-api.
+/// `contracts::order::Order` through serde, with the `owner` attribute beside it (the caller who
+/// created it, `lambda_kit::owner`), which is all this function knows of orders-api.
 #[derive(Debug, Clone)]
 pub struct OrdersTable {
     client: Client,
@@ -86,11 +87,12 @@ impl OrderReader for OrdersTable {
                 .send()
                 .await
                 .map_err(|error| OrderReadError(error.into()))?;
-            output
-                .item
-                .map(serde_dynamo::from_item::<_, Order>)
-                .transpose()
-                .map_err(|error| OrderReadError(error.into()))
+            let Some(item) = output.item else {
+                return Ok(None);
+            };
+            let owner = item.get("owner").and_then(|owner| owner.as_s().ok()).cloned();
+            let order: Order = serde_dynamo::from_item(item).map_err(|error| OrderReadError(error.into()))?;
+            Ok(Some(StoredOrder { order, owner }))
         })
     }
 }

@@ -11,6 +11,9 @@ pub struct Config {
     pub outbox_table: String, // starter: with fanout
     /// `WORKER_CONCURRENCY`: records of one batch run at the same time (default 10, the batch size).
     pub concurrency: usize,
+    /// `JOBS_MAX_RECEIVES`: the jobs queue's `maxReceiveCount` (default 5): on that delivery a
+    /// transient failure fails the job instead of dead-lettering its message.
+    pub max_receives: u32,
 }
 
 impl Config {
@@ -20,6 +23,7 @@ impl Config {
             orders_table: config::required("ORDERS_TABLE")?, // starter: with sync
             outbox_table: config::required("OUTBOX_TABLE")?, // starter: with fanout
             concurrency: config::parsed_or("WORKER_CONCURRENCY", 10)?,
+            max_receives: config::parsed_or("JOBS_MAX_RECEIVES", crate::handler::DEFAULT_MAX_RECEIVES)?,
         })
     }
 }

@@ -9,6 +9,17 @@
 //! | a job that succeeds                      | `SUCCEEDED` with its result           | success     |
 //! | a job that fails permanently             | `FAILED` with the reason              | success: not retried |
 //! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
+//! | ... on the message's last delivery       | `FAILED`: the reason, and that it gave up | success: no DLQ |
+//!
+//! The last delivery is the one whose `ApproximateReceiveCount` reaches the queue's
+//! `maxReceiveCount` ([`Worker::with_max_receives`]): failing it would dead-letter the message
+//! and leave the job `QUEUED` for good, with no `job.failed` event and no callback. A run is also
+//! cut short a little before the invocation's deadline ([`DEADLINE_MARGIN_MILLIS`]) and counts
+//! as a transient failure, so a job that runs out of time ends the same way instead of with the
+//! invocation's timeout. What is left: an invocation that dies on the last delivery (out of
+//! memory) dead-letters the message with the job `RUNNING`; the DLQ's alarm says so.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use contracts::Contract; // starter: with fanout
@@ -26,13 +37,14 @@ use tracing::{info, warn};
 use crate::ports::JobLedger;
 
 // starter: with fanout
-/// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the callback
-/// URL the job named, if any); none for a run that goes back to the queue.
+/// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the customer
+/// and the callback URL the job named, if any); none for a run that goes back to the queue.
 fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Envelope>, serde_json::Error> {
-    let (job_id, job_type, attempts, callback_url) = (
+    let (job_id, job_type, attempts, customer_id, callback_url) = (
         job.id.clone(),
         job.job_type.as_str().to_owned(),
         job.attempts,
+        job.customer_id.clone(),
         job.callback_url.clone(),
     );
     let now = Utc::now();
@@ -42,6 +54,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
             job_type,
             attempts,
             result: result.clone(),
+            customer_id,
             callback_url,
         }
         .envelope(SOURCE, now)
@@ -51,6 +64,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
             job_type,
             attempts,
             error: reason.clone(),
+            customer_id,
             callback_url,
         }
         .envelope(SOURCE, now)
@@ -65,6 +79,12 @@ const SOURCE: &str = "job-worker";
 
 /// How long a run holds its job when the invocation's deadline is unknown (outside Lambda).
 const DEFAULT_LEASE_MILLIS: i64 = 60_000;
+
+/// How long before the invocation's deadline a run is cut short: time to record the outcome.
+pub const DEADLINE_MARGIN_MILLIS: i64 = 2_000;
+
+/// `maxReceiveCount` of the jobs queue's redrive policy, unless told otherwise.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 
 /// Why a record is reported as failed (and so delivered again).
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +118,7 @@ pub struct Worker<L> {
     kinds: &'static [Registration],
     services: Services,
     concurrency: usize,
+    max_receives: u32,
 }
 
 impl<L: JobLedger> Worker<L> {
@@ -109,7 +130,15 @@ impl<L: JobLedger> Worker<L> {
             kinds,
             services,
             concurrency,
+            max_receives: DEFAULT_MAX_RECEIVES,
         }
+    }
+
+    /// The queue's `maxReceiveCount`: on that delivery a transient failure fails the job for
+    /// good (its event and callback included) instead of dead-lettering its message.
+    pub fn with_max_receives(mut self, max_receives: u32) -> Self {
+        self.max_receives = max_receives.max(1);
+        self
     }
 
     /// Runs a batch and reports the failed records by `messageId`.
@@ -151,9 +180,31 @@ impl<L: JobLedger> Worker<L> {
             Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
         };
 
-        let (finish, cause) = match kinds::run(self.kinds, &job, &self.services).await {
+        let receives = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse::<u32>().ok())
+            .unwrap_or(1);
+        let run = kinds::run(self.kinds, &job, &self.services);
+        let time_left = lease_until - Utc::now().timestamp_millis() - DEADLINE_MARGIN_MILLIS;
+        let outcome = match tokio::time::timeout(Duration::from_millis(time_left.max(0) as u64), run).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(JobError::Transient {
+                reason: "the run ran out of time".into(),
+                source: "cut short before the invocation's deadline".into(),
+            }),
+        };
+        let (finish, cause) = match outcome {
             Ok(result) => (Finish::Succeeded(result), None),
             Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
+            // The message's last delivery: failing it would dead-letter it with the job unfinished.
+            Err(JobError::Transient { reason, source }) if receives >= self.max_receives => {
+                warn!(job_id = %job.id, error = %lambda_kit::telemetry::ErrorChain(source.as_ref()), receives, "transient failure on the last delivery: the job fails");
+                (
+                    Finish::Failed(format!("{reason} (gave up after {receives} deliveries)")),
+                    None,
+                )
+            }
             Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
         };
         // starter: with fanout
@@ -209,6 +260,7 @@ mod tests {
         let request = JobRequest {
             job_type: jobs::model::JobType::named("report"),
             input: json!({"seconds": 0}),
+            customer_id: None,
             callback_url: callback_url.map(str::to_owned),
         };
         let mut job = Job::queued("j-1".into(), request, Utc::now());

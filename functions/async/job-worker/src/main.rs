@@ -27,7 +27,8 @@ async fn main() -> Result<(), Error> {
         KINDS,
         services,
         config.concurrency,
-    );
+    )
+    .with_max_receives(config.max_receives);
 
     lambda_kit::function::run(async |event: LambdaEvent<SqsBatch>| worker.handle(event).await).await
 }

@@ -23,6 +23,7 @@ impl JobLedger for EveryJobStarts {
         let request = JobRequest {
             job_type: JobType::named("report"),
             input: json!({ "seconds": 0 }),
+            customer_id: None,
             callback_url: None,
         };
         let mut job = Job::queued(id.to_owned(), request, now);

@@ -10,7 +10,7 @@ use job_worker::adapters::OrdersTable; // starter: with sync
 use job_worker::handler::Worker;
 use jobs::kinds::invoice::Invoice; // starter: with sync
 use jobs::kinds::report::Report;
-use jobs::kinds::{Input, JobError, KINDS, Kind, Registration, Services};
+use jobs::kinds::{Input, JobError, KINDS, Kind, Registration, Run, Services};
 use jobs::model::{Job, JobRequest, JobStatus, JobType};
 use jobs::store::{JobStoreError, Start};
 use jobs::table::JobsTable;
@@ -65,15 +65,22 @@ impl Local {
     }
 
     async fn seed(&self, id: &str, job_type: JobType, input: Value) {
+        self.seed_owned(id, job_type, input, None).await;
+    }
+
+    /// A job asked for by `owner` (a caller's digest).
+    async fn seed_owned(&self, id: &str, job_type: JobType, input: Value, owner: Option<String>) {
         let job = Job::queued(
             id.into(),
             JobRequest {
                 job_type,
                 input,
+                customer_id: None,
                 callback_url: None,
             },
             Utc::now(),
-        );
+        )
+        .owned_by(owner);
         match self.jobs().insert(&job).await {
             Ok(()) | Err(JobStoreError::AlreadyExists) => {}
             Err(error) => panic!("seeding failed: {error}"),
@@ -190,31 +197,55 @@ async fn sample_event_fixtures() {
 // starter: with sync
 #[tokio::test]
 #[ignore = "needs the local AWS (moto): `make test` runs it"]
-async fn an_invoice_job_renders_the_invoice_of_a_stored_order() {
+async fn an_invoice_job_renders_the_invoice_of_its_callers_stored_order_only() {
     let local = local().await;
     let order_id = unique_id();
-    // The order as orders-api keeps it: its contract, through serde, in the orders table.
+    let (alice, bob) = (
+        lambda_kit::owner::digest("iam:arn:aws:iam::000000000000:user/alice"),
+        lambda_kit::owner::digest("iam:arn:aws:iam::000000000000:user/bob"),
+    );
+    // The order as orders-api keeps it: its contract, through serde, in the orders table, and
+    // the digest of the caller who created it beside it.
     let order = contract_order(&order_id, "c-7", "EUR", &[("LAMP-2", 3, 2999)]);
+    let mut item: lambda_kit::dynamodb::Item = serde_dynamo::to_item(&order).expect("an item");
+    item.insert("owner".into(), lambda_kit::dynamodb::s(&alice));
     local
         .dynamodb
         .put_item()
         .table_name(&local.orders_table)
-        .set_item(Some(serde_dynamo::to_item(&order).expect("an item")))
+        .set_item(Some(item))
         .send()
         .await
         .expect("order stored");
-    let job_id = unique_id();
-    local
-        .seed(&job_id, Invoice::job_type(), json!({"order_id": order_id}))
-        .await;
+    let (job_id, others_job) = (unique_id(), unique_id());
+    for (id, owner) in [(&job_id, &alice), (&others_job, &bob)] {
+        local
+            .seed_owned(
+                id,
+                Invoice::job_type(),
+                json!({"order_id": order_id}),
+                Some(owner.clone()),
+            )
+            .await;
+    }
 
     let response = handle(
         &local.worker(),
-        batch(&[("m1", json!({"job_id": job_id, "type": "invoice"}))]),
+        batch(&[
+            ("m1", json!({"job_id": job_id, "type": "invoice"})),
+            ("m2", json!({"job_id": others_job, "type": "invoice"})),
+        ]),
     )
     .await;
 
     assert!(failed(&response).is_empty());
+    // Another caller's order reads as one that does not exist.
+    let refused = local.job(&others_job).await;
+    assert_eq!(refused.status, JobStatus::Failed);
+    assert_eq!(
+        refused.error.as_deref(),
+        Some(format!("order {order_id} does not exist").as_str())
+    );
     let job = local.job(&job_id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
     let result = job.result.expect("a result");
@@ -260,7 +291,7 @@ impl Kind for Flaky {
         Some(Flaky)
     }
 
-    async fn run(self, _: &Services) -> Result<Value, JobError> {
+    async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
         if FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
             return Err(JobError::Transient {
                 reason: "reading the source failed".into(),
@@ -297,6 +328,57 @@ async fn a_transient_failure_is_reported_and_the_redelivery_succeeds() {
     assert!(failed(&second).is_empty());
     let job = local.job(&job_id).await;
     assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 2));
+}
+
+/// A kind of job whose dependency is never in reach.
+struct Unreachable;
+
+impl Kind for Unreachable {
+    const NAME: &'static str = "unreachable";
+
+    fn read(_: &mut Input<'_>) -> Option<Self> {
+        Some(Unreachable)
+    }
+
+    async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
+        Err(JobError::Transient {
+            reason: "reading the source failed".into(),
+            source: std::io::Error::other("connection refused").into(),
+        })
+    }
+}
+
+/// `records` as SQS delivers them for the `receives`-th time.
+fn delivered(receives: u32, records: &[(&str, Value)]) -> Value {
+    let mut batch = batch(records);
+    for record in batch["Records"].as_array_mut().expect("records") {
+        record["attributes"]["ApproximateReceiveCount"] = Value::from(receives.to_string());
+    }
+    batch
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn a_transient_failure_on_the_last_delivery_fails_the_job_instead_of_dead_lettering_it() {
+    let local = local().await;
+    const UNREACHABLE: &[Registration] = &[Registration::of::<Unreachable>()];
+    let worker = local.worker_with(UNREACHABLE).with_max_receives(5);
+    let job_id = unique_id();
+    local.seed(&job_id, Unreachable::job_type(), json!({})).await;
+    let message = [("m1", json!({"job_id": job_id, "type": "unreachable"}))];
+
+    let fourth = handle(&worker, delivered(4, &message)).await;
+    assert_eq!(failed(&fourth), ["m1"], "retried while deliveries are left");
+    assert_eq!(local.job(&job_id).await.status, JobStatus::Queued);
+
+    let last = handle(&worker, delivered(5, &message)).await;
+    assert!(failed(&last).is_empty(), "the message is done with, not dead-lettered");
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, 2));
+    assert_eq!(
+        job.error.as_deref(),
+        Some("reading the source failed (gave up after 5 deliveries)")
+    );
 }
 
 #[tokio::test]

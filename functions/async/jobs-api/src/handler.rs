@@ -55,6 +55,8 @@ enum ApiError {
     Refused(#[from] Refusal),
     #[error("no such job")]
     JobNotFound,
+    #[error("a job for a customer the caller's token does not name")]
+    NotYourCustomer,
     #[error(transparent)]
     Store(#[from] JobStoreError),
     #[error(transparent)]
@@ -75,6 +77,14 @@ impl ApiError {
             ApiError::Refused(refusal) => refusal.into(),
             ApiError::Idempotency(IdempotencyError::ClaimLost) => idempotency::key_in_progress_problem(),
             ApiError::JobNotFound => Problem::new(StatusCode::NOT_FOUND).with_detail("No job has this id."),
+            ApiError::NotYourCustomer => {
+                Problem::typed(StatusCode::FORBIDDEN, "not-your-customer", "Not your customer")
+                    .with_detail("Jobs are for the customer your token names.")
+                    .with_errors(vec![FieldError::new(
+                        "/customer_id",
+                        "must be the customer your token names",
+                    )])
+            }
             // Throttling, an outage, or a queue that did not take the job: nothing was queued, and
             // the same request (with the same Idempotency-Key) can be sent again.
             ApiError::Store(JobStoreError::Unavailable(source))
@@ -97,6 +107,7 @@ pub struct JobsApi<S, Q> {
     kinds: &'static [Registration],
     idempotency_ttl: std::time::Duration,
     callbacks: Option<Policy>,
+    customer_claim: Option<String>,
     routes: Routes<Operation>,
 }
 
@@ -115,6 +126,7 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             kinds,
             idempotency_ttl,
             callbacks: None,
+            customer_claim: None,
             routes: Routes::new(ROUTES)?,
         })
     }
@@ -123,6 +135,15 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     /// the callbacks pattern is deployed.
     pub fn with_callbacks(mut self, policy: Policy) -> Self {
         self.callbacks = Some(policy);
+        self
+    }
+
+    /// With AuthMode JWT: `claim` of the caller's token names the customer its jobs are for. A
+    /// job for another customer is refused (403); a job that names none is for the token's.
+    /// Without it (IAM: services acting for customers; an open API) a job is for the customer
+    /// its body names, if any.
+    pub fn with_customer_claim(mut self, claim: Option<String>) -> Self {
+        self.customer_claim = claim;
         self
     }
 
@@ -173,7 +194,15 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     async fn create_job(&self, request: &Request, operation: &str) -> Result<Response<Body>, ApiError> {
         let key = idempotency::key_of(request, operation)?;
         let body = json_body(request, MAX_BODY_BYTES)?;
-        let job_request = model::validate(&body, self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
+        let mut job_request = model::validate(&body, self.kinds, self.callbacks).map_err(ApiError::InvalidFields)?;
+        if let Some(claim) = &self.customer_claim {
+            let token_customer = kit_http::jwt_claim(request, claim).filter(|id| contracts::is_customer_id(id));
+            match (&job_request.customer_id, token_customer) {
+                (None, customer) => job_request.customer_id = customer.map(str::to_owned),
+                (Some(named), Some(customer)) if named == customer => {}
+                (Some(_), _) => return Err(ApiError::NotYourCustomer),
+            }
+        }
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 

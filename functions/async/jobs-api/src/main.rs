@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
     );
     let queue = SqsJobQueue::new(aws_sdk_sqs::Client::new(&aws), config.jobs_queue_url);
     // The kinds of job it accepts are the ones job-worker runs: jobs::kinds::KINDS.
-    let api = JobsApi::new(store, queue, KINDS, config.idempotency_ttl)?;
+    let api = JobsApi::new(store, queue, KINDS, config.idempotency_ttl)?.with_customer_claim(config.customer_claim);
     // starter: with callbacks
     // Jobs may name a callback_url: the callbacks pattern POSTs their outcome there, signed.
     // Without this line one gets a 422 that says callbacks are not part of this deployment.

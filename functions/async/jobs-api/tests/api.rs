@@ -101,6 +101,7 @@ async fn seed_job(local: &Local) {
         JobRequest {
             job_type: jobs::model::JobType::named("report"),
             input: json!({"seconds": 1}),
+            customer_id: None,
             callback_url: None,
         },
         Utc::now(),

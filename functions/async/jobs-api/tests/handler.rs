@@ -76,6 +76,75 @@ async fn another_callers_job_answers_as_if_it_did_not_exist() {
 }
 
 #[tokio::test]
+async fn with_a_customer_claim_a_job_is_for_the_customer_the_token_names_only() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new()).with_customer_claim(Some("sub".to_owned()));
+    let for_customer = |customer: Option<&str>| {
+        let mut body = report(0);
+        if let Some(customer) = customer {
+            body["customer_id"] = Value::from(customer);
+        }
+        body
+    };
+
+    let unnamed = api
+        .handle(request_as("alice", "POST", "/jobs", Some(&for_customer(None)), None))
+        .await;
+    let named = api
+        .handle(request_as(
+            "alice",
+            "POST",
+            "/jobs",
+            Some(&for_customer(Some("alice"))),
+            None,
+        ))
+        .await;
+    let other = api
+        .handle(request_as(
+            "alice",
+            "POST",
+            "/jobs",
+            Some(&for_customer(Some("bob"))),
+            None,
+        ))
+        .await;
+
+    for accepted in [&unnamed, &named] {
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            body_json(accepted)["customer_id"],
+            "alice",
+            "the job is for the token's customer"
+        );
+    }
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_json(&other)["type"], "/problems/not-your-customer");
+    assert_eq!(body_json(&other)["errors"][0]["pointer"], "/customer_id");
+    assert_eq!(api.queue().sent().len(), 2, "the refused job is not queued");
+}
+
+#[tokio::test]
+async fn without_a_customer_claim_a_job_is_for_the_customer_its_body_names_if_any() {
+    let api = api(MemoryJobStore::new(), MemoryQueue::new());
+    let mut body = report(0);
+    body["customer_id"] = Value::from("c-42");
+
+    let named = api.handle(request("POST", "/jobs", Some(&body), None)).await;
+    let unnamed = api.handle(request("POST", "/jobs", Some(&report(0)), None)).await;
+    body["customer_id"] = Value::from("not a customer id");
+    let invalid = api.handle(request("POST", "/jobs", Some(&body), None)).await;
+
+    assert_eq!(body_json(&named)["customer_id"], "c-42");
+    let id = body_json(&named)["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        api.store().job(&id).expect("recorded").customer_id.as_deref(),
+        Some("c-42")
+    );
+    assert_eq!(body_json(&unnamed).get("customer_id"), None);
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body_json(&invalid)["errors"][0]["pointer"], "/customer_id");
+}
+
+#[tokio::test]
 async fn a_callback_url_is_kept_for_delivery_and_never_shown_back() {
     let api = api(MemoryJobStore::new(), MemoryQueue::new()).with_callbacks(contracts::callback::Policy::default());
     let url = "https://hooks.example.com/jobs?token=s3cr3t";

@@ -73,6 +73,10 @@ pub struct JobRequest {
     #[serde(rename = "type")]
     pub job_type: JobType,
     pub input: Value,
+    /// The customer the job is for, if the request names one: a WebSocket connection of that
+    /// customer may follow it, no other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     /// Where the outcome is POSTed, signed, when the job ends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
@@ -84,7 +88,8 @@ pub const NO_CALLBACKS: &str = "callbacks are not part of this deployment";
 /// Checks a request body, naming every invalid field by its JSON Pointer.
 ///
 /// `{"type": "<a registered kind>", "input": {...}}`, the input as that kind reads it, with an
-/// optional `"callback_url": "https://..."` that `callbacks` allows. `callbacks` is `None` where
+/// optional `"customer_id"` (the customer the job is for: see [`contracts::is_customer_id`]) and
+/// an optional `"callback_url": "https://..."` that `callbacks` allows. `callbacks` is `None` where
 /// the callbacks pattern is not deployed: a callback URL is then refused as such, so a caller
 /// does not wait for a delivery that never comes.
 pub fn validate(
@@ -96,7 +101,21 @@ pub fn validate(
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
-    unknown_fields(object, &["type", "input", "callback_url"], &mut errors);
+    unknown_fields(object, &["type", "input", "customer_id", "callback_url"], &mut errors);
+    let customer_id = match object.get("customer_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if contracts::is_customer_id(id) => Some(id.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/customer_id",
+                format!(
+                    "must be a string of 1 to {} letters, digits, '-', '_' or '.'",
+                    contracts::MAX_CUSTOMER_ID
+                ),
+            ));
+            None
+        }
+    };
     let callback_url = match (object.get("callback_url"), callbacks) {
         (None | Some(Value::Null), _) => None,
         (Some(_), None) => {
@@ -143,6 +162,7 @@ pub fn validate(
                 return Ok(JobRequest {
                     job_type: kind.job_type(),
                     input: input.clone(),
+                    customer_id,
                     callback_url,
                 });
             }
@@ -174,6 +194,9 @@ pub struct Job {
     pub input: Value,
     /// Runs started so far (a redelivery after a transient failure or a crash adds one).
     pub attempts: u32,
+    /// The customer it is for, where the request named one (or the caller's token did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     /// Where the callbacks pattern delivers the outcome. Never part of the job's answer: a
     /// callback URL is often a capability (whoever holds it can post to the receiver).
     #[serde(skip)]
@@ -205,6 +228,7 @@ impl Job {
             status: JobStatus::Queued,
             input: request.input,
             attempts: 0,
+            customer_id: request.customer_id,
             callback_url: request.callback_url,
             result: None,
             error: None,
@@ -216,10 +240,19 @@ impl Job {
         }
     }
 
-    /// Whether `other` was asked for by the same request: kind, input, callback and owner.
+    /// Whether `other` was asked for by the same request: kind, input, customer, callback and
+    /// owner.
     pub fn same_request(&self, other: &Job) -> bool {
-        (&self.job_type, &self.input, &self.callback_url, &self.owner)
-            == (&other.job_type, &other.input, &other.callback_url, &other.owner)
+        fn request(job: &Job) -> (&JobType, &Value, &Option<String>, &Option<String>, &Option<String>) {
+            (
+                &job.job_type,
+                &job.input,
+                &job.customer_id,
+                &job.callback_url,
+                &job.owner,
+            )
+        }
+        request(self) == request(other)
     }
 
     /// The job, owned by `owner` (see [`Job::owner`]).

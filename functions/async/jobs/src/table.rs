@@ -242,6 +242,8 @@ struct JobItem {
     finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
     owner: Option<String>,
+    #[serde(default)]
+    customer_id: Option<String>,
 }
 
 fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
@@ -268,6 +270,8 @@ fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
         expires_at: i64,
         #[serde(skip_serializing_if = "Option::is_none")]
         owner: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        customer_id: Option<&'a str>,
     }
     let item = NewJobItem {
         id: &job.id,
@@ -282,6 +286,7 @@ fn job_to_item(job: &Job) -> Result<Item, MalformedItem> {
         updated_at: &job.updated_at,
         expires_at: job.created_at.timestamp() + JOB_RETENTION.as_secs() as i64,
         owner: job.owner.as_deref(),
+        customer_id: job.customer_id.as_deref(),
     };
     serde_dynamo::to_item(item).map_err(|error| MalformedItem(format!("a job does not make an item: {error}")))
 }
@@ -294,6 +299,7 @@ fn job_from_item(item: Item) -> Result<Job, MalformedItem> {
         status: item.status,
         input: item.input,
         attempts: item.attempts,
+        customer_id: item.customer_id,
         callback_url: item.callback_url,
         result: item.result,
         error: item.error,

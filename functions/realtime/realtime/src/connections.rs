@@ -8,7 +8,7 @@
 //! |------------------------|------------------------|----------------------------------------|
 //! | `connection#<id>`      | `connection`           | an open connection and its customer    |
 //! | `connection#<id>`      | `topic#<topic key>`    | a subscription, found from its connection (to close it) |
-//! | `topic#<topic key>`    | `connection#<id>`      | the same subscription, found from its topic (to push)   |
+//! | `topic#<topic key>`    | `connection#<id>`      | the same subscription with the connection's customer, found from its topic (to push) |
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -37,6 +37,14 @@ pub enum StoreError {
 
 lambda_kit::sdk_error_classified_into!(StoreError);
 
+/// A connection that follows a topic, and the customer it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Follower {
+    pub connection_id: String,
+    /// `None` for a subscription recorded without one (by an older version): it gets nothing.
+    pub customer_id: Option<String>,
+}
+
 /// The port ws-api and ws-push use.
 pub trait ConnectionStore {
     /// Records an open connection made by `customer_id`.
@@ -52,21 +60,25 @@ pub trait ConnectionStore {
         connection_id: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<String>, StoreError>>;
+    /// Records that the connection of `customer_id` follows `topics`.
     fn subscribe(
         &self,
         connection_id: &str,
+        customer_id: &str,
         topics: &[Topic],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>>;
     /// The open connections subscribed to `topic`.
-    fn subscribers(&self, topic: &Topic, now: DateTime<Utc>) -> impl Future<Output = Result<Vec<String>, StoreError>>;
+    fn subscribers(&self, topic: &Topic, now: DateTime<Utc>)
+    -> impl Future<Output = Result<Vec<Follower>, StoreError>>;
     /// Forgets a connection and all its subscriptions. Closing an unknown connection is no error.
     fn close(&self, connection_id: &str) -> impl Future<Output = Result<(), StoreError>>;
 }
 
 /// A stand-in for the fuzz tests (the `testing` feature; never in a deployed build): holds
 /// nothing, and answers alike for everyone. Every connection is open for [`customer`], every
-/// topic has one follower (the connection named by the topic's key), every write succeeds.
+/// topic has one follower (the connection named by the topic's key, of [`customer`]), every
+/// write succeeds.
 ///
 /// [`customer`]: Everyone::CUSTOMER
 #[cfg(feature = "testing")]
@@ -87,11 +99,14 @@ impl ConnectionStore for Everyone {
     async fn customer_of(&self, _: &str, _: DateTime<Utc>) -> Result<Option<String>, StoreError> {
         Ok(Some(Self::CUSTOMER.into()))
     }
-    async fn subscribe(&self, _: &str, _: &[Topic], _: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn subscribe(&self, _: &str, _: &str, _: &[Topic], _: DateTime<Utc>) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn subscribers(&self, topic: &Topic, _: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        Ok(vec![topic.key()])
+    async fn subscribers(&self, topic: &Topic, _: DateTime<Utc>) -> Result<Vec<Follower>, StoreError> {
+        Ok(vec![Follower {
+            connection_id: topic.key(),
+            customer_id: Some(Self::CUSTOMER.into()),
+        }])
     }
     async fn close(&self, _: &str) -> Result<(), StoreError> {
         Ok(())
@@ -229,7 +244,13 @@ impl ConnectionStore for ConnectionsTable {
             .and_then(|item| item.get("customer_id")?.as_s().ok().cloned()))
     }
 
-    async fn subscribe(&self, connection_id: &str, topics: &[Topic], now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn subscribe(
+        &self,
+        connection_id: &str,
+        customer_id: &str,
+        topics: &[Topic],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let connection = connection_key(connection_id);
         let requests = topics
             .iter()
@@ -242,24 +263,27 @@ impl ConnectionStore for ConnectionsTable {
                     ])
                 };
                 let topic = topic_key(topic);
-                [put(item(&connection, &topic)), put(item(&topic, &connection))]
+                let mut follower = item(&topic, &connection);
+                follower.insert("customer_id".to_owned(), s(customer_id));
+                [put(item(&connection, &topic)), put(follower)]
             })
             .collect();
         self.write(requests).await
     }
 
-    async fn subscribers(&self, topic: &Topic, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn subscribers(&self, topic: &Topic, now: DateTime<Utc>) -> Result<Vec<Follower>, StoreError> {
         Ok(self
             .partition(&topic_key(topic))
             .await?
             .into_iter()
             .filter(|item| is_live(item, now))
             .filter_map(|item| {
-                item.get("sk")?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix("connection#")
-                    .map(str::to_owned)
+                let connection_id = item.get("sk")?.as_s().ok()?.strip_prefix("connection#")?.to_owned();
+                let customer_id = item.get("customer_id").and_then(|id| id.as_s().ok()).cloned();
+                Some(Follower {
+                    connection_id,
+                    customer_id,
+                })
             })
             .collect())
     }

@@ -14,7 +14,6 @@ use sha2::Sha256;
 
 const VERSION: &str = "v1";
 const MIN_KEY_BYTES: usize = 24;
-const MAX_CUSTOMER_ID: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -90,13 +89,7 @@ impl TokenKey {
     }
 }
 
-/// Customer ids as the orders API takes them: 1 to 64 of `A-Z a-z 0-9 - _ .`.
-pub fn is_customer_id(text: &str) -> bool {
-    (1..=MAX_CUSTOMER_ID).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
+pub use contracts::is_customer_id;
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,12 @@
 //! What a WebSocket client can follow, and which events reach it.
 //!
 //! A client sends `{"action": "subscribe", "job_id": "<uuid>"}` (or `"order_id"`, or
-//! `"customer_id"`, any of the three at once). A customer topic is only its own: the customer
-//! the connection's token names. Job and order ids are UUIDs the client got when it created
-//! them; checking that the connection's customer owns them is your domain's call (the kit's jobs
-//! have no owner).
+//! `"customer_id"`, any of the three at once). A connection speaks for one customer (the one its
+//! token names), and receives only what is for that customer: a customer topic must be its own,
+//! and an event about a job or an order reaches the followers of that job or order whose
+//! customer it is for ([`customer_of`]); an event for no customer reaches no one. So a
+//! subscription to another customer's job or order, or to an id that does not exist, is answered
+//! alike and brings nothing.
 
 use contracts::Event;
 use contracts::order::OrderCreated;
@@ -88,6 +90,16 @@ pub fn parse_subscribe(body: &str, customer: &str) -> Result<Vec<Topic>, Subscri
     Ok(topics)
 }
 
+/// The customer a known event is for: only connections of that customer receive it. A job
+/// names one where its request (or its caller's token) did.
+pub fn customer_of(event: &Event) -> Option<&str> {
+    match event {
+        Event::JobSucceeded(job) => job.customer_id.as_deref(),
+        Event::JobFailed(job) => job.customer_id.as_deref(),
+        Event::OrderCreated(OrderCreated(order)) => Some(&order.customer_id),
+    }
+}
+
 /// The topics a known event is pushed to, read by its contract.
 pub fn topics_of(event: &Event) -> Vec<Topic> {
     match event {
@@ -151,26 +163,30 @@ mod tests {
                 .expect("fits its contract")
                 .expect("a known event")
         };
-        assert_eq!(
-            topics_of(&event(
-                "job.succeeded",
-                json!({"job_id": JOB, "type": "report", "attempts": 1, "result": {}})
-            )),
-            [Topic::Job(JOB.into())]
+        let succeeded = event(
+            "job.succeeded",
+            json!({"job_id": JOB, "type": "report", "attempts": 1, "result": {}}),
         );
+        assert_eq!(topics_of(&succeeded), [Topic::Job(JOB.into())]);
         assert_eq!(
-            topics_of(&event(
-                "job.failed",
-                json!({"job_id": JOB, "type": "report", "attempts": 1, "error": "e"})
-            )),
-            [Topic::Job(JOB.into())]
+            customer_of(&succeeded),
+            None,
+            "a job for no customer is no one's to follow"
         );
+        let failed = event(
+            "job.failed",
+            json!({"job_id": JOB, "type": "report", "attempts": 1, "error": "e", "customer_id": "c-42"}),
+        );
+        assert_eq!(topics_of(&failed), [Topic::Job(JOB.into())]);
+        assert_eq!(customer_of(&failed), Some("c-42"));
         let order = json!({"id": ORDER, "customer_id": "c-42", "currency": "EUR", "items": [], "subtotal": 0,
                            "tax_rate_basis_points": 0, "tax": 0, "total": 0, "created_at": "2026-11-26T10:00:00.000Z"});
+        let created = event("order.created", order);
         assert_eq!(
-            topics_of(&event("order.created", order)),
+            topics_of(&created),
             [Topic::Order(ORDER.into()), Topic::Customer("c-42".into())]
         );
+        assert_eq!(customer_of(&created), Some("c-42"));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!   is recorded with its customer. Any answer but 200 refuses the connection.
 //! - `subscribe` (`{"action": "subscribe", "job_id": ...}`): the connection follows a job, an
 //!   order or its customer; the answer (sent back to the client through the route's response)
-//!   is `{"type": "subscribed", "topics": [...]}` or `{"type": "error", "message": ...}`.
+//!   is `{"type": "subscribed", "topics": [...]}` or `{"type": "error", "message": ...}`. Only
+//!   what is for the connection's customer reaches it ([`realtime::topic`]): following another
+//!   customer's job is answered as following one that does not exist.
 //! - `$disconnect`: the connection and its subscriptions are forgotten.
 //! - anything else (`$default`): an error message naming the one action there is.
 //!
@@ -221,7 +223,7 @@ impl<S: ConnectionStore, K: Keys<TokenKey>, J: JwksSource> WsApi<S, K, J> {
             Ok(topics) => topics,
             Err(refusal) => return WsResponse::error(400, refusal),
         };
-        match self.store.subscribe(connection_id, &topics, now).await {
+        match self.store.subscribe(connection_id, &customer, &topics, now).await {
             Ok(()) => {
                 let keys: Vec<String> = topics.iter().map(Topic::key).collect();
                 info!(connection_id, topics = ?keys, "subscribed");

@@ -55,13 +55,21 @@ async fn every_sample_event_gets_the_expected_answer() {
             }
             "subscribe.json" => {
                 let subscribers = store.subscribers(&job, Utc::now()).await.unwrap();
-                assert!(subscribers.iter().any(|id| id == SAMPLE_CONNECTION));
+                assert!(
+                    subscribers
+                        .iter()
+                        .any(|follower| follower.connection_id == SAMPLE_CONNECTION
+                            && follower.customer_id.as_deref() == Some("c-42")),
+                    "the subscription is recorded with the connection's customer: {subscribers:?}"
+                );
             }
             "disconnect.json" => {
                 assert_eq!(store.customer_of(SAMPLE_CONNECTION, Utc::now()).await.unwrap(), None);
                 let subscribers = store.subscribers(&job, Utc::now()).await.unwrap();
                 assert!(
-                    !subscribers.iter().any(|id| id == SAMPLE_CONNECTION),
+                    !subscribers
+                        .iter()
+                        .any(|follower| follower.connection_id == SAMPLE_CONNECTION),
                     "its subscriptions are gone too"
                 );
             }

@@ -1,5 +1,6 @@
-//! ws-push: each job or order event is sent to every WebSocket connection that follows it,
-//! through the API Gateway Management API (`PostToConnection`).
+//! ws-push: each job or order event is sent to every WebSocket connection that follows it and
+//! speaks for the customer it is for (`realtime::topic::customer_of`), through the API Gateway
+//! Management API (`PostToConnection`). An event for no customer is pushed to no one.
 //!
 //! - The message is the event envelope as published; a client can tell it from a route's reply
 //!   by its `type` (`job.succeeded`, ... versus `subscribed` / `error`).
@@ -14,7 +15,7 @@ use lambda_kit::metrics::Tally;
 use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_kit::telemetry::ErrorChain;
 use realtime::connections::{ConnectionStore, StoreError};
-use realtime::topic::topics_of;
+use realtime::topic::{customer_of, topics_of};
 use tracing::{info, warn};
 
 /// Records of one batch handled at the same time.
@@ -69,20 +70,24 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
     }
 
     /// Runs a batch; counts its pushes by outcome (`Pushes`: `pushed`, `gone` for a connection
-    /// that closed, `failed`).
+    /// that closed, `failed`; `withheld` for a follower the event is not for).
     pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
-        let pushes = Tally::new("Pushes", ["pushed", "gone", "failed"]);
+        let pushes = Tally::new("Pushes", ["pushed", "gone", "failed", "withheld"]);
         let response = process_batch(event, CONCURRENCY, |message| self.process(message, &pushes)).await;
         pushes.emit();
         response
     }
 
-    async fn process(&self, message: SqsMessage, pushes: &Tally<3>) -> Result<(), RecordError> {
+    async fn process(&self, message: SqsMessage, pushes: &Tally<4>) -> Result<(), RecordError> {
         let Some(event) = event_in(message.body.as_deref().unwrap_or_default())? else {
             return Ok(());
         };
         let Some(known) = Event::read(&event)? else {
             info!(event_id = %event.id, event_type = %event.event_type, "no client can follow this event");
+            return Ok(());
+        };
+        let Some(customer) = customer_of(&known) else {
+            info!(event_id = %event.id, event_type = %event.event_type, "the event is for no customer: no client may follow it");
             return Ok(());
         };
         let topics = topics_of(&known);
@@ -92,10 +97,25 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
         let event = event.redacted();
         let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let now = Utc::now();
-        let mut connections = Vec::new();
+        let mut followers = Vec::new();
         for topic in &topics {
-            connections.extend(self.store.subscribers(topic, now).await?);
+            followers.extend(self.store.subscribers(topic, now).await?);
         }
+        // Only the customer's own connections: another customer's subscription to this id gets
+        // nothing, as if the id did not exist.
+        let mut withheld = 0;
+        let mut connections: Vec<String> = followers
+            .into_iter()
+            .filter(|follower| {
+                let theirs = follower.customer_id.as_deref() == Some(customer);
+                if !theirs {
+                    withheld += 1;
+                    pushes.add("withheld");
+                }
+                theirs
+            })
+            .map(|follower| follower.connection_id)
+            .collect();
         // A connection following both an order and its customer gets the event once.
         connections.sort_unstable();
         connections.dedup();
@@ -122,7 +142,7 @@ impl<S: ConnectionStore, P: ConnectionPusher> Pusher<S, P> {
                 }
             }
         }
-        info!(event_id = %event.id, event_type = %event.event_type, pushed, gone, failed, "event pushed");
+        info!(event_id = %event.id, event_type = %event.event_type, pushed, gone, failed, withheld, "event pushed");
         if failed > 0 {
             return Err(RecordError::Push { failed });
         }

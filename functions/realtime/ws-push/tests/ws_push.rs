@@ -1,5 +1,5 @@
 //! ws-push against DynamoDB (moto, real SDK) with the sample batch: each event reaches exactly
-//! the connections that follow it, a connection that answers 410 Gone is removed with its
+//! the connections that follow it and speak for its customer, a connection that answers 410 Gone is removed with its
 //! subscriptions, poison is reported by its message id. The Management API side is a recording
 //! stand-in here; functions/realtime/tests/test_websocket_flow.py drives the real SDK call through the local gateway.
 
@@ -7,13 +7,14 @@ use std::cell::RefCell;
 
 use chrono::Utc;
 use lambda_kit::sqs::SqsBatch;
-use realtime::connections::{ConnectionStore, ConnectionsTable};
+use realtime::connections::{ConnectionStore, ConnectionsTable, Follower};
 use realtime::topic::Topic;
 use serde_json::Value;
 use test_support::expected::Expectations;
 use ws_push::{ConnectionPusher, PushError, Pusher};
 
 const JOB: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e11";
+const ORDER: &str = "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01";
 
 async fn table() -> ConnectionsTable {
     test_support::assert_local_aws();
@@ -53,15 +54,25 @@ async fn the_sample_batch_reaches_the_followers_and_removes_the_gone() {
     let store = table().await;
     let now = Utc::now();
     let run = uuid_suffix();
-    let (job_follower, customer_follower, gone) =
-        (format!("job-{run}"), format!("customer-{run}"), format!("gone-{run}"));
-    for (connection, topic) in [
-        (&job_follower, Topic::Job(JOB.into())),
-        (&customer_follower, Topic::Customer("c-push".into())),
-        (&gone, Topic::Job(JOB.into())),
+    let (job_follower, customer_follower, gone, stranger) = (
+        format!("job-{run}"),
+        format!("customer-{run}"),
+        format!("gone-{run}"),
+        format!("stranger-{run}"),
+    );
+    for (connection, customer, topics) in [
+        (&job_follower, "c-push", vec![Topic::Job(JOB.into())]),
+        (&customer_follower, "c-push", vec![Topic::Customer("c-push".into())]),
+        (&gone, "c-push", vec![Topic::Job(JOB.into())]),
+        // Another customer who learnt the job's and the order's ids.
+        (
+            &stranger,
+            "c-other",
+            vec![Topic::Job(JOB.into()), Topic::Order(ORDER.into())],
+        ),
     ] {
-        store.open(connection, "c-push", now).await.unwrap();
-        store.subscribe(connection, &[topic], now).await.unwrap();
+        store.open(connection, customer, now).await.unwrap();
+        store.subscribe(connection, customer, &topics, now).await.unwrap();
     }
 
     let pusher = Pusher::new(
@@ -91,16 +102,30 @@ async fn the_sample_batch_reaches_the_followers_and_removes_the_gone() {
     assert!(job_event["data"].get("callback_url").is_none(), "{job_event}");
     assert_eq!(to(&customer_follower), ["order.created"]);
     assert!(to(&gone).is_empty());
+    assert!(
+        to(&stranger).is_empty(),
+        "another customer's subscription brings nothing"
+    );
 
     assert_eq!(
         store.customer_of(&gone, Utc::now()).await.unwrap(),
         None,
         "the gone connection is removed"
     );
-    let followers = store.subscribers(&Topic::Job(JOB.into()), Utc::now()).await.unwrap();
-    assert!(followers.contains(&job_follower) && !followers.contains(&gone));
+    let followers: Vec<Follower> = store.subscribers(&Topic::Job(JOB.into()), Utc::now()).await.unwrap();
+    let following = |connection: &str| followers.iter().any(|f| f.connection_id == connection);
+    assert!(following(&job_follower) && following(&stranger) && !following(&gone));
+    assert!(
+        followers.iter().all(|f| f.customer_id.as_deref()
+            == Some(if f.connection_id == stranger {
+                "c-other"
+            } else {
+                "c-push"
+            })),
+        "a subscription keeps its connection's customer: {followers:?}"
+    );
 
-    for connection in [&job_follower, &customer_follower] {
+    for connection in [&job_follower, &customer_follower, &stranger] {
         store.close(connection).await.unwrap();
     }
 }

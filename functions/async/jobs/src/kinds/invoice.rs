@@ -1,7 +1,9 @@
 //! `invoice`: `{"order_id": "<uuid>"}`, the invoice of an order. It exists where the synchronous
 //! and asynchronous patterns are deployed together: its run reads the orders table orders-api
 //! writes, by the order's contract (`contracts::order::Order`), through [`OrderReader`] (job-worker's
-//! `adapters::OrdersTable`), and knows nothing else of orders-api.
+//! `adapters::OrdersTable`), and knows nothing else of orders-api. It invoices only an order the
+//! job's caller may read (its own, behind an authorizer): another caller's order fails the job as
+//! an order that does not exist.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +13,7 @@ use contracts::order::Order;
 use lambda_kit::BoxError;
 use serde_json::{Value, json};
 
-use super::{Input, JobError, Kind, Services};
+use super::{Input, JobError, Kind, Run};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
@@ -29,8 +31,9 @@ impl Kind for Invoice {
         Some(Self { order_id: order_id? })
     }
 
-    async fn run(self, services: &Services) -> Result<Value, JobError> {
-        let order = services
+    async fn run(self, run: &Run<'_>) -> Result<Value, JobError> {
+        let stored = run
+            .services
             .orders
             .order(&self.order_id)
             .await
@@ -38,8 +41,10 @@ impl Kind for Invoice {
                 reason: error.to_string(),
                 source: error.into(),
             })?
+            // Another caller's order reads as one that does not exist: the reason says no more.
+            .filter(|stored| run.may_read(stored.owner.as_deref()))
             .ok_or_else(|| JobError::Permanent(format!("order {} does not exist", self.order_id)))?;
-        Ok(invoice(&order))
+        Ok(invoice(&stored.order))
     }
 }
 
@@ -48,8 +53,16 @@ impl Kind for Invoice {
 #[error("reading the order failed")]
 pub struct OrderReadError(#[source] pub BoxError);
 
+/// An order as the orders table keeps it: the order, and who created it (a digest,
+/// `lambda_kit::owner`; `None` for one made on an open API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub owner: Option<String>,
+}
+
 /// One read of an order.
-pub type OrderRead<'a> = Pin<Box<dyn Future<Output = Result<Option<Order>, OrderReadError>> + Send + 'a>>;
+pub type OrderRead<'a> = Pin<Box<dyn Future<Output = Result<Option<StoredOrder>, OrderReadError>> + Send + 'a>>;
 
 /// Where invoice jobs read orders.
 pub trait OrderReader: Send + Sync {
@@ -58,7 +71,7 @@ pub trait OrderReader: Send + Sync {
 
 /// Orders in memory, by id: for tests.
 #[derive(Debug, Clone, Default)]
-pub struct MemoryOrders(pub HashMap<String, Order>);
+pub struct MemoryOrders(pub HashMap<String, StoredOrder>);
 
 impl OrderReader for MemoryOrders {
     fn order<'a>(&'a self, id: &'a str) -> OrderRead<'a> {
@@ -134,6 +147,7 @@ mod tests {
     use contracts::order::OrderLine;
 
     use super::*;
+    use crate::kinds::Services;
 
     fn order() -> Order {
         Order {
@@ -180,28 +194,55 @@ mod tests {
         let job = Invoice {
             order_id: "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9d01".into(),
         };
-        let error = job.run(&services).await.expect_err("a read failure");
+        let run = Run {
+            services: &services,
+            owner: None,
+        };
+        let error = job.run(&run).await.expect_err("a read failure");
         assert!(matches!(&error, JobError::Transient { reason, .. } if reason == "reading the order failed"));
         let chain = lambda_kit::telemetry::ErrorChain(&error).to_string();
         assert!(chain.ends_with("ProvisionedThroughputExceededException"), "{chain}");
     }
 
     #[tokio::test]
-    async fn an_invoice_is_of_the_order_read_and_a_missing_order_fails_for_good() {
+    async fn an_invoice_is_of_the_callers_own_order_and_any_other_fails_for_good() {
         let order = order();
+        let alice = lambda_kit::owner::digest("jwt:https://idp alice");
+        let bob = lambda_kit::owner::digest("jwt:https://idp bob");
         let services = Services {
-            orders: Box::new(MemoryOrders(HashMap::from([(order.id.clone(), order.clone())]))),
+            orders: Box::new(MemoryOrders(HashMap::from([(
+                order.id.clone(),
+                StoredOrder {
+                    order: order.clone(),
+                    owner: Some(alice.clone()),
+                },
+            )]))),
         };
-        let done = Invoice { order_id: order.id }.run(&services).await.expect("an invoice");
-        assert_eq!(done["invoice_number"], "INV-0195F3A47C1E");
-        let missing = "0195f3a4-0000-7000-8000-000000000000";
-        let error = Invoice {
-            order_id: missing.into(),
+        async fn invoice_for(services: &Services, order_id: &str, owner: Option<&str>) -> Result<Value, JobError> {
+            let job = Invoice {
+                order_id: order_id.into(),
+            };
+            job.run(&Run { services, owner }).await
         }
-        .run(&services)
-        .await
-        .expect_err("no such order");
-        assert!(matches!(&error, JobError::Permanent(reason) if reason == &format!("order {missing} does not exist")));
+
+        let done = invoice_for(&services, &order.id, Some(&alice))
+            .await
+            .expect("alice's invoice");
+        assert_eq!(done["invoice_number"], "INV-0195F3A47C1E");
+        assert!(
+            invoice_for(&services, &order.id, None).await.is_ok(),
+            "a job made on an open API reads any order"
+        );
+        let missing = "0195f3a4-0000-7000-8000-000000000000";
+        for (order_id, owner) in [(missing, Some(&alice)), (order.id.as_str(), Some(&bob))] {
+            let error = invoice_for(&services, order_id, owner.map(String::as_str))
+                .await
+                .expect_err("no order of this caller");
+            assert!(
+                matches!(&error, JobError::Permanent(reason) if reason == &format!("order {order_id} does not exist")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub trait Kind: Sized + Send + 'static {
     /// the stored input before the run, so the two cannot disagree on what an input means.
     fn read(input: &mut Input<'_>) -> Option<Self>;
 
-    /// Runs the job: its result, or why it failed.
-    fn run(self, services: &Services) -> impl Future<Output = Result<Value, JobError>> + Send;
+    /// Runs the job: its result, or why it failed. `run` has what init made and who asked.
+    fn run(self, run: &Run<'_>) -> impl Future<Output = Result<Value, JobError>> + Send;
 
     /// Its name as a job record's type.
     fn job_type() -> JobType {
@@ -53,6 +53,23 @@ pub trait Kind: Sized + Send + 'static {
 pub struct Services {
     /// Where invoice jobs read orders. // starter: with sync
     pub orders: Box<dyn invoice::OrderReader>, // starter: with sync
+}
+
+/// What a run has besides its input.
+pub struct Run<'a> {
+    /// What init made.
+    pub services: &'a Services,
+    /// Who asked for the job: a digest of the caller (`lambda_kit::owner`) where the API has an
+    /// authorizer, `None` on an open API.
+    pub owner: Option<&'a str>,
+}
+
+impl Run<'_> {
+    /// Whether the caller who asked for the job may read what `owner` (a digest) created: a run
+    /// reads on its caller's behalf, never more than the caller may (`lambda_kit::owner`).
+    pub fn may_read(&self, owner: Option<&str>) -> bool {
+        lambda_kit::owner::may_read(owner, self.owner)
+    }
 }
 
 /// How a run failed. A job either succeeds with a result, fails permanently (its input cannot be
@@ -79,7 +96,7 @@ pub type BoxedRun<'a> = Pin<Box<dyn Future<Output = Result<Value, JobError>> + S
 pub struct Registration {
     name: &'static str,
     check: fn(&Value) -> Result<(), Vec<FieldError>>,
-    run: for<'a> fn(&'a Value, &'a Services) -> BoxedRun<'a>,
+    run: for<'a> fn(&'a Value, Run<'a>) -> BoxedRun<'a>,
 }
 
 impl Registration {
@@ -117,12 +134,18 @@ pub fn names(kinds: &[Registration]) -> String {
     }
 }
 
-/// Runs `job` as its kind says. A kind this worker does not have fails the job permanently: the
+/// Runs `job` as its kind says, on behalf of its owner. A kind this worker does not have fails the job permanently: the
 /// API accepted it, so the deployment is missing its registration, and another delivery to the
 /// same worker would not help. So does an input the kind cannot read (stored by an older API).
 pub async fn run(kinds: &[Registration], job: &Job, services: &Services) -> Result<Value, JobError> {
     match find(kinds, job.job_type.as_str()) {
-        Some(kind) => (kind.run)(&job.input, services).await,
+        Some(kind) => {
+            let run = Run {
+                services,
+                owner: job.owner.as_deref(),
+            };
+            (kind.run)(&job.input, run).await
+        }
         None => Err(JobError::Permanent(format!(
             "this worker runs no {} jobs",
             job.job_type.as_str()
@@ -224,7 +247,7 @@ fn check<K: Kind>(input: &Value) -> Result<(), Vec<FieldError>> {
     read::<K>(input).map(drop)
 }
 
-fn read_and_run<'a, K: Kind>(input: &'a Value, services: &'a Services) -> BoxedRun<'a> {
+fn read_and_run<'a, K: Kind>(input: &'a Value, run: Run<'a>) -> BoxedRun<'a> {
     Box::pin(async move {
         let job = read::<K>(input).map_err(|errors| {
             let fields: Vec<String> = errors
@@ -237,7 +260,7 @@ fn read_and_run<'a, K: Kind>(input: &'a Value, services: &'a Services) -> BoxedR
                 fields.join("; ")
             ))
         })?;
-        job.run(services).await
+        job.run(&run).await
     })
 }
 
@@ -253,6 +276,7 @@ mod tests {
         let request = JobRequest {
             job_type,
             input,
+            customer_id: None,
             callback_url: None,
         };
         Job::queued("j-1".into(), request, Utc::now())
@@ -312,7 +336,7 @@ mod tests {
             Some(Self { format: format? })
         }
 
-        async fn run(self, _: &Services) -> Result<Value, JobError> {
+        async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
             Ok(Value::Null)
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Input, JobError, Kind, Services};
+use super::{Input, JobError, Kind, Run};
 
 /// The longest a `report` job may be asked to take. The worker's timeout leaves room for it.
 pub const MAX_REPORT_SECONDS: u64 = 10;
@@ -28,7 +28,7 @@ impl Kind for Report {
         Some(Self { seconds: seconds? })
     }
 
-    async fn run(self, _: &Services) -> Result<Value, JobError> {
+    async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
         // Stands in for slow work (a large query, a render): what no API caller should wait for.
         tokio::time::sleep(Duration::from_secs(self.seconds)).await;
         Ok(json!({"seconds": self.seconds, "rows": self.seconds * 1_000}))
