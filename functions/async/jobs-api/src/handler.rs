@@ -10,14 +10,11 @@ use jobs::store::JobStoreError;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::http::{self as kit_http, BodyError, RouteError, Routes, json_body, json_response};
 use lambda_kit::idempotency::dynamodb::IdempotencyError;
-use lambda_kit::idempotency::{
-    self, Done, IdempotencyKey, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse,
-};
+use lambda_kit::idempotency::{self, Done, InvalidKey, NewClaim, OperationError, Refusal, StoredResponse};
 use lambda_kit::metrics;
 use lambda_kit::owner;
 use lambda_kit::problem::{FieldError, Problem};
 use lambda_kit::telemetry::ErrorChain;
-use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
@@ -206,6 +203,9 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
         let now = Utc::now();
         let trace_header = kit_http::trace_header(request);
 
+        // A job's id is random (UUIDv7): nothing a caller sends computes it. Under a key the
+        // claim keeps it, so a retry that resumes the claim after a crash between queueing and
+        // completing finds the job the first attempt made instead of making a second one.
         let claim = key.map(|key| {
             NewClaim::new(
                 key,
@@ -214,20 +214,22 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
                 kit_http::deadline_millis(request),
                 self.idempotency_ttl,
             )
+            .reserving(Uuid::now_v7().to_string())
         });
-        // With a key, the id follows from it, so a retry after a crash between queueing and
-        // completing the claim finds the job it already made instead of making a second one.
-        let id = claim
-            .as_ref()
-            .map_or_else(|| Uuid::now_v7().to_string(), |claim| job_id_for(&claim.key));
-        let job_id = id.clone();
-        let job = Job::queued(id, job_request, now).owned_by(owner::of(request));
-        let answer = idempotency::once(&self.store, claim, async |_| {
+        let owner = owner::of(request);
+        let mut job_id = String::new();
+        let answer = idempotency::once(&self.store, claim, async |claim| {
+            let id = claim
+                .and_then(|claim| claim.reserved_id.clone())
+                .unwrap_or_else(|| Uuid::now_v7().to_string());
+            job_id.clone_from(&id);
+            let job = Job::queued(id, job_request, now).owned_by(owner);
             Ok::<_, ApiError>(Done::ToComplete(self.enqueue(job, trace_header).await?))
         })
         .await?;
         metrics::count("Jobs", answer.outcome("accepted"), 1);
-        // The job's id beside this invocation's request and trace ids (on every line of it).
+        // The job's id beside this invocation's request and trace ids (on every line of it); a
+        // replay made none.
         info!(job_id = %job_id, replayed = answer.is_replay(), "job accepted");
         Ok(answer.into_response())
     }
@@ -237,12 +239,10 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
     async fn enqueue(&self, job: Job, trace_header: Option<&str>) -> Result<StoredResponse, ApiError> {
         let job = match self.store.insert_job(&job).await {
             Ok(()) => job,
-            // Only a deterministic id (from an idempotency key) can collide: the job of an
-            // earlier attempt. If it is still queued its message may never have left: send again
-            // (the worker runs a job once however often it is delivered).
-            // The id is the key's: this is the job a first request with the key left (it stopped
-            // before completing the key), or, once the key's window has passed, the job of an
-            // earlier use of the key, which is another request's unless it asked the same.
+            // Only the id a resumed claim reserved can collide: the job of an attempt with the key
+            // that stopped before completing it. If that attempt asked the same and its job is
+            // still queued, its message may never have left: send again (the worker runs a job
+            // once however often it is delivered). Another body's job is never returned.
             Err(JobStoreError::AlreadyExists) => {
                 let existing = self.store.get_job(&job.id).await?.ok_or(ApiError::JobNotFound)?;
                 if !existing.same_request(&job) {
@@ -274,15 +274,6 @@ fn accepted(job: &Job) -> StoredResponse {
     }
 }
 
-/// The id of the job created under an idempotency key: a UUID (version 8, RFC 9562) derived
-/// from the key.
-pub fn job_id_for(key: &IdempotencyKey) -> String {
-    let digest = Sha256::digest(key.as_str().as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::new_v8(bytes).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,18 +290,6 @@ mod tests {
         test_support::assert_template_routes(
             env!("CARGO_PKG_NAME"),
             Routes::new(ROUTES).expect("the route table").keys(),
-        );
-    }
-
-    #[test]
-    fn the_job_id_of_a_key_is_a_stable_uuid() {
-        let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
-        let id = job_id_for(&key);
-        assert_eq!(id, job_id_for(&key));
-        assert_eq!(Uuid::parse_str(&id).expect("uuid").get_version_num(), 8);
-        assert_ne!(
-            id,
-            job_id_for(&IdempotencyKey::parse("POST /jobs", b"k-2").expect("key"))
         );
     }
 }

@@ -15,7 +15,7 @@ use jobs::store::JobStoreError;
 use jobs::table::JobsTable;
 use jobs_api::adapters::{DynamoDbJobStore, SqsJobQueue};
 use jobs_api::config::Config;
-use jobs_api::handler::{JobsApi, job_id_for};
+use jobs_api::handler::JobsApi;
 use lambda_http::{Body, Request, Response};
 use lambda_kit::idempotency::IdempotencyKey;
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
@@ -251,15 +251,39 @@ async fn when_the_queue_fails_the_caller_gets_503_and_no_job_is_left_queued() {
     let problem = assert_problem(&refused, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["request_id"], REQUEST_ID);
     assert_eq!(header(&refused, "retry-after"), Some("1"));
-    let job_id = job_id_for(&IdempotencyKey::parse("POST /jobs", key.as_bytes()).expect("key"));
+    // The claim is released, keeping the id it reserved; no job has it.
+    let claim = local
+        .dynamodb
+        .get_item()
+        .table_name(&local.config.idempotency_table)
+        .key(
+            "key",
+            lambda_kit::dynamodb::s(
+                IdempotencyKey::parse("POST /jobs", key.as_bytes())
+                    .expect("key")
+                    .as_str(),
+            ),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the claim is kept");
+    let job_id = claim["reserved_id"].as_s().expect("a reserved id").clone();
+    assert_eq!(
+        claim["in_progress_until"].as_n().map(String::as_str),
+        Ok("0"),
+        "released"
+    );
     assert_eq!(
         local.jobs().get(&job_id).await.expect("read"),
         None,
         "the unsent job is not left QUEUED"
     );
 
-    // The retry with the same key, once the queue works, queues the job: the claim was released
-    // and the unsent job removed.
+    // The retry with the same key, once the queue works, resumes the released claim and queues
+    // the job under the id it reserved.
     let queue_url = local.private_queue().await;
     let retried = local
         .api_with_queue(SqsJobQueue::new(local.sqs.clone(), &queue_url))
@@ -295,4 +319,64 @@ async fn two_callers_with_the_same_key_each_get_their_own_job() {
     assert_ne!(alice["id"], bob["id"], "the job id follows from the caller's own key");
     assert_eq!(header(&alice_again, "idempotent-replayed"), Some("true"));
     assert_eq!(body_json(&alice_again)["id"], alice["id"]);
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn the_idempotency_table_keeps_a_claims_reserved_id_through_a_take_over_and_not_past_its_window() {
+    use lambda_kit::idempotency::{Claim, NewClaim};
+    let local = local().await;
+    let table = IdempotencyTable::new(local.dynamodb.clone(), &local.config.idempotency_table);
+    let raw = format!("key-{}", uuid::Uuid::now_v7().simple());
+    let now = chrono::Utc::now().timestamp_millis();
+    let claim = |at: i64, in_progress_for: i64, ttl_seconds: i64, id: &str| {
+        NewClaim {
+            key: IdempotencyKey::parse("POST /jobs", raw.as_bytes()).expect("key"),
+            fingerprint: "f".into(),
+            now_millis: at,
+            in_progress_until_millis: at + in_progress_for,
+            expires_at_seconds: at / 1000 + ttl_seconds,
+            reserved_id: None,
+        }
+        .reserving(id)
+    };
+
+    // A first request claims the key and dies; the next, past its deadline, resumes it.
+    assert_eq!(
+        table.claim(&claim(now - 10_000, 1, 60, "a")).await.expect("claim"),
+        Claim::Acquired
+    );
+    let second = claim(now, 30_000, 60, "b");
+    assert_eq!(
+        table.claim(&second).await.expect("claim"),
+        Claim::Resumed {
+            reserved_id: "a".into()
+        }
+    );
+    // While the second holds it, a third is told it is in progress, without taking it.
+    assert!(matches!(
+        table.claim(&claim(now + 1, 30_000, 60, "c")).await.expect("claim"),
+        Claim::Existing(existing) if existing.response.is_none()
+    ));
+    // Released, it is resumed at once, still with the first id.
+    table.release(&second).await.expect("release");
+    assert_eq!(
+        table.claim(&claim(now + 2, 30_000, 60, "d")).await.expect("claim"),
+        Claim::Resumed {
+            reserved_id: "a".into()
+        }
+    );
+    // Past its window (TTL) the key starts afresh, with the new request's id.
+    let later = now + 120_000;
+    assert_eq!(
+        table.claim(&claim(later, 30_000, 60, "e")).await.expect("claim"),
+        Claim::Acquired
+    );
+    table.release(&claim(later, 30_000, 60, "e")).await.expect("release");
+    assert_eq!(
+        table.claim(&claim(later + 1, 30_000, 60, "f")).await.expect("claim"),
+        Claim::Resumed {
+            reserved_id: "e".into()
+        }
+    );
 }

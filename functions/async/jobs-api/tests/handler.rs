@@ -10,7 +10,7 @@ use http::StatusCode;
 use jobs::kinds::Registration;
 use jobs::kinds::report::Report;
 use jobs::model::{Job, JobStatus};
-use jobs_api::handler::{JobsApi, job_id_for};
+use jobs_api::handler::JobsApi;
 use jobs_api::memory::{MemoryJobStore, MemoryQueue};
 use lambda_kit::idempotency::{Claim, IdempotencyKey, NewClaim};
 use serde_json::{Value, json};
@@ -162,29 +162,116 @@ async fn a_callback_url_is_kept_for_delivery_and_never_shown_back() {
     assert_eq!(api.store().job(&id).expect("stored").callback_url.as_deref(), Some(url));
 }
 
-#[tokio::test]
-async fn a_key_used_again_after_its_window_never_returns_the_job_of_another_body() {
-    // Given the job an earlier use of key k-1 left, its key's record gone with its TTL
-    let store = MemoryJobStore::new();
-    let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
-    let earlier = jobs::model::validate(&report(1), KINDS, None).expect("valid");
-    let old = Job::queued(job_id_for(&key), earlier, Utc::now() - chrono::Duration::days(2));
-    jobs_api::ports::JobStore::insert_job(&store, &old)
+/// The claim a request with key `k-1` and `body` left, made `age_millis` ago and in progress
+/// until then (so abandoned now), reserving `id`; kept for `ttl_seconds`.
+fn earlier_claim(body: &Value, id: &str, age_millis: i64, ttl_seconds: i64) -> NewClaim {
+    let then = Utc::now().timestamp_millis() - age_millis;
+    let request = jobs::model::validate(body, KINDS, None).expect("valid");
+    NewClaim {
+        key: IdempotencyKey::parse("POST /jobs", b"k-1").expect("key"),
+        fingerprint: lambda_kit::idempotency::fingerprint(&request),
+        now_millis: then,
+        in_progress_until_millis: then + 1,
+        expires_at_seconds: then / 1000 + ttl_seconds,
+        reserved_id: Some(id.to_owned()),
+    }
+}
+
+/// The job that `earlier_claim` made: recorded, its message never sent.
+async fn earlier_job(store: &MemoryJobStore, body: &Value, id: &str) -> Job {
+    let request = jobs::model::validate(body, KINDS, None).expect("valid");
+    let job = Job::queued(id.to_owned(), request, Utc::now() - chrono::Duration::minutes(1));
+    jobs_api::ports::JobStore::insert_job(store, &job)
         .await
         .expect("seeded");
+    job
+}
+
+#[tokio::test]
+async fn job_ids_are_random_not_derived_from_the_key() {
+    let (one, other) = (
+        api(MemoryJobStore::new(), MemoryQueue::new()),
+        api(MemoryJobStore::new(), MemoryQueue::new()),
+    );
+    let alone = one
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+    let same_key_elsewhere = other
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+    assert_ne!(
+        body_json(&alone)["id"],
+        body_json(&same_key_elsewhere)["id"],
+        "the same key and body give another id: nothing a caller sends computes it"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_that_resumes_an_abandoned_claim_sends_the_job_it_made_and_makes_no_other() {
+    // Given a first request that recorded its job and stopped before sending it
+    let store = MemoryJobStore::new();
+    let id = "0195f3a4-7c1e-7b2a-9d4e-00000000b001";
+    assert_eq!(
+        store.claims().try_claim(&earlier_claim(&report(1), id, 5_000, 3600)),
+        Claim::Acquired
+    );
+    earlier_job(&store, &report(1), id).await;
     let api = api(store, MemoryQueue::new());
 
-    // When the key comes again with another body
+    // When the client retries with the same key and body
+    let retried = api
+        .handle(request("POST", "/jobs", Some(&report(1)), Some("k-1")))
+        .await;
+
+    // Then it gets that job, now sent, and no second one
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    assert_eq!(body_json(&retried)["id"], id);
+    assert_eq!(api.store().len(), 1);
+    let sent = api.queue().sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.job_id, id);
+}
+
+#[tokio::test]
+async fn another_body_resuming_an_abandoned_claim_never_gets_its_job() {
+    let store = MemoryJobStore::new();
+    let id = "0195f3a4-7c1e-7b2a-9d4e-00000000b002";
+    store.claims().try_claim(&earlier_claim(&report(1), id, 5_000, 3600));
+    let old = earlier_job(&store, &report(1), id).await;
+    let api = api(store, MemoryQueue::new());
+
     let refused = api
         .handle(request("POST", "/jobs", Some(&report(2)), Some("k-1")))
         .await;
 
-    // Then it is refused as a reused key, and the earlier job is neither returned nor queued again
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body_json(&refused)["type"], "/problems/idempotency-key-reused");
     assert!(body_json(&refused).get("input").is_none());
-    assert_eq!(api.store().job(&old.id), Some(old));
+    assert_eq!(api.store().job(id), Some(old));
     assert!(api.queue().sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_key_used_again_after_its_window_makes_a_new_job_and_never_returns_the_old_one() {
+    // Given the job an earlier use of key k-1 made two days ago, its claim past its one-day TTL
+    let store = MemoryJobStore::new();
+    let id = "0195f3a4-7c1e-7b2a-9d4e-00000000b003";
+    let claim = earlier_claim(&report(1), id, 2 * 86_400_000, 86_400);
+    store.claims().try_claim(&claim);
+    let old = earlier_job(&store, &report(1), id).await;
+    let api = api(store, MemoryQueue::new());
+
+    // When the key comes again, with another body and with the same one
+    let other_body = api
+        .handle(request("POST", "/jobs", Some(&report(2)), Some("k-1")))
+        .await;
+
+    // Then it is a new job with a new id; the old one is neither returned nor sent again
+    assert_eq!(other_body.status(), StatusCode::ACCEPTED);
+    assert_ne!(body_json(&other_body)["id"], id);
+    assert_eq!(body_json(&other_body)["input"], json!({"seconds": 2}));
+    assert_eq!(api.store().job(id), Some(old));
+    assert_eq!(api.queue().sent().len(), 1);
 }
 
 #[tokio::test]
@@ -236,6 +323,7 @@ async fn a_request_whose_key_is_still_in_progress_is_told_to_retry() {
         now_millis: now,
         in_progress_until_millis: now + 60_000,
         expires_at_seconds: now / 1000 + 3600,
+        reserved_id: None,
     };
     assert_eq!(store.claims().try_claim(&claim), Claim::Acquired);
     let api = api(store, MemoryQueue::new());
@@ -262,11 +350,7 @@ async fn when_the_queue_fails_the_caller_gets_503_no_job_is_left_and_the_key_is_
     assert_eq!(header(&refused, "retry-after"), Some("1"));
     assert_eq!(body_json(&refused)["request_id"], REQUEST_ID);
     let key = IdempotencyKey::parse("POST /jobs", b"k-1").expect("key");
-    assert_eq!(
-        api.store().job(&job_id_for(&key)),
-        None,
-        "the unsent job is not left QUEUED"
-    );
+    assert!(api.store().is_empty(), "the unsent job is not left QUEUED");
     let now = Utc::now().timestamp_millis();
     let retry = NewClaim {
         key,
@@ -274,11 +358,11 @@ async fn when_the_queue_fails_the_caller_gets_503_no_job_is_left_and_the_key_is_
         now_millis: now,
         in_progress_until_millis: now + 1,
         expires_at_seconds: now / 1000 + 60,
+        reserved_id: None,
     };
-    assert_eq!(
-        api.store().claims().try_claim(&retry),
-        Claim::Acquired,
-        "the claim was released"
+    assert!(
+        matches!(api.store().claims().try_claim(&retry), Claim::Resumed { .. }),
+        "the claim was released: the retry resumes it at once"
     );
 }
 

@@ -31,6 +31,7 @@ fn claim(key: &str, body: &Value, in_progress_for_ms: i64) -> NewClaim {
         now_millis: now,
         in_progress_until_millis: now + in_progress_for_ms,
         expires_at_seconds: now / 1000 + 3600,
+        reserved_id: None,
     }
 }
 

@@ -28,7 +28,7 @@ pub trait ClaimStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Gives up a claim still in progress (the operation failed), so a retry need not wait for it
-    /// to expire. A completed claim is left alone.
+    /// to expire; the retry resumes it, with its reserved id. A completed claim is left alone.
     fn release(&self, claim: &NewClaim) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
@@ -39,8 +39,9 @@ pub enum Done {
     /// the strongest form.
     Completed(StoredResponse),
     /// The flow completes the claim after the operation. If that write fails the change stands
-    /// and the claim expires; the operation must then be safe to run again under the same key (for
-    /// example with an id derived from the key).
+    /// and the claim expires; the operation must then be safe to run again under the same key:
+    /// it makes its thing under the claim's reserved id ([`NewClaim::reserving`]), which a retry
+    /// resumes.
     ToComplete(StoredResponse),
 }
 
@@ -99,13 +100,14 @@ where
     E: From<S::Error> + From<Refusal> + OperationError,
     F: AsyncFnOnce(Option<&NewClaim>) -> Result<Done, E>,
 {
-    let Some(claim) = claim else {
+    let Some(mut claim) = claim else {
         return operation(None).await.map(|done| match done {
             Done::Completed(response) | Done::ToComplete(response) => Answer::New(response),
         });
     };
     match store.claim(&claim).await? {
         Claim::Acquired => {}
+        Claim::Resumed { reserved_id } => claim.reserved_id = Some(reserved_id),
         Claim::Existing(existing) => {
             return match replay(existing, &claim.fingerprint) {
                 Replay::Response(stored) => Ok(Answer::Replayed(stored)),
@@ -203,6 +205,7 @@ mod tests {
             now_millis: 0,
             in_progress_until_millis: 30_000,
             expires_at_seconds: 86_400,
+            reserved_id: None,
         }
     }
 

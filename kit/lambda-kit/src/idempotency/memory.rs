@@ -22,6 +22,7 @@ struct Record {
     expires_at_seconds: i64,
     /// `None` while in progress.
     response: Option<StoredResponse>,
+    reserved_id: Option<String>,
 }
 
 /// The one way a write here fails: its condition no longer holds (the claim was taken over, or
@@ -39,10 +40,12 @@ impl MemoryClaims {
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Claims the key when no record holds it, its record has expired, or its request is in
-    /// progress past its deadline (taken over); otherwise reports the record.
+    /// Claims the key when no record holds it or its record has expired; resumes it, with the
+    /// id its first request reserved, when that request is in progress past its deadline or
+    /// released it; otherwise reports the record.
     pub fn try_claim(&self, claim: &NewClaim) -> Claim {
         let mut records = self.records();
+        let mut inherited = None;
         if let Some(record) = records.get(&claim.key.0) {
             let expired = record.expires_at_seconds < claim.now_millis / 1000;
             let abandoned = record.response.is_none() && record.in_progress_until_millis < claim.now_millis;
@@ -52,6 +55,9 @@ impl MemoryClaims {
                     response: record.response.clone(),
                 });
             }
+            if !expired {
+                inherited = record.reserved_id.clone();
+            }
         }
         records.insert(
             claim.key.0.clone(),
@@ -60,9 +66,13 @@ impl MemoryClaims {
                 in_progress_until_millis: claim.in_progress_until_millis,
                 expires_at_seconds: claim.expires_at_seconds,
                 response: None,
+                reserved_id: inherited.clone().or_else(|| claim.reserved_id.clone()),
             },
         );
-        Claim::Acquired
+        match inherited {
+            Some(reserved_id) => Claim::Resumed { reserved_id },
+            None => Claim::Acquired,
+        }
     }
 
     /// Completes the claim with its answer, if it is still this request's and in progress.
@@ -76,15 +86,15 @@ impl MemoryClaims {
         }
     }
 
-    /// Removes this request's claim while in progress; a completed one, or one another request
-    /// took over, stays.
+    /// Gives up this request's claim while in progress: the next request with the key resumes it
+    /// at once, with its reserved id. A completed one, or one another request took over, stays.
     pub fn release_in_progress(&self, claim: &NewClaim) {
-        let mut records = self.records();
-        if records
-            .get(&claim.key.0)
-            .is_some_and(|record| is_this_claim_in_progress(record, claim))
+        if let Some(record) = self
+            .records()
+            .get_mut(&claim.key.0)
+            .filter(|record| is_this_claim_in_progress(record, claim))
         {
-            records.remove(&claim.key.0);
+            record.in_progress_until_millis = i64::MIN;
         }
     }
 }
@@ -124,6 +134,7 @@ mod tests {
             now_millis,
             in_progress_until_millis: now_millis + in_progress_for,
             expires_at_seconds: now_millis / 1000 + 3600,
+            reserved_id: None,
         }
     }
 
@@ -169,7 +180,40 @@ mod tests {
     }
 
     #[test]
-    fn a_release_removes_only_a_claim_in_progress() {
+    fn a_claim_taken_over_or_released_keeps_its_reserved_id_until_the_key_expires() {
+        let claims = MemoryClaims::new();
+        let first = claim("f", 1_000, 10).reserving("id-1");
+        assert_eq!(claims.try_claim(&first), Claim::Acquired);
+        let second = claim("f", 2_000, 30_000).reserving("id-2");
+        assert_eq!(
+            claims.try_claim(&second),
+            Claim::Resumed {
+                reserved_id: "id-1".into()
+            },
+            "taken over past its deadline"
+        );
+        claims.release_in_progress(&second);
+        assert_eq!(
+            claims.try_claim(&claim("f", 3_000, 30_000).reserving("id-3")),
+            Claim::Resumed {
+                reserved_id: "id-1".into()
+            },
+            "released"
+        );
+        // A day later the key is free, and a new request reserves its own id.
+        let later = claim("f", 3_600_000 + 5_000, 30_000).reserving("id-4");
+        assert_eq!(claims.try_claim(&later), Claim::Acquired);
+        claims.release_in_progress(&later);
+        assert_eq!(
+            claims.try_claim(&claim("f", 3_600_000 + 6_000, 30_000)),
+            Claim::Resumed {
+                reserved_id: "id-4".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_release_gives_up_only_a_claim_in_progress() {
         let claims = MemoryClaims::new();
         let first = claim("f", 1_000, 30_000);
         claims.try_claim(&first);

@@ -94,6 +94,10 @@ pub struct ExistingClaim {
 pub enum Claim {
     /// The key is ours: go on and create.
     Acquired,
+    /// The key is ours, taken over from a request that stopped before it completed (or released
+    /// it): go on, with the id that request reserved ([`NewClaim::reserving`]), so what it may
+    /// have made is found, not made twice.
+    Resumed { reserved_id: String },
     /// Someone claimed it before.
     Existing(ExistingClaim),
 }
@@ -108,6 +112,10 @@ pub struct NewClaim {
     pub in_progress_until_millis: i64,
     /// Seconds since the epoch after which the record is gone (the table's TTL attribute).
     pub expires_at_seconds: i64,
+    /// The id of what the operation creates, kept with the claim for as long as the key's window
+    /// lasts: a request that takes the claim over gets the first request's instead of its own
+    /// ([`Claim::Resumed`]). Random, so an id tells nothing about the key.
+    pub reserved_id: Option<String>,
 }
 
 impl NewClaim {
@@ -121,6 +129,18 @@ impl NewClaim {
             now_millis,
             in_progress_until_millis: claim_until(deadline_millis, now_millis),
             expires_at_seconds: (now_millis / 1000).saturating_add(ttl_seconds),
+            reserved_id: None,
+        }
+    }
+
+    /// The claim reserves `id` (a fresh, random one) for what the operation creates. An
+    /// operation that cannot create in one transaction with the claim's completion (it sends a
+    /// message, calls out) makes its thing under the claim's `reserved_id`: a retry that takes
+    /// an abandoned claim over then finds what the first attempt made.
+    pub fn reserving(self, id: impl Into<String>) -> Self {
+        Self {
+            reserved_id: Some(id.into()),
+            ..self
         }
     }
 }
