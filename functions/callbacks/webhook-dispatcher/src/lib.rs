@@ -6,15 +6,22 @@
 //! - Retries are the queue's: a failed delivery (no answer, a timeout, anything but 2xx, a
 //!   redirect included) is a batch item failure, the message comes back after the queue's
 //!   visibility timeout, and after `maxReceiveCount` tries it rests in the dead-letter queue.
+//! - A receiver that does not answer (a timeout, no connection) costs one request timeout, not
+//!   one per delivery: its origin is then passed over for [`QUARANTINE`] in this execution
+//!   environment, its deliveries failed at once (`deferred`) and retried by the queue. So a dead
+//!   or deliberately slow receiver holds the others' deliveries back by at most one request
+//!   timeout per quarantine period and execution environment.
 //! - The URL is checked again before every delivery ([`contracts::callback`]), and the connection
 //!   goes only to an address that check allows ([`sender`]).
 
 pub mod sender;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 use contracts::callback::{self as target, CallbackUrl, Policy, Refusal};
-use std::sync::Arc;
-use std::time::Instant;
 
 use lambda_kit::events::{ContractViolation, Envelope, Event, NotAnEvent, event_in};
 use lambda_kit::keys::{KeyUnavailable, Keys};
@@ -25,6 +32,13 @@ use webhooks::signature::SigningKey;
 
 /// Records of one batch delivered at the same time.
 const CONCURRENCY: usize = 10;
+
+/// How long an origin that did not answer is passed over.
+pub const QUARANTINE: Duration = Duration::from_secs(60);
+
+/// Origins held at once, at most: past it, the oldest holds are dropped (a flood of distinct
+/// dead origins costs memory no further).
+const MAX_QUARANTINED: usize = 1024;
 
 /// The headers that make a delivery verifiable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +57,9 @@ pub enum SendError {
     Timeout(std::time::Duration),
     #[error("the callback host resolves to no allowed address")]
     ForbiddenAddress,
+    /// The receiver did not answer a moment ago: not tried now.
+    #[error("the receiver did not answer lately; deferred")]
+    Deferred,
     #[error("the request failed")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -97,11 +114,23 @@ pub struct Dispatcher<S, K = Arc<SigningKey>> {
     sender: S,
     keys: K,
     policy: Policy,
+    quarantine: Quarantine,
 }
 
 impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
     pub fn new(sender: S, keys: K, policy: Policy) -> Self {
-        Self { sender, keys, policy }
+        Self {
+            sender,
+            keys,
+            policy,
+            quarantine: Quarantine::new(QUARANTINE),
+        }
+    }
+
+    /// Passes over an origin that did not answer for `period` instead of [`QUARANTINE`].
+    pub fn with_quarantine(mut self, period: Duration) -> Self {
+        self.quarantine = Quarantine::new(period);
+        self
     }
 
     pub fn sender(&self) -> &S {
@@ -109,15 +138,19 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
     }
 
     /// Runs a batch; counts its deliveries by outcome (`WebhookDeliveries`: `delivered`,
-    /// `rejected` for an answer other than 2xx, `unreachable`, `refused` by the URL policy).
+    /// `rejected` for an answer other than 2xx, `unreachable`, `refused` by the URL policy,
+    /// `deferred` for a receiver in quarantine).
     pub async fn handle(&self, event: SqsBatch) -> Result<SqsBatchResponse, BatchError> {
-        let deliveries = Tally::new("WebhookDeliveries", ["delivered", "rejected", "unreachable", "refused"]);
+        let deliveries = Tally::new(
+            "WebhookDeliveries",
+            ["delivered", "rejected", "unreachable", "refused", "deferred"],
+        );
         let response = process_batch(event, CONCURRENCY, |message| self.process(message, &deliveries)).await;
         deliveries.emit();
         response
     }
 
-    async fn process(&self, message: SqsMessage, deliveries: &Tally<4>) -> Result<(), RecordError> {
+    async fn process(&self, message: SqsMessage, deliveries: &Tally<5>) -> Result<(), RecordError> {
         let body = message.body.as_deref().unwrap_or_default();
         let Some(event) = event_in(body)? else {
             return Ok(());
@@ -136,6 +169,17 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
                 return Ok(());
             }
         };
+        let origin = url
+            .as_uri()
+            .authority()
+            .map_or_else(String::new, |origin| origin.to_string());
+        if self.quarantine.holds(&origin, Instant::now()) {
+            deliveries.add("deferred");
+            return Err(RecordError::Delivery {
+                event_id: event.id,
+                error: SendError::Deferred,
+            });
+        }
         let key = self.keys.current().await?;
         let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let timestamp = Utc::now().timestamp();
@@ -153,6 +197,10 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
         };
         deliveries.add(outcome);
         metrics::milliseconds("WebhookLatency", outcome, started.elapsed());
+        if matches!(sent, Err(SendError::Timeout(_) | SendError::Failed(_))) {
+            warn!(event_id = %event.id, %origin, period = ?self.quarantine.period, "receiver did not answer: its deliveries are deferred");
+            self.quarantine.hold(origin, Instant::now());
+        }
         match sent {
             Ok(status) if status.is_success() => {
                 info!(event_id = %event.id, status = status.as_u16(), "webhook delivered");
@@ -167,6 +215,47 @@ impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
                 error,
             }),
         }
+    }
+}
+
+/// Origins that did not answer, and until when their deliveries are deferred. In this execution
+/// environment's memory: each environment learns of a dead receiver with one timeout of its own.
+#[derive(Debug)]
+struct Quarantine {
+    period: Duration,
+    until: Mutex<HashMap<String, Instant>>,
+}
+
+impl Quarantine {
+    fn new(period: Duration) -> Self {
+        Self {
+            period,
+            until: Mutex::default(),
+        }
+    }
+
+    fn holds(&self, origin: &str, now: Instant) -> bool {
+        let until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        until.get(origin).is_some_and(|until| *until > now)
+    }
+
+    fn hold(&self, origin: String, now: Instant) {
+        if self.period.is_zero() {
+            return;
+        }
+        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if until.len() >= MAX_QUARANTINED {
+            until.retain(|_, until| *until > now);
+        }
+        if until.len() >= MAX_QUARANTINED
+            && let Some(oldest) = until
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(origin, _)| origin.clone())
+        {
+            until.remove(&oldest);
+        }
+        until.insert(origin, now + self.period);
     }
 }
 

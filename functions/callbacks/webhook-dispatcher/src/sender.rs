@@ -80,6 +80,7 @@ struct ForbiddenAddress;
 
 pub struct HttpsSender {
     client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
+    request_timeout: Duration,
 }
 
 impl HttpsSender {
@@ -98,7 +99,14 @@ impl HttpsSender {
         };
         Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// Gives a whole delivery `timeout` instead of [`REQUEST_TIMEOUT`].
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 }
 
@@ -119,12 +127,12 @@ impl WebhookSender for HttpsSender {
             .header("webhook-signature", &headers.signature)
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| SendError::Failed(error.into()))?;
-        match tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request)).await {
+        match tokio::time::timeout(self.request_timeout, self.client.request(request)).await {
             // The body is dropped unread: no answer can make the function read megabytes.
             Ok(Ok(response)) => Ok(response.status()),
             Ok(Err(error)) if is_forbidden_address(&error) => Err(SendError::ForbiddenAddress),
             Ok(Err(error)) => Err(SendError::Failed(error.into())),
-            Err(_) => Err(SendError::Timeout(REQUEST_TIMEOUT)),
+            Err(_) => Err(SendError::Timeout(self.request_timeout)),
         }
     }
 }

@@ -289,3 +289,113 @@ async fn host_names_resolving_to_loopback_are_refused_in_production() {
         .collect();
     assert!(!allowed.is_empty() && allowed.iter().all(|address| address.ip().is_loopback()));
 }
+
+/// A receiver that takes connections and never answers: returns its address and how many
+/// connections it was sent.
+async fn tarpit() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (address, connections)
+}
+
+/// A receiver that answers 204 to every request: returns its address and how many it answered.
+async fn quick_receiver() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut request = Vec::new();
+                while !String::from_utf8_lossy(&request).contains("\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (address, answered)
+}
+
+/// A batch of `job.succeeded` events, one per `(message id, callback URL)`.
+fn deliveries(records: &[(String, String)]) -> SqsBatch {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .map(|(n, (id, url))| {
+            let event = serde_json::json!({
+                "id": format!("0195f3a4-0000-7000-8000-{n:012}"), "type": "job.succeeded", "version": 1,
+                "time": "2026-12-07T10:00:00.000Z", "source": "job-worker",
+                "data": {"job_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e01", "type": "report", "attempts": 1,
+                         "result": {}, "callback_url": url}});
+            serde_json::json!({"messageId": id, "receiptHandle": "r", "body": event.to_string(),
+                               "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                               "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:WebhookQueue"})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("an SQS batch")
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_costs_one_timeout_and_then_is_passed_over() {
+    use std::sync::atomic::Ordering;
+    let (dead, connections) = tarpit().await;
+    let (alive, answered) = quick_receiver().await;
+    let timeout = std::time::Duration::from_millis(300);
+    let dispatcher = Dispatcher::new(
+        HttpsSender::new(LOCAL, &TrustStore::compiled_in()).with_request_timeout(timeout),
+        Arc::new(key()),
+        LOCAL,
+    );
+    let batch = |round: &str, dead_ones: usize| {
+        let mut records: Vec<(String, String)> = (0..dead_ones)
+            .map(|n| (format!("{round}-dead-{n}"), format!("http://{dead}/hook")))
+            .collect();
+        records.push((format!("{round}-alive"), format!("http://{alive}/hook")));
+        deliveries(&records)
+    };
+
+    // A first batch: three deliveries to the tarpit, one to a receiver that answers.
+    let started = std::time::Instant::now();
+    let first = dispatcher.handle(batch("first", 3)).await.expect("handled");
+    let first_took = started.elapsed();
+    let mut first_failed = failed(&first);
+    first_failed.sort_unstable();
+    assert_eq!(first_failed, ["first-dead-0", "first-dead-1", "first-dead-2"]);
+    assert_eq!(
+        answered.load(Ordering::SeqCst),
+        1,
+        "delivered beside the tarpit, not after it"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+
+    // The next batches: the tarpit's deliveries are deferred without a connection, so the
+    // batch ends as soon as the live receiver has answered.
+    let started = std::time::Instant::now();
+    let second = dispatcher.handle(batch("second", 9)).await.expect("handled");
+    let second_took = started.elapsed();
+    assert_eq!(failed(&second).len(), 9);
+    assert!(!failed(&second).contains(&"second-alive"));
+    assert_eq!(answered.load(Ordering::SeqCst), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 3, "the tarpit was not tried again");
+    // Measured, not asserted (timings belong to benchmarks): printed for the record.
+    eprintln!("tarpit: first batch {first_took:?} (one {timeout:?} timeout), next batch {second_took:?}");
+}
