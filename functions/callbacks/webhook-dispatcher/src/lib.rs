@@ -28,7 +28,7 @@ use lambda_kit::keys::{KeyUnavailable, Keys};
 use lambda_kit::metrics::{self, Tally};
 use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use tracing::{info, warn};
-use webhooks::signature::SigningKey;
+use webhooks::signature::SigningKeys;
 
 /// Records of one batch delivered at the same time.
 const CONCURRENCY: usize = 10;
@@ -108,16 +108,17 @@ pub fn callback_of(event: &Envelope) -> Result<Option<String>, ContractViolation
     })
 }
 
-/// The dispatcher: deliveries through `sender`, signed with the key `keys` gives (read from
-/// Secrets Manager on first use in production; fixed in tests).
-pub struct Dispatcher<S, K = Arc<SigningKey>> {
+/// The dispatcher: deliveries through `sender`, signed with the keys `keys` gives (read from
+/// Secrets Manager on first use in production, the current key and while rotating the previous
+/// one: see [`SigningKeys`]; fixed in tests).
+pub struct Dispatcher<S, K = Arc<SigningKeys>> {
     sender: S,
     keys: K,
     policy: Policy,
     quarantine: Quarantine,
 }
 
-impl<S: WebhookSender, K: Keys<SigningKey>> Dispatcher<S, K> {
+impl<S: WebhookSender, K: Keys<SigningKeys>> Dispatcher<S, K> {
     pub fn new(sender: S, keys: K, policy: Policy) -> Self {
         Self {
             sender,

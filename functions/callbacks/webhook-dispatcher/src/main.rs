@@ -1,5 +1,6 @@
-//! webhook-dispatcher: wiring only. The signing secret is read from AWS Secrets Manager on the
-//! first delivery and again every five minutes (never from an environment variable; init makes
+//! webhook-dispatcher: wiring only. The signing secret (the current key, and while rotating the
+//! previous one after it) is read from AWS Secrets Manager on the first delivery and again every
+//! five minutes (never from an environment variable; init makes
 //! no network call), the HTTPS client built once with the process's trust store.
 
 use contracts::callback::{Policy, Ports};
@@ -10,7 +11,7 @@ use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Error, LambdaEvent};
 use webhook_dispatcher::Dispatcher;
 use webhook_dispatcher::sender::HttpsSender;
-use webhooks::signature::SigningKey;
+use webhooks::signature::SigningKeys;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Error> {
         ports,
     };
     let keys = CachedSecret::new(&aws, secret_id, REFRESH_AFTER, |text| {
-        Ok(SigningKey::from_secret(text)?)
+        Ok(SigningKeys::from_secret(text)?)
     });
     // The trust store init read: Mozilla's roots compiled in, and AWS_CA_BUNDLE's CAs.
     let trust = lambda_kit::tls::TrustStore::process()?;

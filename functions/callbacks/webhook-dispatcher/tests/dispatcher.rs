@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tower_service::Service;
 use webhook_dispatcher::sender::{CheckedResolver, HttpsSender};
 use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
-use webhooks::signature::{SigningKey, verify};
+use webhooks::signature::{SigningKey, SigningKeys, verify};
 
 const LOCAL: Policy = Policy {
     allow_loopback_http: true,
@@ -65,7 +65,7 @@ async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison
         status: StatusCode::NO_CONTENT,
         sent: RefCell::default(),
     };
-    let dispatcher = Dispatcher::new(sender, Arc::new(key()), PRODUCTION);
+    let dispatcher = Dispatcher::new(sender, Arc::new(SigningKeys::from(key())), PRODUCTION);
     let response = dispatcher.handle(sample()).await.expect("batch handled");
 
     // Record 3 names no callback, record 4's (the metadata service) is refused without a try,
@@ -96,6 +96,36 @@ async fn the_sample_batch_delivers_the_two_callbacks_and_reports_only_the_poison
     }
 }
 
+#[tokio::test]
+async fn while_the_key_is_rotated_each_delivery_verifies_with_the_old_key_and_the_new() {
+    let old = "an-older-signing-secret-of-enough-bytes";
+    let keys = SigningKeys::from_secret(&format!("a-test-signing-secret-of-enough-bytes {old}")).expect("keys");
+    let sender = Recording {
+        status: StatusCode::NO_CONTENT,
+        sent: RefCell::default(),
+    };
+    let dispatcher = Dispatcher::new(sender, Arc::new(keys), PRODUCTION);
+
+    dispatcher.handle(sample()).await.expect("batch handled");
+
+    let sent = dispatcher_sent(&dispatcher);
+    assert!(!sent.is_empty());
+    for (_, headers, body) in &sent {
+        assert_eq!(headers.signature.split(' ').count(), 2, "{}", headers.signature);
+        for receiver in [key(), SigningKey::from_secret(old).unwrap()] {
+            let verified = verify(
+                &receiver,
+                &headers.id,
+                &headers.timestamp.to_string(),
+                &headers.signature,
+                body,
+                headers.timestamp,
+            );
+            assert_eq!(verified, Ok(()));
+        }
+    }
+}
+
 fn dispatcher_sent(dispatcher: &Dispatcher<Recording>) -> Vec<(String, SignedHeaders, Vec<u8>)> {
     dispatcher.sender().sent.borrow().clone()
 }
@@ -114,7 +144,7 @@ async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
             status: StatusCode::SERVICE_UNAVAILABLE,
             sent: RefCell::default(),
         },
-        Arc::new(key()),
+        Arc::new(SigningKeys::from(key())),
         PRODUCTION,
     );
     let response = dispatcher.handle(sample()).await.expect("batch handled");
@@ -124,8 +154,8 @@ async fn a_receiver_that_does_not_answer_2xx_fails_the_record() {
 /// A key store that cannot be read (Secrets Manager unreachable at the first delivery).
 struct Unreadable;
 
-impl Keys<SigningKey> for Unreadable {
-    async fn current(&self) -> Result<Arc<SigningKey>, KeyUnavailable> {
+impl Keys<SigningKeys> for Unreadable {
+    async fn current(&self) -> Result<Arc<SigningKeys>, KeyUnavailable> {
         Err(KeyUnavailable)
     }
 }
@@ -362,7 +392,7 @@ async fn a_receiver_that_never_answers_costs_one_timeout_and_then_is_passed_over
     let timeout = std::time::Duration::from_millis(300);
     let dispatcher = Dispatcher::new(
         HttpsSender::new(LOCAL, &TrustStore::compiled_in()).with_request_timeout(timeout),
-        Arc::new(key()),
+        Arc::new(SigningKeys::from(key())),
         LOCAL,
     );
     let batch = |round: &str, dead_ones: usize| {

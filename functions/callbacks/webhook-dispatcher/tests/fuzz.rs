@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use std::sync::Arc;
 use test_support::{check_batch, config, is_poison_event, sqs_batches_like};
 use webhook_dispatcher::{Dispatcher, SendError, SignedHeaders, WebhookSender};
-use webhooks::signature::SigningKey;
+use webhooks::signature::SigningKeys;
 
 struct Accepting;
 
@@ -27,7 +27,7 @@ proptest! {
     fn every_record_is_delivered_or_reported_by_its_own_id((text, records) in sqs_batches_like("webhook-dispatcher", "job-events")) {
         let batch: SqsBatch = serde_json::from_str(&text).expect("the batch itself is intact");
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        let key = SigningKey::from_secret("a-fuzzing-signing-secret-of-enough-bytes").expect("key");
+        let key = SigningKeys::from_secret("a-fuzzing-signing-secret-of-enough-bytes").expect("key");
         let outcome = runtime.block_on(Dispatcher::new(Accepting, Arc::new(key), Policy::default()).handle(batch));
         check_batch(&records, &outcome, is_poison_event)?;
     }

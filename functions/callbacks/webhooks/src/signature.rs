@@ -6,7 +6,8 @@
 //! - `webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, possibly
 //!   several, separated by spaces (a sender signs with old and new key while rotating).
 //!
-//! The key is shared with the receiver as `whsec_<base64 of the key bytes>`.
+//! The key is shared with the receiver as `whsec_<base64 of the key bytes>`. A sender holds
+//! [`SigningKeys`]: while a key is rotated, it signs with the new and the old one.
 //!
 //! # Verifying a delivery (receiver side)
 //!
@@ -45,6 +46,8 @@ pub enum KeyError {
     NotBase64,
     #[error("the secret is shorter than {MIN_KEY_BYTES} bytes")]
     TooShort,
+    #[error("the secret holds more than two keys (the current one and, while rotating, the previous one)")]
+    TooManyKeys,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +108,55 @@ impl SigningKey {
     }
 }
 
+/// The keys a sender signs with: the current one and, while a rotation is under way, the
+/// previous one too. Every delivery then carries a signature by each (space-separated, as
+/// Standard Webhooks allows), so a receiver verifies with the key it has, old or new, and no
+/// receiver breaks while they move to the new one one by one.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    current: SigningKey,
+    previous: Option<SigningKey>,
+}
+
+impl SigningKeys {
+    /// Reads a secret that holds the current key, and while rotating the previous one after it,
+    /// separated by whitespace (`<current> <previous>`); each as [`SigningKey::from_secret`] reads
+    /// it.
+    pub fn from_secret(secret: &str) -> Result<Self, KeyError> {
+        let mut keys = secret.split_whitespace().map(SigningKey::from_secret);
+        let current = keys.next().unwrap_or(Err(KeyError::TooShort))?;
+        let previous = keys.next().transpose()?;
+        if keys.next().is_some() {
+            return Err(KeyError::TooManyKeys);
+        }
+        Ok(Self { current, previous })
+    }
+
+    /// The key a receiver is given now.
+    pub fn current(&self) -> &SigningKey {
+        &self.current
+    }
+
+    /// The `webhook-signature` header: the current key's signature, and the previous key's
+    /// after it while rotating.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let current = self.current.sign(id, timestamp, body);
+        match &self.previous {
+            Some(previous) => format!("{current} {}", previous.sign(id, timestamp, body)),
+            None => current,
+        }
+    }
+}
+
+impl From<SigningKey> for SigningKeys {
+    fn from(current: SigningKey) -> Self {
+        Self {
+            current,
+            previous: None,
+        }
+    }
+}
+
 /// Checks a delivery: its timestamp is within [`TOLERANCE_SECONDS`] of `now` and one of the
 /// `v1` signatures in `signatures` is the HMAC of id, timestamp and body. The comparison takes
 /// the same time whichever byte differs.
@@ -148,6 +200,25 @@ mod tests {
 
     fn key() -> SigningKey {
         SigningKey::from_secret(SECRET).unwrap()
+    }
+
+    #[test]
+    fn while_rotating_both_keys_sign_and_a_receiver_with_either_verifies() {
+        let old = "a-previous-signing-secret-of-enough-bytes";
+        let keys = SigningKeys::from_secret(&format!(" {SECRET}\n{old} ")).expect("two keys");
+        let header = keys.sign(ID, TIMESTAMP, BODY);
+        assert_eq!(header.split(' ').count(), 2, "{header}");
+        assert!(header.starts_with(EXPECTED), "the current key's first: {header}");
+        for receiver in [key(), SigningKey::from_secret(old).unwrap()] {
+            assert_eq!(verify(&receiver, ID, "1614265330", &header, BODY, TIMESTAMP), Ok(()));
+        }
+        let one = SigningKeys::from_secret(SECRET).expect("one key");
+        assert_eq!(one.sign(ID, TIMESTAMP, BODY), EXPECTED, "one key, one signature");
+        assert_eq!(
+            SigningKeys::from_secret(&format!("{SECRET} {old} {old}")).unwrap_err(),
+            KeyError::TooManyKeys
+        );
+        assert_eq!(SigningKeys::from_secret("  ").unwrap_err(), KeyError::TooShort);
     }
 
     #[test]
