@@ -487,7 +487,8 @@ where
     }
 }
 
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
+/// What a caught panic said, as far as it can be read.
+pub fn panic_message(panic: &(dyn Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()

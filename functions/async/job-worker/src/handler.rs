@@ -10,6 +10,7 @@
 //! | a job that fails permanently             | `FAILED` with the reason              | success: not retried |
 //! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
 //! | ... on the message's last delivery       | `FAILED`: the reason, and that it gave up | success: no DLQ |
+//! | a job whose run panics                   | `FAILED`: it would panic again        | success: not retried |
 //!
 //! The last delivery is the one whose `ApproximateReceiveCount` reaches the queue's
 //! `maxReceiveCount` ([`Worker::with_max_receives`]): failing it would dead-letter the message
@@ -19,7 +20,10 @@
 //! invocation's timeout. What is left: an invocation that dies on the last delivery (out of
 //! memory) dead-letters the message with the job `RUNNING`; the DLQ's alarm says so.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use chrono::Utc;
 use contracts::Contract; // starter: with fanout
@@ -185,10 +189,16 @@ impl<L: JobLedger> Worker<L> {
             .get("ApproximateReceiveCount")
             .and_then(|count| count.parse::<u32>().ok())
             .unwrap_or(1);
-        let run = kinds::run(self.kinds, &job, &self.services);
+        let run = AssertUnwindSafe(kinds::run(self.kinds, &job, &self.services)).catch_unwind();
         let time_left = lease_until - Utc::now().timestamp_millis() - DEADLINE_MARGIN_MILLIS;
         let outcome = match tokio::time::timeout(Duration::from_millis(time_left.max(0) as u64), run).await {
-            Ok(outcome) => outcome,
+            Ok(Ok(outcome)) => outcome,
+            // The same input would panic again: the job fails now, with its event and callback,
+            // rather than after every delivery with the message dead-lettered and the job RUNNING.
+            Ok(Err(panic)) => {
+                warn!(job_id = %job.id, panic = lambda_kit::sqs::panic_message(panic.as_ref()), "the job's run panicked");
+                Err(JobError::Permanent("the run failed unexpectedly".into()))
+            }
             Err(_) => Err(JobError::Transient {
                 reason: "the run ran out of time".into(),
                 source: "cut short before the invocation's deadline".into(),

@@ -348,6 +348,41 @@ impl Kind for Unreachable {
     }
 }
 
+/// A kind of job whose run panics (a bug in it, or an input it cannot take).
+struct Panicking;
+
+impl Kind for Panicking {
+    const NAME: &'static str = "panicking";
+
+    fn read(_: &mut Input<'_>) -> Option<Self> {
+        Some(Panicking)
+    }
+
+    async fn run(self, _: &Run<'_>) -> Result<Value, JobError> {
+        panic!("index out of bounds: the len is 0 but the index is 0")
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn a_job_whose_run_panics_fails_at_once_and_its_message_is_done_with() {
+    let local = local().await;
+    const PANICKING: &[Registration] = &[Registration::of::<Panicking>()];
+    let job_id = unique_id();
+    local.seed(&job_id, Panicking::job_type(), json!({})).await;
+
+    let response = handle(
+        &local.worker_with(PANICKING),
+        batch(&[("m1", json!({"job_id": job_id, "type": "panicking"}))]),
+    )
+    .await;
+
+    assert!(failed(&response).is_empty(), "not delivered again only to panic again");
+    let job = local.job(&job_id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, 1));
+    assert_eq!(job.error.as_deref(), Some("the run failed unexpectedly"));
+}
+
 /// `records` as SQS delivers them for the `receives`-th time.
 fn delivered(receives: u32, records: &[(&str, Value)]) -> Value {
     let mut batch = batch(records);
