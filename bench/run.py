@@ -65,6 +65,8 @@ COLD_START_EVENTS = {
     "ws-push": ("ws-push/job-and-order-events.json", "1 failed"),
     # No network here: the two deliveries to hooks.example.com fail (DNS), and the poison record.
     "webhook-dispatcher": ("webhook-dispatcher/job-events.json", "3 failed"),
+    # The bench's secret is generated: the key differs from the sample's, the answer is a key.
+    "webhook-keys": ("webhook-keys/get-key.json", "200"),
 }
 
 TARGETS = {

@@ -19,7 +19,7 @@ KIT = {
     "async": {"jobs", "jobs-api", "job-worker"},
     "fanout": {"event-publisher", "notifier", "audit-log", "large-order-alert"},
     "realtime": {"realtime", "ws-api", "ws-push"},
-    "callbacks": {"webhooks", "webhook-dispatcher"},
+    "callbacks": {"webhooks", "webhook-dispatcher", "webhook-keys"},
 }
 # A project made with `make starter` holds some of them.
 PATTERNS = {name: crates for name, crates in KIT.items() if name in HERE}
@@ -39,6 +39,7 @@ SDK = {
     "ws-api": {"aws-sdk-dynamodb", "aws-sdk-secretsmanager"},
     "ws-push": {"aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "aws_lambda_events"},
     "webhook-dispatcher": {"aws-sdk-secretsmanager", "aws_lambda_events"},
+    "webhook-keys": {"aws-sdk-secretsmanager", "lambda_http", "aws_lambda_events"},
 }
 SDK = {function: crates for function, crates in SDK.items() if any(function in c for c in PATTERNS.values())}
 WATCHED = ("aws-sdk-", "lambda_http", "aws_lambda_events")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patterns import needs, needs_one_of
+from patterns import has, needs, needs_one_of
 from tools.shared.cfn import HttpRoute, Template
 from tools.local.gateway import http_api_event, select_route, unsigned_token
 from tools.local.stack import command_environment, function_environments
@@ -35,8 +35,11 @@ def test_the_command_gets_each_variable_that_names_one_thing():
 @needs("sync", "async")
 def test_the_routes_are_the_template_http_api_events():
     keys = {r.route_key for r in TEMPLATE.http_routes()}
-    assert keys == {"POST /orders", "GET /orders/{id}", "ANY /orders", "ANY /orders/{proxy+}",
-                    "POST /jobs", "GET /jobs/{id}", "ANY /jobs", "ANY /jobs/{proxy+}"}
+    expected = {"POST /orders", "GET /orders/{id}", "ANY /orders", "ANY /orders/{proxy+}",
+                "POST /jobs", "GET /jobs/{id}", "ANY /jobs", "ANY /jobs/{proxy+}"}
+    if has("callbacks"):
+        expected |= {"GET /webhooks/key", "ANY /webhooks", "ANY /webhooks/{proxy+}"}
+    assert keys == expected
 
 
 @needs("sync", "async")

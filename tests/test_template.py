@@ -497,7 +497,8 @@ def test_the_websocket_api_is_throttled_access_logged_and_its_connect_checks_a_t
         assert "WS_TOKEN_SECRET_ARN" in FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
 
 
-def test_secrets_are_generated_encrypted_and_readable_by_one_function_each():
+def test_secrets_are_generated_encrypted_and_readable_by_the_functions_they_name_only():
+    """One reader per secret, unless the secret names its readers (Metadata ReadBy) and why."""
     for name, secret in TEMPLATE.of_type("AWS::SecretsManager::Secret").items():
         properties = secret["Properties"]
         assert properties["KmsKeyId"] == {"Ref": "DataKey"}, name
@@ -507,7 +508,11 @@ def test_secrets_are_generated_encrypted_and_readable_by_one_function_each():
             for policy in resource["Properties"].get("Policies", [])
             if isinstance(policy, dict) and policy.get("AWSSecretsManagerGetSecretValuePolicy", {}).get("SecretArn") == {"Ref": name}
         ]
-        assert len(readers) == 1, f"{name} is read by {readers}"
+        named = secret.get("Metadata", {}).get("ReadBy")
+        if named is None:
+            assert len(readers) == 1, f"{name} is read by {readers}"
+        else:
+            assert sorted(readers) == sorted(named), f"{name} is read by {readers}, names {named}"
 
 
 @needs("realtime")

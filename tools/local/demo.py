@@ -224,7 +224,7 @@ def push_walk(websocket: bool, webhook: bool) -> None:
     import boto3
     from websockets.sync.client import connect  # starter: with realtime
 
-    from tools.local.webhook_receiver import Receiver  # starter: with callbacks
+    from tools.local.webhook_receiver import Receiver, caller_key  # starter: with callbacks
     from tools.local.ws_token import mint  # starter: with realtime
 
     # starter: with realtime
@@ -237,7 +237,7 @@ def push_walk(websocket: bool, webhook: bool) -> None:
     # starter: end
     secrets = boto3.client("secretsmanager", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     receiver = None
-    receiver = Receiver(secrets.get_secret_value(SecretId="WebhookSigningSecret")["SecretString"].encode()) if webhook else None  # starter: with callbacks
+    receiver = Receiver(caller_key(os.environ["LOCAL_API_URL"])) if webhook else None  # starter: with callbacks
     session = nullcontext()
     # starter: with realtime
     if websocket:

@@ -6,7 +6,8 @@ Locally only: jobs may name http://127.0.0.1 callback URLs because the stack set
 LOCAL_WEBHOOKS_ALLOW_LOOPBACK, which the functions honour only under the local stack.
 
 With `make up` running, it prints every delivery it gets and whether its signature verified
-with the running stack's key:
+with the caller's receiver key (GET /webhooks/key as the local stand-in caller, who submits
+the jobs of curl and the demo):
 
     .venv/bin/python -m tools.local.webhook_receiver [port, default 8081]
 """
@@ -23,6 +24,20 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOLERANCE_SECONDS = 300
+
+
+def key_bytes(secret: str) -> bytes:
+    """A Standard Webhooks secret (`whsec_<base64>`) as the HMAC key it holds."""
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def caller_key(api_url: str) -> bytes:
+    """The receiver key of the caller the local gateway stands in (GET /webhooks/key): what
+    signs the deliveries of the jobs that caller submits."""
+    import urllib.request  # noqa: PLC0415
+
+    with urllib.request.urlopen(f"{api_url}/webhooks/key", timeout=30) as answer:
+        return key_bytes(json.loads(answer.read())["key"])
 
 
 def verify(key: bytes, headers, body: bytes, now: float | None = None) -> bool:
@@ -57,6 +72,8 @@ class Receiver:
                         "signature": self.headers.get("webhook-signature"),
                         "verified": verify(receiver.key, self.headers, body),
                         "body": json.loads(body),
+                        "raw": body,
+                        "headers": dict(self.headers.items()),
                         "path": self.path,
                         "status": status,
                     }
@@ -82,12 +99,12 @@ class Receiver:
 
 
 def main() -> int:
-    from tools.local.stack import running_secret  # noqa: PLC0415 (the tests import this module without the stack)
+    from tools.local.stack import STATE_FILE  # noqa: PLC0415 (the tests import this module without the stack)
 
-    key = running_secret("WebhookSigningSecret")
-    if key is None:
-        print("no local stack is running: start one with `make up`")
+    if not STATE_FILE.exists() or "LOCAL_API_URL" not in (state := json.loads(STATE_FILE.read_text())):
+        print("no local stack with its functions is running: start one with `make up`")
         return 1
+    key = caller_key(state["LOCAL_API_URL"])
     receiver = Receiver(key, port=int(sys.argv[1]) if len(sys.argv) > 1 else 8081, show=True)
     print(f"receiving signed webhooks at {receiver.url} (Ctrl-C stops)", flush=True)
     try:

@@ -1,26 +1,50 @@
 """Signed webhooks end to end: POST /jobs with a callback_url -> job-worker -> outbox -> SNS ->
 WebhookQueue -> webhook-dispatcher -> a receiver on loopback (tools/local/webhook_receiver.py) that
 checks every signature the way the Standard Webhooks specification describes, in Python,
-independently of the Rust signer. The secret is the one the stack created in Secrets Manager
-from the template."""
+independently of the Rust signer. The key is the caller's own receiver key, from
+GET /webhooks/key (webhook-keys), derived from the secret the stack created from the template."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
+import urllib.request
 
 import pytest
 from flow import call, client, log_mark, require_stack, wait_for_metric, wait_until
 
-from tools.local.webhook_receiver import Receiver
+from tools.local.webhook_receiver import Receiver, key_bytes, verify
 
 SECRET_ID = "WebhookSigningSecret"
 
 
 @pytest.fixture(scope="module")
 def signing_key() -> bytes:
+    """The receiver key of the caller the local gateway stands in, who submits these jobs."""
     require_stack()
-    return client("secretsmanager").get_secret_value(SecretId=SECRET_ID)["SecretString"].encode()
+    status, answer = call("GET", "/webhooks/key")
+    assert status == 200, answer
+    return key_bytes(answer["key"])
+
+
+def key_of_another_caller() -> bytes:
+    """The receiver key of another IAM caller: a SigV4-signed request is the IAM user its access
+    key id names (the local gateway checks the signature's form only)."""
+    signed = urllib.request.Request(os.environ["LOCAL_API_URL"] + "/webhooks/key", headers={
+        "authorization": "AWS4-HMAC-SHA256 Credential=AKIDANOTHERCALLER/20261207/us-east-1/execute-api/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(signed, timeout=30) as answer:
+        return key_bytes(json.loads(answer.read())["key"])
+
+
+def test_each_caller_gets_its_own_receiver_key_and_not_the_stacks(signing_key):
+    stack_key = client("secretsmanager").get_secret_value(SecretId=SECRET_ID)["SecretString"].encode()
+    assert signing_key != stack_key
+    assert call("GET", "/webhooks/key") == (200, {"key": "whsec_" + base64.b64encode(signing_key).decode()}), \
+        "the same caller, the same key"
+    assert key_of_another_caller() not in (signing_key, stack_key)
 
 
 def submit(callback_url: str) -> str:
@@ -37,7 +61,9 @@ def test_a_finished_job_is_posted_to_its_callback_once_and_signed(signing_key):
         time.sleep(3)  # room for a duplicate, if the dispatcher sent one
         assert len(receiver.requests) == 1
         delivery = receiver.requests[0]
-        assert delivery["verified"], "the signature must verify with the stack's secret"
+        assert delivery["verified"], "the signature must verify with the caller's receiver key"
+        assert not verify(key_of_another_caller(), delivery["headers"], delivery["raw"]), \
+            "another caller's key verifies none of this caller's deliveries"
         assert delivery["path"] == "/hooks/jobs"
         event = delivery["body"]
         assert (event["type"], event["data"]["job_id"]) == ("job.succeeded", job_id)

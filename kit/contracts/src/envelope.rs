@@ -44,18 +44,20 @@ impl Envelope {
 
     /// The event without what only its deliverer may read: a `callback_url` in its data (a
     /// capability: whoever holds the URL can post to the receiver, and the callbacks dispatcher
-    /// is the one reader that needs it). For whatever shows or keeps events: pushes to clients,
-    /// the audit log.
+    /// is the one reader that needs it) and whose receiver it is. For whatever shows or keeps
+    /// events: pushes to clients, the audit log.
     pub fn redacted(mut self) -> Self {
         if let Value::Object(data) = &mut self.data {
-            data.remove(CAPABILITY_FIELD);
+            for field in DELIVERY_FIELDS {
+                data.remove(field);
+            }
         }
         self
     }
 }
 
-/// The data field [`Envelope::redacted`] removes.
-const CAPABILITY_FIELD: &str = "callback_url";
+/// The data fields [`Envelope::redacted`] removes.
+const DELIVERY_FIELDS: [&str; 2] = ["callback_url", "callback_owner"];
 
 /// What a subscriber received: an event, or something it did not ask for and only logs.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,8 +96,9 @@ pub fn parse_incoming(body: &str) -> Result<Incoming, NotAnEvent> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_redacted_event_keeps_everything_but_its_callback_url() {
-        let data = serde_json::json!({"thing_id": "t-1", "callback_url": "https://hooks.example.com/secret-path", "attempts": 1});
+    fn a_redacted_event_keeps_everything_but_where_and_to_whom_it_is_delivered() {
+        let data = serde_json::json!({"thing_id": "t-1", "callback_url": "https://hooks.example.com/secret-path",
+                                      "callback_owner": "5d41402abc4b2a76", "attempts": 1});
         let event = super::Envelope::new("thing.done", 1, "things-worker", data, chrono::Utc::now());
         let redacted = event.clone().redacted();
         assert_eq!(redacted.data, serde_json::json!({"thing_id": "t-1", "attempts": 1}));

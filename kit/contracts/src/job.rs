@@ -22,6 +22,10 @@ pub struct JobSucceeded {
     /// Where the submitter asked the outcome to be POSTed (the callbacks pattern reads it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// Whose receiver the callback URL is: the digest of the caller who submitted the job
+    /// (`lambda_kit::owner`), whose key signs the delivery. With `callback_url` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_owner: Option<String>,
 }
 
 impl Contract for JobSucceeded {
@@ -41,6 +45,8 @@ pub struct JobFailed {
     pub customer_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_owner: Option<String>,
 }
 
 impl Contract for JobFailed {
@@ -65,6 +71,7 @@ mod tests {
             result: json!({"rows": 1}),
             customer_id: None,
             callback_url: None,
+            callback_owner: None,
         };
         let envelope = succeeded.envelope("job-worker", Utc::now()).unwrap();
         assert_eq!(envelope.event_type, "job.succeeded");
@@ -81,6 +88,7 @@ mod tests {
             error: "order o does not exist".into(),
             customer_id: Some("c-42".into()),
             callback_url: Some("https://hooks.example.com/jobs".into()),
+            callback_owner: Some("5d41402abc4b2a76b9719d911017c592".into()),
         };
         let envelope = failed.envelope("job-worker", Utc::now()).unwrap();
         assert_eq!(envelope.data["callback_url"], "https://hooks.example.com/jobs");

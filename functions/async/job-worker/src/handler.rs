@@ -42,7 +42,8 @@ use crate::ports::JobLedger;
 
 // starter: with fanout
 /// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the customer
-/// and the callback URL the job named, if any); none for a run that goes back to the queue.
+/// and the callback URL the job named, if any, and with a callback URL whose receiver it is: the
+/// job's owner); none for a run that goes back to the queue.
 fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Envelope>, serde_json::Error> {
     let (job_id, job_type, attempts, customer_id, callback_url) = (
         job.id.clone(),
@@ -51,6 +52,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
         job.customer_id.clone(),
         job.callback_url.clone(),
     );
+    let callback_owner = callback_url.as_ref().and(job.owner.clone());
     let now = Utc::now();
     match finish {
         Finish::Succeeded(result) => JobSucceeded {
@@ -60,6 +62,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
             result: result.clone(),
             customer_id,
             callback_url,
+            callback_owner,
         }
         .envelope(SOURCE, now)
         .map(Some),
@@ -70,6 +73,7 @@ fn finished_event(job: &jobs::model::Job, finish: &Finish) -> Result<Option<Enve
             error: reason.clone(),
             customer_id,
             callback_url,
+            callback_owner,
         }
         .envelope(SOURCE, now)
         .map(Some),
@@ -273,13 +277,13 @@ mod tests {
             customer_id: None,
             callback_url: callback_url.map(str::to_owned),
         };
-        let mut job = Job::queued("j-1".into(), request, Utc::now());
+        let mut job = Job::queued("j-1".into(), request, Utc::now()).owned_by(Some("0wner".into()));
         job.attempts = 1;
         job
     }
 
     #[test]
-    fn a_finished_run_reports_its_outcome_and_where_to_deliver_it() {
+    fn a_finished_run_reports_its_outcome_and_where_and_to_whom_to_deliver_it() {
         let succeeded = finished_event(
             &job(Some("https://hooks.example.com/jobs")),
             &Finish::Succeeded(json!({"rows": 0})),
@@ -290,8 +294,9 @@ mod tests {
         assert_eq!(
             succeeded.data,
             json!({"job_id": "j-1", "type": "report", "attempts": 1, "result": {"rows": 0},
-                   "callback_url": "https://hooks.example.com/jobs"})
+                   "callback_url": "https://hooks.example.com/jobs", "callback_owner": "0wner"})
         );
+        // Without a callback URL the owner stays out of the event.
         let failed = finished_event(&job(None), &Finish::Failed("no such order".into()))
             .unwrap()
             .expect("an event");

@@ -98,14 +98,31 @@ impl RecordFailure for RecordError {
     }
 }
 
-/// The callback URL an event asks for, read by its contract: only a finished job's event names
-/// one. A known event whose data breaks its contract is poison.
-pub fn callback_of(event: &Envelope) -> Result<Option<String>, ContractViolation> {
-    Ok(match Event::read(event)? {
-        Some(Event::JobSucceeded(job)) => job.callback_url,
-        Some(Event::JobFailed(job)) => job.callback_url,
-        Some(Event::OrderCreated(_)) | None => None,
-    })
+/// Where an event is to be delivered, and whose receiver that is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub url: String,
+    /// The receiver's name: the digest of the caller who submitted the job, or
+    /// [`OPEN_RECEIVER`] for a job submitted on an open API.
+    pub receiver: String,
+}
+
+/// The receiver of the callbacks of jobs submitted on an open API (`AuthMode` `NONE`): nothing
+/// tells callers apart there, so they share its key.
+pub const OPEN_RECEIVER: &str = "open";
+
+/// The callback an event asks for, read by its contract: only a finished job's event names one.
+/// A known event whose data breaks its contract is poison.
+pub fn callback_of(event: &Envelope) -> Result<Option<Callback>, ContractViolation> {
+    let (url, owner) = match Event::read(event)? {
+        Some(Event::JobSucceeded(job)) => (job.callback_url, job.callback_owner),
+        Some(Event::JobFailed(job)) => (job.callback_url, job.callback_owner),
+        Some(Event::OrderCreated(_)) | None => (None, None),
+    };
+    Ok(url.map(|url| Callback {
+        url,
+        receiver: owner.unwrap_or_else(|| OPEN_RECEIVER.to_owned()),
+    }))
 }
 
 /// The dispatcher: deliveries through `sender`, signed with the keys `keys` gives (read from
@@ -156,7 +173,7 @@ impl<S: WebhookSender, K: Keys<SigningKeys>> Dispatcher<S, K> {
         let Some(event) = event_in(body)? else {
             return Ok(());
         };
-        let Some(url) = callback_of(&event)? else {
+        let Some(Callback { url, receiver }) = callback_of(&event)? else {
             info!(event_id = %event.id, event_type = %event.event_type, "no callback for this event");
             return Ok(());
         };
@@ -181,11 +198,12 @@ impl<S: WebhookSender, K: Keys<SigningKeys>> Dispatcher<S, K> {
                 error: SendError::Deferred,
             });
         }
-        let key = self.keys.current().await?;
+        // Signed with the receiver's own key: one receiver's key verifies no other's deliveries.
+        let keys = self.keys.current().await?.for_receiver(&receiver);
         let payload = serde_json::to_vec(&event).expect("an envelope serializes");
         let timestamp = Utc::now().timestamp();
         let headers = SignedHeaders {
-            signature: key.sign(&event.id, timestamp, &payload),
+            signature: keys.sign(&event.id, timestamp, &payload),
             id: event.id.clone(),
             timestamp,
         };

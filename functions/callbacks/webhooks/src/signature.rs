@@ -37,6 +37,14 @@ pub const TOLERANCE_SECONDS: i64 = 5 * 60;
 /// The prefix of a secret in the specification's format.
 pub const SECRET_PREFIX: &str = "whsec_";
 
+/// The receiver of the callbacks of jobs submitted on an open API (`AuthMode` `NONE`): nothing
+/// tells their callers apart, so they share this receiver's key.
+pub const OPEN_RECEIVER: &str = "open";
+
+/// What a receiver's key is derived for, before the receiver's name: a key of this scheme is
+/// never the MAC of anything else.
+const RECEIVER_KEY_LABEL: &[u8] = b"webhook receiver key v1\0";
+
 /// Fewer key bytes than this is no secret worth the name.
 const MIN_KEY_BYTES: usize = 24;
 
@@ -87,6 +95,14 @@ impl SigningKey {
     }
 
     /// The key as receivers are given it: `whsec_<base64>`.
+    /// The key of `receiver` under this one (see [`SigningKeys::for_receiver`]).
+    fn derive(&self, receiver: &str) -> SigningKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(RECEIVER_KEY_LABEL);
+        mac.update(receiver.as_bytes());
+        SigningKey(mac.finalize().into_bytes().to_vec())
+    }
+
     pub fn to_secret(&self) -> String {
         format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.0))
     }
@@ -135,6 +151,22 @@ impl SigningKeys {
     /// The key a receiver is given now.
     pub fn current(&self) -> &SigningKey {
         &self.current
+    }
+
+    /// The previous key, while a rotation is under way.
+    pub fn previous(&self) -> Option<&SigningKey> {
+        self.previous.as_ref()
+    }
+
+    /// The keys of one receiver, derived from these (the stack's): HMAC-SHA256 of the receiver's
+    /// name keyed with each. Every receiver verifies with its own key, so a receiver that knows
+    /// its key can forge deliveries to itself only; a rotation of the stack's keys rotates every
+    /// receiver's, with the same overlap.
+    pub fn for_receiver(&self, receiver: &str) -> SigningKeys {
+        SigningKeys {
+            current: self.current.derive(receiver),
+            previous: self.previous.as_ref().map(|previous| previous.derive(receiver)),
+        }
     }
 
     /// The `webhook-signature` header: the current key's signature, and the previous key's
@@ -219,6 +251,38 @@ mod tests {
             KeyError::TooManyKeys
         );
         assert_eq!(SigningKeys::from_secret("  ").unwrap_err(), KeyError::TooShort);
+    }
+
+    #[test]
+    fn each_receiver_has_its_own_key_and_verifies_only_what_was_signed_for_it() {
+        let stack = SigningKeys::from_secret(SECRET).unwrap();
+        let (alice, bob) = (stack.for_receiver("alice"), stack.for_receiver("bob"));
+        let for_alice = alice.sign(ID, TIMESTAMP, BODY);
+        assert_eq!(
+            verify(alice.current(), ID, "1614265330", &for_alice, BODY, TIMESTAMP),
+            Ok(())
+        );
+        for other in [bob.current(), stack.current()] {
+            assert_eq!(
+                verify(other, ID, "1614265330", &for_alice, BODY, TIMESTAMP),
+                Err(VerifyError::NoMatchingSignature)
+            );
+        }
+        assert_eq!(
+            alice.current().to_secret(),
+            stack.for_receiver("alice").current().to_secret(),
+            "derived, not random: the same every time"
+        );
+        // While the stack's key rotates, each receiver's does too, with the same overlap.
+        let old = "a-previous-signing-secret-of-enough-bytes";
+        let rotating = SigningKeys::from_secret(&format!("{SECRET} {old}"))
+            .unwrap()
+            .for_receiver("alice");
+        let header = rotating.sign(ID, TIMESTAMP, BODY);
+        let old_alice = SigningKeys::from_secret(old).unwrap().for_receiver("alice");
+        for key in [alice.current(), old_alice.current()] {
+            assert_eq!(verify(key, ID, "1614265330", &header, BODY, TIMESTAMP), Ok(()));
+        }
     }
 
     #[test]
