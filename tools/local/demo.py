@@ -162,7 +162,7 @@ def jobs_walk(order_id: str | None) -> None:
             # The count includes the receive just made from the DLQ to show it.
             receives = int(landed[0]["Attributes"]["ApproximateReceiveCount"]) - 1
             print(f"< in JobsDeadLetterQueue after {receives} receives from the jobs queue "
-                  "(maxReceiveCount 5): the worker reported it failed each time")
+                  "(maxReceiveCount 6): the worker reported it failed each time")
             break
         time.sleep(0.5)
     else:

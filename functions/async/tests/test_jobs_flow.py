@@ -57,7 +57,7 @@ def test_a_hundred_jobs_submitted_through_the_api_all_succeed(aws, capsys):
         print(f"\n100 jobs: submitted in {submitted - started:.1f} s, all SUCCEEDED {drained - started:.1f} s after the first submit")
 
 
-def test_a_poison_message_reaches_the_dlq_after_five_receives_while_its_batch_completes(aws):
+def test_a_poison_message_reaches_the_dlq_after_six_receives_while_its_batch_completes(aws):
     sqs, dynamodb = aws
     jobs_queue, dead_letters = queue_url(sqs, "JobsQueue"), queue_url(sqs, "JobsDeadLetterQueue")
     poison = f"poison {uuid.uuid4()}"
@@ -76,13 +76,13 @@ def test_a_poison_message_reaches_the_dlq_after_five_receives_while_its_batch_co
         return False
 
     wait_until(poison_in_dlq, 60, "the poison message in the DLQ")
-    # Received 5 times from the jobs queue (maxReceiveCount), and the one receive just above.
-    assert int(found[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
+    # Received 6 times from the jobs queue (maxReceiveCount), and the one receive just above.
+    assert int(found[0]["Attributes"]["ApproximateReceiveCount"]) >= 6
     wait_until(lambda: all((job_of(dynamodb, i) or {}).get("status") == "SUCCEEDED" for i in ids), 60, "the good jobs")
     assert all(job_of(dynamodb, i)["attempts"] == "1" for i in ids), "the rest of the batch completed once"
     sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=found[0]["ReceiptHandle"])
-    # Each of its five failures was counted as poison (what JobWorkerPoisonRecordsAlarm watches).
-    wait_for_metric(mark, "BatchFailures", "poison", "job-worker", total=5)
+    # Each of its six failures was counted as poison (what JobWorkerPoisonRecordsAlarm watches).
+    wait_for_metric(mark, "BatchFailures", "poison", "job-worker", total=6)
 
 
 def root_of(trace_header: str) -> str:

@@ -9,16 +9,19 @@
 //! | a job that succeeds                      | `SUCCEEDED` with its result           | success     |
 //! | a job that fails permanently             | `FAILED` with the reason              | success: not retried |
 //! | a job that fails transiently             | back to `QUEUED` with the reason      | failure: redelivered |
-//! | ... on the message's last delivery       | `FAILED`: the reason, and that it gave up | success: no DLQ |
+//! | ... on the message's last run            | `FAILED`: the reason, and that it gave up | success: no DLQ |
 //! | a job whose run panics                   | `FAILED`: it would panic again        | success: not retried |
+//! | the final delivery (the last run died)   | `FAILED` without a run                | success: no DLQ |
 //!
-//! The last delivery is the one whose `ApproximateReceiveCount` reaches the queue's
-//! `maxReceiveCount` ([`Worker::with_max_receives`]): failing it would dead-letter the message
-//! and leave the job `QUEUED` for good, with no `job.failed` event and no callback. A run is also
-//! cut short a little before the invocation's deadline ([`DEADLINE_MARGIN_MILLIS`]) and counts
-//! as a transient failure, so a job that runs out of time ends the same way instead of with the
-//! invocation's timeout. What is left: an invocation that dies on the last delivery (out of
-//! memory) dead-letters the message with the job `RUNNING`; the DLQ's alarm says so.
+//! No accepted job is left `QUEUED` or `RUNNING` when its message runs out of deliveries. Of
+//! the queue's `maxReceiveCount` deliveries ([`Worker::with_max_receives`]) all but the final
+//! one run the job; a transient failure on the last run fails it for good. The final delivery
+//! comes only if that last run's invocation died (out of memory, killed): it fails the job
+//! without running it again. Each way the job ends `FAILED` with its `job.failed` event and
+//! callback, and the message is done with instead of dead-lettered. A run is also cut short a
+//! little before the invocation's deadline ([`DEADLINE_MARGIN_MILLIS`]) and counts as a
+//! transient failure, so a job that runs out of time ends like one that failed, not with the
+//! invocation's timeout. What still reaches the dead-letter queue: messages that are no job's.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -91,8 +94,9 @@ const DEFAULT_LEASE_MILLIS: i64 = 60_000;
 /// How long before the invocation's deadline a run is cut short: time to record the outcome.
 pub const DEADLINE_MARGIN_MILLIS: i64 = 2_000;
 
-/// `maxReceiveCount` of the jobs queue's redrive policy, unless told otherwise.
-pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+/// `maxReceiveCount` of the jobs queue's redrive policy, unless told otherwise: five runs and
+/// the final delivery.
+pub const DEFAULT_MAX_RECEIVES: u32 = 6;
 
 /// Why a record is reported as failed (and so delivered again).
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +146,12 @@ impl<L: JobLedger> Worker<L> {
         }
     }
 
-    /// The queue's `maxReceiveCount`: on that delivery a transient failure fails the job for
-    /// good (its event and callback included) instead of dead-lettering its message.
+    /// The queue's `maxReceiveCount`: the deliveries before it run the job (a transient failure
+    /// on the last of them fails it for good); that final delivery, which comes only after the
+    /// last run's invocation died, fails the job without running it. Either way its event and
+    /// callback go out and the message is not dead-lettered.
     pub fn with_max_receives(mut self, max_receives: u32) -> Self {
-        self.max_receives = max_receives.max(1);
+        self.max_receives = max_receives.max(2);
         self
     }
 
@@ -172,6 +178,11 @@ impl<L: JobLedger> Worker<L> {
         // The X-Ray trace of the request that queued the job (jobs-api sends it as the message's
         // AWSTraceHeader): logged with the job's outcome, so the two invocations' logs meet.
         let sender_trace = message.attributes.get("AWSTraceHeader").map_or("", String::as_str);
+        let receives = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse::<u32>().ok())
+            .unwrap_or(1);
         let now = Utc::now();
         let lease_until = if deadline_millis > now.timestamp_millis() {
             deadline_millis
@@ -188,11 +199,17 @@ impl<L: JobLedger> Worker<L> {
             Start::Unknown => return Err(RecordError::UnknownJob(job_message.job_id)),
         };
 
-        let receives = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|count| count.parse::<u32>().ok())
-            .unwrap_or(1);
+        if receives >= self.max_receives {
+            // Only a run whose invocation died leaves a job for this delivery: no run again.
+            let reason = format!(
+                "its last run stopped without an outcome (given up after {} deliveries)",
+                receives - 1
+            );
+            warn!(job_id = %job.id, attempt = job.attempts, receives, "final delivery: the job fails without another run");
+            return self
+                .finish(&job, Finish::Failed(reason), None, jobs, sender_trace)
+                .await;
+        }
         let run = AssertUnwindSafe(kinds::run(self.kinds, &job, &self.services)).catch_unwind();
         let time_left = lease_until - Utc::now().timestamp_millis() - DEADLINE_MARGIN_MILLIS;
         let outcome = match tokio::time::timeout(Duration::from_millis(time_left.max(0) as u64), run).await {
@@ -211,19 +228,32 @@ impl<L: JobLedger> Worker<L> {
         let (finish, cause) = match outcome {
             Ok(result) => (Finish::Succeeded(result), None),
             Err(JobError::Permanent(reason)) => (Finish::Failed(reason), None),
-            // The message's last delivery: failing it would dead-letter it with the job unfinished.
-            Err(JobError::Transient { reason, source }) if receives >= self.max_receives => {
-                warn!(job_id = %job.id, error = %lambda_kit::telemetry::ErrorChain(source.as_ref()), receives, "transient failure on the last delivery: the job fails");
+            // The job's last run: failing it would leave nothing but the final delivery.
+            Err(JobError::Transient { reason, source }) if receives + 1 >= self.max_receives => {
+                warn!(job_id = %job.id, error = %lambda_kit::telemetry::ErrorChain(source.as_ref()), receives, "transient failure on the last run: the job fails");
                 (
-                    Finish::Failed(format!("{reason} (gave up after {receives} deliveries)")),
+                    Finish::Failed(format!("{reason} (gave up after {receives} runs)")),
                     None,
                 )
             }
             Err(JobError::Transient { reason, source }) => (Finish::Requeue(reason), Some(source)),
         };
+        self.finish(&job, finish, cause, jobs, sender_trace).await
+    }
+
+    /// Records how a run ended (with its event, in the same transaction), counts it, and answers
+    /// for the record: a failure only for a job that goes back to the queue.
+    async fn finish(
+        &self,
+        job: &jobs::model::Job,
+        finish: Finish,
+        cause: Option<BoxError>,
+        jobs: &Tally<3>,
+        sender_trace: &str,
+    ) -> Result<(), RecordError> {
         // starter: with fanout
         let event =
-            finished_event(&job, &finish).map_err(|error| RecordError::Store(JobStoreError::Failed(error.into())))?;
+            finished_event(job, &finish).map_err(|error| RecordError::Store(JobStoreError::Failed(error.into())))?;
         // starter: end
         if !self
             .ledger
@@ -244,7 +274,7 @@ impl<L: JobLedger> Worker<L> {
             Finish::Requeue(_) => {
                 jobs.add("retried");
                 Err(RecordError::Transient {
-                    job_id: job.id,
+                    job_id: job.id.clone(),
                     source: cause,
                 })
             }

@@ -394,10 +394,10 @@ fn delivered(receives: u32, records: &[(&str, Value)]) -> Value {
 
 #[tokio::test]
 #[ignore = "needs the local AWS (moto): `make test` runs it"]
-async fn a_transient_failure_on_the_last_delivery_fails_the_job_instead_of_dead_lettering_it() {
+async fn a_transient_failure_on_the_last_run_fails_the_job_instead_of_dead_lettering_it() {
     let local = local().await;
     const UNREACHABLE: &[Registration] = &[Registration::of::<Unreachable>()];
-    let worker = local.worker_with(UNREACHABLE).with_max_receives(5);
+    let worker = local.worker_with(UNREACHABLE).with_max_receives(6);
     let job_id = unique_id();
     local.seed(&job_id, Unreachable::job_type(), json!({})).await;
     let message = [("m1", json!({"job_id": job_id, "type": "unreachable"}))];
@@ -412,7 +412,40 @@ async fn a_transient_failure_on_the_last_delivery_fails_the_job_instead_of_dead_
     assert_eq!((job.status, job.attempts), (JobStatus::Failed, 2));
     assert_eq!(
         job.error.as_deref(),
-        Some("reading the source failed (gave up after 5 deliveries)")
+        Some("reading the source failed (gave up after 5 runs)")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the local AWS (moto): `make test` runs it"]
+async fn the_final_delivery_after_a_run_that_died_fails_the_job_without_running_it() {
+    let local = local().await;
+    const PANICKING: &[Registration] = &[Registration::of::<Panicking>()];
+    let job_id = unique_id();
+    local.seed(&job_id, Panicking::job_type(), json!({})).await;
+    // The fifth run's invocation died: RUNNING, its lease (the invocation deadline) past.
+    local
+        .jobs()
+        .start(&job_id, Utc::now(), Utc::now().timestamp_millis() - 1)
+        .await
+        .expect("start");
+
+    // The sixth delivery: a run would panic here; none happens.
+    let response = handle(
+        &local.worker_with(PANICKING).with_max_receives(6),
+        delivered(6, &[("m1", json!({"job_id": job_id, "type": "panicking"}))]),
+    )
+    .await;
+
+    assert!(
+        failed(&response).is_empty(),
+        "the message is done with, not dead-lettered"
+    );
+    let job = local.job(&job_id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(
+        job.error.as_deref(),
+        Some("its last run stopped without an outcome (given up after 5 deliveries)")
     );
 }
 
