@@ -217,20 +217,25 @@ impl<S: JobStore, Q: JobQueue> JobsApi<S, Q> {
             .reserving(Uuid::now_v7().to_string())
         });
         let owner = owner::of(request);
-        let mut job_id = String::new();
+        let mut job_id = None;
         let answer = idempotency::once(&self.store, claim, async |claim| {
             let id = claim
                 .and_then(|claim| claim.reserved_id.clone())
                 .unwrap_or_else(|| Uuid::now_v7().to_string());
-            job_id.clone_from(&id);
+            job_id = Some(id.clone());
             let job = Job::queued(id, job_request, now).owned_by(owner);
             Ok::<_, ApiError>(Done::ToComplete(self.enqueue(job, trace_header).await?))
         })
         .await?;
         metrics::count("Jobs", answer.outcome("accepted"), 1);
-        // The job's id beside this invocation's request and trace ids (on every line of it); a
-        // replay made none.
-        info!(job_id = %job_id, replayed = answer.is_replay(), "job accepted");
+        // The job's id beside this invocation's request and trace ids (on every line of it).
+        match &job_id {
+            Some(job_id) => info!(%job_id, "job accepted"),
+            None => info!(
+                replayed = true,
+                "job request answered as the first with its Idempotency-Key"
+            ),
+        }
         Ok(answer.into_response())
     }
 
