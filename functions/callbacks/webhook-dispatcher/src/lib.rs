@@ -7,10 +7,11 @@
 //!   redirect included) is a batch item failure, the message comes back after the queue's
 //!   visibility timeout, and after `maxReceiveCount` tries it rests in the dead-letter queue.
 //! - A receiver that does not answer (a timeout, no connection) costs one request timeout, not
-//!   one per delivery: its origin is then passed over for [`QUARANTINE`] in this execution
-//!   environment, its deliveries failed at once (`deferred`) and retried by the queue. So a dead
-//!   or deliberately slow receiver holds the others' deliveries back by at most one request
-//!   timeout per quarantine period and execution environment.
+//!   one per delivery: that caller's deliveries to its origin are then passed over for
+//!   [`QUARANTINE`] in this execution environment, failed at once (`deferred`) and retried by the
+//!   queue. So a dead or deliberately slow receiver holds the others' deliveries back by at most
+//!   one request timeout per quarantine period and execution environment. The hold is per caller
+//!   and origin: a callback URL that hangs on another caller's host defers nothing of theirs.
 //! - The URL is checked again before every delivery ([`contracts::callback`]), and the connection
 //!   goes only to an address that check allows ([`sender`]).
 
@@ -191,7 +192,10 @@ impl<S: WebhookSender, K: Keys<SigningKeys>> Dispatcher<S, K> {
             .as_uri()
             .authority()
             .map_or_else(String::new, |origin| origin.to_string());
-        if self.quarantine.holds(&origin, Instant::now()) {
+        // Held per receiver and origin: a caller whose own callback URL hangs on someone else's
+        // host defers only its own deliveries there, never that host's owner's.
+        let held = format!("{receiver} {origin}");
+        if self.quarantine.holds(&held, Instant::now()) {
             deliveries.add("deferred");
             return Err(RecordError::Delivery {
                 event_id: event.id,
@@ -218,7 +222,7 @@ impl<S: WebhookSender, K: Keys<SigningKeys>> Dispatcher<S, K> {
         metrics::milliseconds("WebhookLatency", outcome, started.elapsed());
         if matches!(sent, Err(SendError::Timeout(_) | SendError::Failed(_))) {
             warn!(event_id = %event.id, %origin, period = ?self.quarantine.period, "receiver did not answer: its deliveries are deferred");
-            self.quarantine.hold(origin, Instant::now());
+            self.quarantine.hold(held, Instant::now());
         }
         match sent {
             Ok(status) if status.is_success() => {

@@ -385,8 +385,9 @@ async fn quick_receiver() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     (address, answered)
 }
 
-/// A batch of `job.succeeded` events, one per `(message id, callback URL)`.
-fn deliveries(records: &[(String, String)]) -> SqsBatch {
+/// A batch of `job.succeeded` events, one per `(message id, callback URL)`, of jobs `owner`
+/// submitted (`None`: on an open API).
+fn deliveries(records: &[(String, String)], owner: Option<&str>) -> SqsBatch {
     let records: Vec<serde_json::Value> = records
         .iter()
         .enumerate()
@@ -395,7 +396,7 @@ fn deliveries(records: &[(String, String)]) -> SqsBatch {
                 "id": format!("0195f3a4-0000-7000-8000-{n:012}"), "type": "job.succeeded", "version": 1,
                 "time": "2026-12-07T10:00:00.000Z", "source": "job-worker",
                 "data": {"job_id": "0195f3a4-7c1e-7b2a-9d4e-5f6a7b8c9e01", "type": "report", "attempts": 1,
-                         "result": {}, "callback_url": url}});
+                         "result": {}, "callback_url": url, "callback_owner": owner}});
             serde_json::json!({"messageId": id, "receiptHandle": "r", "body": event.to_string(),
                                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
                                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:WebhookQueue"})
@@ -420,7 +421,7 @@ async fn a_receiver_that_never_answers_costs_one_timeout_and_then_is_passed_over
             .map(|n| (format!("{round}-dead-{n}"), format!("http://{dead}/hook")))
             .collect();
         records.push((format!("{round}-alive"), format!("http://{alive}/hook")));
-        deliveries(&records)
+        deliveries(&records, None)
     };
 
     // A first batch: three deliveries to the tarpit, one to a receiver that answers.
@@ -446,6 +447,18 @@ async fn a_receiver_that_never_answers_costs_one_timeout_and_then_is_passed_over
     assert!(!failed(&second).contains(&"second-alive"));
     assert_eq!(answered.load(Ordering::SeqCst), 2);
     assert_eq!(connections.load(Ordering::SeqCst), 3, "the tarpit was not tried again");
+    // Another caller's deliveries to the same host are not held back by this caller's hold.
+    let theirs = deliveries(
+        &[("theirs-dead-0".to_owned(), format!("http://{dead}/hook"))],
+        Some("another-callers-digest"),
+    );
+    let third = dispatcher.handle(theirs).await.expect("handled");
+    assert_eq!(failed(&third), ["theirs-dead-0"], "tried, and timed out");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        4,
+        "the other caller's delivery was tried, not deferred"
+    );
     // Measured, not asserted (timings belong to benchmarks): printed for the record.
     eprintln!("tarpit: first batch {first_took:?} (one {timeout:?} timeout), next batch {second_took:?}");
 }
