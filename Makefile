@@ -14,9 +14,11 @@
 #               sam build, then one `sam local invoke` of that function with that event (needs Docker)
 #   make deploy-rehearsal  sam build, then sam package/deploy of template.yaml to a CloudFormation on
 #               loopback (moto), the local tests' checks against what was deployed, each AuthMode, sam delete
+#   make replay FROM=2026-12-08T09:00:00Z TO=2026-12-08T10:00:00Z [RULES="LargeOrdersReviewRule"] [STACK_NAME=<name>]
+#               replay a window of the domain bus's archive to its rules (the local stack, or a deployed one)
 #   make template   compose template.yaml from functions/shared.yaml and functions/<pattern>/template.yaml
 #   make starter PATTERNS="async" NAME=my-jobs DEST=../my-jobs
-#               a new project of those patterns (sync async fanout realtime callbacks, or all)
+#               a new project of those patterns (sync async fanout realtime callbacks events, or all)
 #   make test-starters  every pattern set as a project of its own, through its own make test
 
 SHELL := /bin/bash
@@ -37,7 +39,7 @@ LOCAL_FEATURES := --features lambda-kit/local
 export SAM_CLI_TELEMETRY := 0
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-rust test-python lint lint-bench up down build sam-local sam-invoke deploy-rehearsal bench fuzz load template starter test-starters venv clean
+.PHONY: demo test test-rust test-python lint lint-bench up down build sam-local sam-invoke deploy-rehearsal replay bench fuzz load template starter test-starters venv clean
 
 demo: venv
 	$(STACK) run --functions -- $(VENV)/bin/python -m tools.local.demo
@@ -114,6 +116,11 @@ sam-invoke: venv
 	$(VENV)/bin/python -m tools.sam_local.sam_local --preflight
 	$(MAKE) --no-print-directory build
 	$(VENV)/bin/python -m tools.sam_local.sam_local --invoke $(FN) $(EVENT)
+
+# Event-driven choreography: a window of the bus's archive sent again to its rules (tools/events/replay.py).
+replay: venv
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo 'usage: make replay FROM=<ISO time> TO=<ISO time> [RULES="<rule logical id> ..."] [STACK_NAME=<deployed stack>]' >&2; exit 2; }
+	$(VENV)/bin/python -m tools.events.replay --from $(FROM) --to $(TO) $(if $(RULES),--rules $(RULES)) $(if $(STACK_NAME),--stack $(STACK_NAME))
 
 # A deploy, rehearsed offline (tools/rehearsal/rehearsal.py): no Docker, no AWS account.
 deploy-rehearsal: venv

@@ -67,6 +67,11 @@ COLD_START_EVENTS = {
     "webhook-dispatcher": ("webhook-dispatcher/job-events.json", "3 failed"),
     # The bench's secret is generated: the key differs from the sample's, the answer is a key.
     "webhook-keys": ("webhook-keys/get-key.json", "200"),
+    # Its two events put on the bench's bus.
+    "event-relay": ("event-relay/outbox-batch.json", "0 failed"),
+    # The two reviews written; the record that breaks its contract and the one that is no bus event fail.
+    "order-review": ("order-review/review-batch.json", "2 failed"),
+    "customer-activity": ("customer-activity/order-created.json", "ok"),
 }
 
 TARGETS = {

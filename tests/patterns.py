@@ -1,4 +1,4 @@
-"""Which patterns this project holds. The kit holds all five; a project made with `make starter`
+"""Which patterns this project holds. The kit holds all six; a project made with `make starter`
 holds some, and a test about a pattern it does not hold is skipped, saying so."""
 
 from __future__ import annotations

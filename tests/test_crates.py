@@ -13,13 +13,14 @@ import pytest
 from tools.shared.cfn import ROOT
 from tools.starter.template import PATTERNS as HERE
 
-# The five patterns and the crates of each; the shared kit is what any pattern may use.
+# The six patterns and the crates of each; the shared kit is what any pattern may use.
 KIT = {
     "sync": {"orders-api"},
     "async": {"jobs", "jobs-api", "job-worker"},
     "fanout": {"event-publisher", "notifier", "audit-log", "large-order-alert"},
     "realtime": {"realtime", "ws-api", "ws-push"},
     "callbacks": {"webhooks", "webhook-dispatcher", "webhook-keys"},
+    "events": {"event-relay", "order-review", "customer-activity"},
 }
 # A project made with `make starter` holds some of them.
 PATTERNS = {name: crates for name, crates in KIT.items() if name in HERE}
@@ -40,6 +41,9 @@ SDK = {
     "ws-push": {"aws-sdk-dynamodb", "aws-sdk-apigatewaymanagement", "aws_lambda_events"},
     "webhook-dispatcher": {"aws-sdk-secretsmanager", "aws_lambda_events"},
     "webhook-keys": {"aws-sdk-secretsmanager", "lambda_http", "aws_lambda_events"},
+    "event-relay": {"aws-sdk-dynamodb", "aws-sdk-eventbridge", "aws_lambda_events"},
+    "order-review": {"aws-sdk-dynamodb", "aws_lambda_events"},
+    "customer-activity": {"aws-sdk-dynamodb"},
 }
 SDK = {function: crates for function, crates in SDK.items() if any(function in c for c in PATTERNS.values())}
 WATCHED = ("aws-sdk-", "lambda_http", "aws_lambda_events")

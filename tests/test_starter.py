@@ -129,7 +129,7 @@ def name_pattern(name: str) -> str:
     return rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])"
 
 
-@pytest.mark.parametrize("chosen", [["sync"], ["async"], ["fanout"], ["realtime"], ["callbacks"]])
+@pytest.mark.parametrize("chosen", [["sync"], ["async"], ["fanout"], ["realtime"], ["callbacks"], ["events"]])
 def test_a_project_names_no_function_crate_resource_or_route_of_a_pattern_it_does_not_have(chosen, tmp_path):
     project = make(chosen, "acme", tmp_path / "acme")
     held = composition.with_requirements(chosen)

@@ -230,7 +230,9 @@ def test_every_subscription_has_its_own_dead_letter_queue():
     assert len(dlqs) == len(SUBSCRIPTIONS) + len(SNS_EVENTS) == len(set(dlqs)) >= 3
 
 
-def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
+def test_only_the_topic_or_the_domain_bus_may_send_to_the_queues_they_deliver_to():
+    """A queue that SNS or EventBridge delivers to takes messages from that topic, or from the
+    rules of the domain bus, and from no other principal of those services."""
     policies = list(TEMPLATE.of_type("AWS::SQS::QueuePolicy").values())
     covered = set()
     for policy in policies:
@@ -238,12 +240,73 @@ def test_only_the_topic_may_send_to_the_queues_it_delivers_to():
             if statement["Effect"] == "Deny":
                 continue  # the TLS-only statement (test_every_queue_policy_refuses_requests_without_tls)
             assert statement["Principal"] != "*" and statement["Action"] == "sqs:SendMessage"
-            assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Ref": "DomainEventsTopic"}
-            covered |= {arn["Fn::GetAtt"][0] for arn in statement["Resource"]}
+            # starter: with fanout
+            if statement["Principal"] == {"Service": "sns.amazonaws.com"}:
+                assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Ref": "DomainEventsTopic"}
+                covered |= {arn["Fn::GetAtt"][0] for arn in statement["Resource"]}
+                continue
+            # starter: end
+            # starter: with events
+            if statement["Principal"] == {"Service": "events.amazonaws.com"}:
+                assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == {
+                    "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${DomainEventBus}/*"}
+                covered |= {arn["Fn::GetAtt"][0] for arn in statement["Resource"]}
+                continue
+            # starter: end
+            raise AssertionError(f"a queue policy lets {statement['Principal']} send")
     targets = {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()}
     targets |= {s["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for s in SUBSCRIPTIONS.values()}
     targets |= {p["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for _, p in SNS_EVENTS}
+    for target in rule_targets():
+        if ":sqs:" in str(TEMPLATE.resolve(target["Arn"])):
+            targets.add(target["Arn"]["Fn::GetAtt"][0])
+        targets.add(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
     assert targets <= covered
+
+
+def rule_targets() -> list[dict]:
+    """Every target of every EventBridge rule, as SAM deploys them."""
+    return [target for rule in TEMPLATE.translated_of_type("AWS::Events::Rule").values() for target in rule["Properties"]["Targets"]]
+
+
+@needs("events")
+def test_every_rule_target_retries_then_dead_letters_into_an_alarmed_queue():
+    targets = rule_targets()
+    assert len(targets) >= 3
+    alarmed = {alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+               for alarm in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()
+               if alarm["Properties"].get("Namespace") == "AWS/SQS"}
+    for target in targets:
+        retry = target["RetryPolicy"]
+        assert 0 < retry["MaximumRetryAttempts"] <= 185 and 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in alarmed
+
+
+@needs("events")
+def test_the_rules_route_by_content_with_each_kind_of_filter_the_pattern_shows():
+    """The issue's minimum, held: a numeric range, a prefix, anything-but, exists, and a rule of
+    several detail types; and a Lambda target gets only part of the event (an input transformer)."""
+    patterns = json.dumps([rule["Properties"]["EventPattern"] for rule in TEMPLATE.translated_of_type("AWS::Events::Rule").values()])
+    for operator in ('"numeric": [">=", 100000, "<"', '"prefix": "b2b-"', '"anything-but"', '"exists": true'):
+        assert operator in patterns, operator
+    rules = TEMPLATE.translated_of_type("AWS::Events::Rule").values()
+    assert any(len(rule["Properties"]["EventPattern"]["detail-type"]) > 1 for rule in rules)
+    lambda_targets = [t for t in rule_targets() if "Fn::GetAtt" in t["Arn"] and t["Arn"]["Fn::GetAtt"][0] in TEMPLATE.functions()]
+    assert lambda_targets and all("InputTransformer" in t for t in lambda_targets)
+
+
+@needs("events")
+def test_only_event_relay_puts_on_the_domain_bus_and_only_there():
+    putters = []
+    for name, function in TEMPLATE.functions().items():
+        for policy in function["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(action.startswith("events:") for action in actions):
+                    putters.append(name)
+                    assert actions == ["events:PutEvents"]
+                    assert statement["Resource"] == {"Fn::GetAtt": ["DomainEventBus", "Arn"]}
+    assert putters == ["EventRelayFunction"]
 
 
 @needs("fanout")

@@ -1,5 +1,6 @@
-"""Local stand-ins for Lambda's event sources: SQS and DynamoDB stream mappings, and SNS's
-asynchronous invocation of a Lambda subscriber.
+"""Local stand-ins for Lambda's event sources: SQS and DynamoDB stream mappings, and the
+asynchronous invocation of a Lambda subscriber by SNS (and, tools/local/eventbridge.py, by
+EventBridge).
 
 SqsPoller, a stand-in for Lambda's SQS event source mapping.
 
@@ -301,22 +302,33 @@ class SnsLambdaPoller(Poller):
                 "MessageAttributes": notification.get("MessageAttributes", {}),
             },
         }]}
-        error = None
-        for attempt in range(self.retries + 1):
-            try:
-                invoke(self.invoke_endpoint, self.binary, event, timeout=900)
-                self.log(f"sns poller {self.function}: delivered")
-                return
-            except InvocationFailed as failure:
-                error = str(failure)
-                self.log(f"sns poller {self.function}: attempt {attempt + 1} failed: {failure}")
-                time.sleep(1)
-        if self.on_failure_queue:
-            queue_url = self.sqs.get_queue_url(QueueName=self.on_failure_queue)["QueueUrl"]
-            self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({
-                "version": "1.0",
-                "requestContext": {"functionArn": self.function, "condition": "RetriesExhausted", "approximateInvokeCount": self.retries + 1},
-                "requestPayload": event,
-                "responseContext": {"functionError": "Unhandled"},
-                "responsePayload": {"errorMessage": error},
-            }))
+        invoke_async(self.invoke_endpoint, self.function, self.binary, event, self.retries, self.on_failure_queue, self.sqs,
+                     f"sns poller {self.function}", self.log)
+
+
+def invoke_async(invoke_endpoint: str, function: str, binary: str, event: Any, retries: int, on_failure_queue: str | None,
+                 sqs, name: str, log: Callable[[str], None]) -> bool:
+    """Lambda's asynchronous invocation, once the service has taken the event: the function runs;
+    a failed run is retried `retries` times (EventInvokeConfig.MaximumRetryAttempts), 1 s apart
+    here (minutes on AWS); then the event goes with its error to the on-failure destination, in
+    the record Lambda writes. True if a run succeeded."""
+    error = None
+    for attempt in range(retries + 1):
+        try:
+            invoke(invoke_endpoint, binary, event, timeout=900)
+            log(f"{name}: delivered")
+            return True
+        except InvocationFailed as failure:
+            error = str(failure)
+            log(f"{name}: attempt {attempt + 1} failed: {failure}")
+            time.sleep(1)
+    if on_failure_queue:
+        queue_url = sqs.get_queue_url(QueueName=on_failure_queue)["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({
+            "version": "1.0",
+            "requestContext": {"functionArn": function, "condition": "RetriesExhausted", "approximateInvokeCount": retries + 1},
+            "requestPayload": event,
+            "responseContext": {"functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": error},
+        }))
+    return False

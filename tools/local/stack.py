@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tools.shared.aws import BIN, Moto, create_resources, free_port, stop
 from tools.shared.cfn import ROOT, Template
 from tools.local.gateway import Gateway, unsigned_caller_from_env
-from tools.shared.lambda_api import InvocationFailed, InvokeRouter, invoke
+from tools.shared.lambda_api import FunctionError, InvocationFailed, InvokeRouter, invoke
 from tools.shared.aws import subscribe
 
 if TYPE_CHECKING:
@@ -147,6 +147,8 @@ class Functions:
             try:
                 invoke(self.invoke_endpoint, binary, event, timeout=timeout)
                 return
+            except FunctionError:
+                return  # it ran: an event it refuses (a Lambda target's empty warm-up) still starts it
             except InvocationFailed:
                 pass
             time.sleep(0.5)
@@ -187,7 +189,7 @@ class Stack:
         self.functions: Functions | None = None
         self.gateway: Gateway | None = None
         self.websocket: WebSocketGateway | None = None
-        self.pollers: list[SqsPoller | StreamPoller | SnsLambdaPoller] = []
+        self.pollers: list[Any] = []
 
     def say(self, message: str) -> None:
         if not self.quiet:
@@ -239,6 +241,11 @@ class Stack:
             if websocket:
                 # An event without a connection id: the function answers 400 and has started.
                 warm_ups.update({route["binary"]: {"requestContext": {}} for route in websocket["routes"].values()})
+            for rule in self.template.event_rules():
+                for target in rule.targets:
+                    if target.function:
+                        # An empty payload: refused (an error answer), and the function has started.
+                        warm_ups[self.template.binary(target.function)] = {}
             for binary, event in sorted(warm_ups.items()):
                 self.say(f"building and starting {binary} under cargo lambda watch (the first build takes minutes) ...")
                 self.functions.warm_up(binary, event)
@@ -276,6 +283,18 @@ class Stack:
                                       self.moto.client("dynamodbstreams"), self.moto.client("sqs"), self.functions.invoke_endpoint, log=self._log)
                 self.pollers.append(poller.start())
                 self.say(f"  DynamoDB stream of {mapping.source} -> {mapping.function} ({mapping.binary})")
+            rules = self.template.event_rules()
+            if rules:
+                from tools.local.eventbridge import EventTargetPoller  # noqa: PLC0415
+            for rule in rules:
+                for target in rule.targets:
+                    binary = self.template.binary(target.function) if target.function else None
+                    config = self.template.event_invoke_config(target.function) if target.function else None
+                    poller = EventTargetPoller(rule, target, self.moto.client("sqs"), self.functions.invoke_endpoint, binary, config,
+                                               log=self._log)
+                    self.pollers.append(poller.start())
+                    where = f"{target.function} ({binary})" if target.function else target.properties["Arn"].rsplit(":", 1)[-1]
+                    self.say(f"  EventBridge {rule.bus} rule {rule.name} -> {where}")
             for function, name, properties in subscriptions:
                 tap = f"{name}-tap"
                 self.moto.client("sqs").create_queue(QueueName=tap)

@@ -42,6 +42,8 @@ for. Both are fixed here, without touching what moto does for the types it knows
    it lists a resource whose condition is false (as nothing, which its
    own DescribeStackResource then fails on); it is left out here, as CloudFormation leaves it.
 
+   moto's event bus has no physical id: its `!Ref` is its name here, as in CloudFormation.
+
    Left as moto has them: a Lambda permission has no physical id.
 
    Where they differ from CloudFormation: nothing is validated beyond what moto's backend
@@ -63,6 +65,7 @@ from typing import Any
 
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import LambdaBackend, lambda_backends
+from moto.events.models import EventBus
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
@@ -514,6 +517,11 @@ def patch() -> None:
         return mapping
 
     LambdaBackend.create_event_source_mapping = create_mapping_without_invoking
+
+    # `!Ref` of an event bus is its name (a rule's EventBusName, a function's environment); moto's
+    # EventBus has no physical id, so its Ref would be the model object itself.
+    if not hasattr(EventBus, "physical_resource_id"):
+        EventBus.physical_resource_id = property(lambda self: self.name)
     LambdaBackend.send_sns_message = lambda self, *args, **kwargs: None
 
     # A resource whose condition is false is not created, and CloudFormation does not list it;

@@ -179,6 +179,27 @@ def create_resources(template: Template, moto: Moto) -> list[str]:
             continue
         subscribe(sns, properties["TopicArn"], properties["Protocol"], properties["Endpoint"], properties)
         created.append(f"SNS subscription {logical_id}")
+
+    # The event buses, their archives and rules (named by logical id). moto matches a rule's
+    # pattern; each target's matches go to a tap queue, from which the local stack delivers them
+    # as EventBridge would (tools/local/eventbridge.py: input transformer, retries, DLQ).
+    events = moto.client("events")
+    for logical_id in template.of_type("AWS::Events::EventBus"):
+        events.create_event_bus(Name=logical_id)
+        created.append(f"EventBridge bus {logical_id}")
+    for logical_id, resource in template.of_type("AWS::Events::Archive").items():
+        properties = template.resolve(resource["Properties"])
+        events.create_archive(ArchiveName=logical_id, EventSourceArn=properties["SourceArn"],
+                              RetentionDays=int(properties.get("RetentionDays", 0)))
+        created.append(f"EventBridge archive {logical_id}")
+    for rule in template.event_rules():
+        events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern),
+                        State="ENABLED" if rule.enabled else "DISABLED")
+        for target in rule.targets:
+            sqs.create_queue(QueueName=target.tap(rule.name))
+        events.put_targets(Rule=rule.name, EventBusName=rule.bus, Targets=[
+            {"Id": target.id, "Arn": template.arn_of_queue(target.tap(rule.name))} for target in rule.targets])
+        created.append(f"EventBridge rule {rule.name} ({len(rule.targets)} target(s), through tap queues)")
     return created
 
 

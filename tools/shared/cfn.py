@@ -242,6 +242,10 @@ class Template:
             "AWS::SNS::Topic": f"sns:{REGION}:{ACCOUNT_ID}:{logical_id}",
             "AWS::KMS::Key": f"kms:{REGION}:{ACCOUNT_ID}:key/{logical_id}",
             "AWS::Logs::LogGroup": f"logs:{REGION}:{ACCOUNT_ID}:log-group:{logical_id}",
+            "AWS::Events::EventBus": f"events:{REGION}:{ACCOUNT_ID}:event-bus/{logical_id}",
+            "AWS::Events::Archive": f"events:{REGION}:{ACCOUNT_ID}:archive/{logical_id}",
+            "AWS::Lambda::Function": f"lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}",
+            "AWS::Serverless::Function": f"lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}",
         }.get(kind, f"local:{REGION}:{ACCOUNT_ID}:{logical_id}")
         return f"arn:aws:{service}"
 
@@ -406,6 +410,26 @@ class Template:
                 found.append((properties["Endpoint"]["Fn::GetAtt"][0], name, self.resolve(properties)))
         return found
 
+    def event_rules(self) -> list["EventRule"]:
+        """Every EventBridge rule as SAM deploys it (a function's EventBridgeRule event is one),
+        with its pattern and its targets, references resolved locally."""
+        rules = []
+        for name, rule in sorted(self.translated_of_type("AWS::Events::Rule").items()):
+            properties = rule["Properties"]
+            targets = []
+            for target in properties.get("Targets", []):
+                arn = target["Arn"]
+                function = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn and arn["Fn::GetAtt"][0] in self.functions() else None
+                targets.append(EventTarget(id=target["Id"], function=function, properties=self.resolve(target)))
+            rules.append(EventRule(
+                name=name,
+                bus=self.resolve(properties.get("EventBusName", "default")),
+                pattern=properties["EventPattern"],
+                enabled=properties.get("State", "ENABLED") == "ENABLED",
+                targets=targets,
+            ))
+        return rules
+
     def event_invoke_config(self, logical_id: str) -> dict[str, Any]:
         """How Lambda retries the function's asynchronous invocations, with Lambda's defaults."""
         for config in self.translated_of_type("AWS::Lambda::EventInvokeConfig").values():
@@ -508,7 +532,33 @@ class HttpRoute:
 
 
 # The kit's patterns in the order they build on each other (the README's table).
-PATTERN_ORDER = ("sync", "async", "fanout", "realtime", "callbacks")
+@dataclass
+class EventTarget:
+    """One target of an EventBridge rule: a function (invoked asynchronously) or a queue."""
+
+    id: str
+    function: str | None
+    properties: dict[str, Any]
+
+    def tap(self, rule: str) -> str:
+        """The local queue moto delivers this target's matches to (tools/local/eventbridge.py)."""
+        return f"{rule}-{self.id}-tap"[:80]
+
+
+@dataclass
+class EventRule:
+    name: str
+    bus: str
+    pattern: dict[str, Any]
+    enabled: bool
+    targets: list[EventTarget]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{self.bus}/{self.name}"
+
+
+PATTERN_ORDER = ("sync", "async", "fanout", "realtime", "callbacks", "events")
 
 
 def patterns_here() -> tuple[str, ...]:

@@ -16,6 +16,10 @@ class InvocationFailed(Exception):
     """The function did not answer: it errored, timed out, or could not be reached."""
 
 
+class FunctionError(InvocationFailed):
+    """The function ran and answered with an error (x-amz-function-error)."""
+
+
 def invoke(endpoint: str, binary: str, event: Any, timeout: float) -> Any:
     """The function's answer to `event`, or InvocationFailed."""
     request = urllib.request.Request(
@@ -27,8 +31,18 @@ def invoke(endpoint: str, binary: str, event: Any, timeout: float) -> Any:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             if answer.headers.get("x-amz-function-error"):
-                raise InvocationFailed(f"{binary} returned an error: {answer.read()[:500]!r}")
+                raise FunctionError(f"{binary} returned an error: {answer.read()[:500]!r}")
             return json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        # cargo-lambda answers a function's error with a 5xx and the error document.
+        body = error.read()[:500]
+        try:
+            document = json.loads(body)
+        except json.JSONDecodeError:
+            document = None
+        if isinstance(document, dict) and ("errorType" in document or "errorMessage" in document):
+            raise FunctionError(f"{binary} returned an error: {body!r}") from error
+        raise InvocationFailed(f"invoking {binary} failed: {error}") from error
     except (urllib.error.URLError, json.JSONDecodeError, TimeoutError, ConnectionError) as error:
         raise InvocationFailed(f"invoking {binary} failed: {error}") from error
 

@@ -52,12 +52,17 @@ KIT_ONLY_TOOLS = ("starter",)
 # streams, SNS), the WebSocket gateway and its tokens, the webhook test receiver, and the deploy
 # rehearsal's OpenID provider (for ws-api's own JWT check at $connect).
 TOOLS_FOR = {
-    "local/poller.py": ("async", "fanout", "realtime", "callbacks"),
+    "local/poller.py": ("async", "fanout", "realtime", "callbacks", "events"),
     "local/ws_gateway.py": ("realtime",),
     "local/ws_token.py": ("realtime",),
     "local/webhook_receiver.py": ("callbacks",),
     "rehearsal/oidc.py": ("realtime",),
+    "events/__init__.py": ("events",),
+    "events/replay.py": ("events",),
+    "local/eventbridge.py": ("events",),
 }
+# Event schemas (kit/contracts/schemas/<type>.v<n>.json) that only a pattern's producer makes.
+SCHEMAS_FOR = {"job.": "async"}
 # The generator's, the composition's and the kit's crate architecture: a project owns its
 # template.yaml and its crates.
 KIT_ONLY_TESTS = ("test_starter.py", "test_composition.py", "test_crates.py")
@@ -122,6 +127,10 @@ class Starter:
 
     def write_files(self) -> None:
         self.copy_tree(ROOT / "kit")
+        # The schemas of events only an absent pattern produces (contracts::schema generates none).
+        for path in sorted((self.dest / "kit" / "contracts" / "schemas").glob("*.json")):
+            if any(path.name.startswith(prefix) and pattern not in self.chosen for prefix, pattern in SCHEMAS_FOR.items()):
+                path.unlink()
         for pattern in self.chosen:
             # Its crates, tests and the rest; not its part of the kit's composition (template.yaml
             # holds what the project deploys).
@@ -285,6 +294,7 @@ class Starter:
     def makefile(self) -> str:
         """The kit's Makefile without its own targets (starter, bench; load unless all patterns)."""
         gone = ["starter", "test-starters", "bench", "lint-bench", "template"] + ([] if self.all else ["load"])
+        gone += [] if "events" in self.chosen else ["replay"]
         text = (ROOT / "Makefile").read_text(encoding="utf-8")
         paragraphs = text.split("\n\n")
         kept = [p for p in paragraphs

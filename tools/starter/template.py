@@ -4,7 +4,9 @@ Each pattern keeps its resources in `functions/<pattern>/template.yaml`; what se
 (the data key, the idempotency table, the HTTP API, the domain-events topic, common settings and
 the functions' globals) sits once in `functions/shared.yaml`. A pattern that needs another's
 resource names it as a parameter and says, under `Metadata.Pattern.Imports`, which pattern's
-output provides it (`OutboxTableName: fanout.OutboxTableName`). Composing a set of patterns:
+output provides it (`OrdersTableName: sync.OrdersTableName`), or `shared.<output>` for a shared
+resource that some patterns use and others write to (`OutboxTableName: shared.OutboxTableName`:
+the outbox exists when fan-out or events reads it). Composing a set of patterns:
 
 - every resource, parameter and output of each chosen pattern, in the pattern's own words;
 - an import whose pattern is chosen becomes that output's value (`!Ref OutboxTableName` turns
@@ -190,46 +192,64 @@ def compose(patterns: list[str] | tuple[str, ...] = PATTERNS, project: str | Non
     shared = Part.read(SHARED)
     parts = {name: Part.read(FUNCTIONS / name / "template.yaml") for name in chosen}
 
-    # What each chosen pattern says, with the imports its chosen peers provide resolved.
-    sections: dict[str, dict[str, dict[str, str]]] = {}
-    for name, part in parts.items():
-        resolved: dict[str, str] = {}
-        dropped: list[str] = []
-        for parameter, (source, output) in imports(part).items():
-            if source in parts:
-                resolved[parameter] = _output_value(parts[source], output)
-            else:
-                dropped.append(parameter)
-        own: dict[str, dict[str, str]] = {}
-        for section in SECTIONS:
-            own[section] = {}
-            for entry, text in part.section(section).items():
-                if section == "Parameters" and (entry in resolved or entry in dropped):
-                    continue
-                for parameter in dropped:
-                    if re.search(rf"\$\{{{parameter}[.}}]", text):
-                        raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
-                    text = _drop_references(text, parameter)
-                for parameter, value in resolved.items():
-                    if re.search(rf"\$\{{{parameter}[.}}]", text):
-                        raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
-                    text = re.sub(rf"!Ref {parameter}\b", value, text)
-                own[section][entry] = text
-        sections[name] = own
+    shared_resources = shared.section("Resources")
+    companions = shared.body.get("Metadata", {}).get("Shared", {}).get("Companions") or {}
+
+    def own_sections(shared_provided: set[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """What each chosen pattern says, with the imports its chosen peers provide resolved (and
+        of the shared outputs, those in `shared_provided`)."""
+        sections: dict[str, dict[str, dict[str, str]]] = {}
+        for name, part in parts.items():
+            resolved: dict[str, str] = {}
+            dropped: list[str] = []
+            for parameter, (source, output) in imports(part).items():
+                if source in parts:
+                    resolved[parameter] = _output_value(parts[source], output)
+                elif source == "shared" and output in shared_provided:
+                    resolved[parameter] = _output_value(shared, output)
+                else:
+                    dropped.append(parameter)
+            own: dict[str, dict[str, str]] = {}
+            for section in SECTIONS:
+                own[section] = {}
+                for entry, text in part.section(section).items():
+                    if section == "Parameters" and (entry in resolved or entry in dropped):
+                        continue
+                    for parameter in dropped:
+                        if re.search(rf"\$\{{{parameter}[.}}]", text):
+                            raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
+                        text = _drop_references(text, parameter)
+                    for parameter, value in resolved.items():
+                        if re.search(rf"\$\{{{parameter}[.}}]", text):
+                            raise SystemExit(f"{part.path}: import {parameter} is used inside !Sub; use !Ref")
+                        text = re.sub(rf"!Ref {parameter}\b", value, text)
+                    own[section][entry] = text
+            sections[name] = own
+        return sections
+
+    def taken_by(sections: dict[str, dict[str, dict[str, str]]]) -> set[str]:
+        """The shared resources the patterns' text uses, with what comes with them."""
+        text = "".join(text for own in sections.values() for entries in own.values() for text in entries.values())
+        wanted = _names_used(text)
+        taken: set[str] = set()
+        while True:
+            more = {name for name in shared_resources if name in wanted or companions.get(name) in taken} - taken
+            if not more:
+                return taken
+            taken |= more
+            for name in more:
+                wanted |= _names_used(shared_resources[name])
+
+    # An import of a shared output (`shared.OutboxTableName`) is provided when the chosen patterns
+    # use that output's resources themselves (the outbox: when fan-out or events reads its stream).
+    taken = taken_by(own_sections(set()))
+    shared_provided = {name for name, text in shared.section("Outputs").items()
+                       if _names_used(text) & set(shared_resources) and _names_used(text) & set(shared_resources) <= taken}
+    sections = own_sections(shared_provided)
 
     # The shared resources, parameters and outputs the chosen patterns use.
     pattern_text = "".join(text for own in sections.values() for entries in own.values() for text in entries.values())
-    shared_resources = shared.section("Resources")
-    companions = shared.body.get("Metadata", {}).get("Shared", {}).get("Companions") or {}
-    wanted = _names_used(pattern_text)
-    taken: set[str] = set()
-    while True:
-        more = {name for name in shared_resources if name in wanted or companions.get(name) in taken} - taken
-        if not more:
-            break
-        taken |= more
-        for name in more:
-            wanted |= _names_used(shared_resources[name])
+    taken = taken_by(sections)
     shared_outputs = {
         name: text for name, text in shared.section("Outputs").items()
         if _names_used(text) & set(shared_resources) <= taken

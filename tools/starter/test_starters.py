@@ -35,7 +35,7 @@ from tools.shared.cfn import ROOT
 # In this order, most of each project's dependencies are built already: all and realtime resolve
 # the kit's features; sync and async share theirs (no JWT crate, no DynamoDB-stream events), as do
 # fanout and callbacks. (The project's own crates are built afresh by the first set at least.)
-SETS = {"all": ["all"], "realtime": ["realtime"], "sync": ["sync"], "async": ["async"], "fanout": ["fanout"], "callbacks": ["callbacks"]}
+SETS = {"all": ["all"], "realtime": ["realtime"], "sync": ["sync"], "async": ["async"], "fanout": ["fanout"], "callbacks": ["callbacks"], "events": ["events"]}
 DEMO = ("async", "all")
 
 

@@ -7,6 +7,7 @@ use crate::Contract;
 
 /// `job.succeeded` v1: a job ran to the end; `result` is what `GET /jobs/{id}` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JobSucceeded {
     pub job_id: String,
     /// The job type's name (`report`, `invoice`, ...).
@@ -35,6 +36,7 @@ impl Contract for JobSucceeded {
 
 /// `job.failed` v1: a job failed for good; `error` says why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct JobFailed {
     pub job_id: String,
     #[serde(rename = "type")]

@@ -12,11 +12,15 @@
 //!   (the same shape, through serde, wherever it is read).
 //! - [`callback`]: which callback URLs a job may name and a delivery may call. // starter: with async
 //! - [`FieldError`]: one invalid field of a request, as every API reports it.
+//! - `schema` (feature `schema`): each event's JSON Schema, generated from these types
+//!   (`kit/contracts/schemas/`).
 
 pub mod callback; // starter: with async
 pub mod envelope;
 pub mod job; // starter: with async
 pub mod order;
+#[cfg(feature = "schema")]
+pub mod schema;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;

@@ -9,6 +9,7 @@ use crate::Contract;
 /// (one item per order, these attributes, through serde): amounts in minor units of `currency`
 /// (ISO 4217).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Order {
     pub id: String,
     pub customer_id: String,
@@ -19,10 +20,12 @@ pub struct Order {
     pub tax: u64,
     pub total: u64,
     #[serde(with = "crate::time")]
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OrderLine {
     pub sku: String,
     pub quantity: u64,
@@ -32,6 +35,7 @@ pub struct OrderLine {
 
 /// `order.created` v1: an order was accepted; its data is the whole order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct OrderCreated(pub Order);
 

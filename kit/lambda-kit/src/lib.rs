@@ -23,6 +23,7 @@
 //!   body.
 //! - `sns`: [`sns`], publishing them to SNS in batches.
 //! - `outbox`: [`outbox`], events written in the same transaction as the change they report.
+//! - `relay`: [`relay`], reading the outbox's stream and answering it (the outbox's relays).
 //! - `dynamodb`: [`dynamodb`], attribute helpers and the retryable/failed split of SDK errors.
 //! - `web-tls`: [`web_tls`], Mozilla's roots for HTTPS to the public web (webhooks).
 //! - `secrets`: key material read from Secrets Manager on first use and refreshed
@@ -52,6 +53,8 @@ pub mod outbox;
 pub mod owner;
 #[cfg(feature = "http")]
 pub mod problem;
+#[cfg(feature = "relay")]
+pub mod relay;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 #[cfg(feature = "sns")]

@@ -7,27 +7,27 @@ use jobs::kinds::invoice::{OrderRead, OrderReadError, OrderReader, StoredOrder};
 use jobs::store::{Finish, JobStoreError, Start};
 use jobs::table::JobsTable;
 use lambda_kit::dynamodb::s; // starter: with sync
-use lambda_kit::events::Envelope; // starter: with fanout
-use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
+use lambda_kit::outbox::OutboxTable; // starter: with fanout|events
 
 use crate::ports::JobLedger;
 
 /// The jobs table.
-/// With the outbox the events of finished jobs leave through, in the finishing transaction. // starter: with fanout
+/// With the outbox the events of finished jobs leave through, in the finishing transaction. // starter: with fanout|events
 #[derive(Debug, Clone)]
 pub struct JobsLedger {
     jobs: JobsTable,
-    outbox: OutboxTable, // starter: with fanout
+    outbox: OutboxTable, // starter: with fanout|events
 }
 
 impl JobsLedger {
     pub fn new(
         jobs: JobsTable,
-        outbox: OutboxTable, // starter: with fanout
+        outbox: OutboxTable, // starter: with fanout|events
     ) -> Self {
         Self {
             jobs,
-            outbox, // starter: with fanout
+            outbox, // starter: with fanout|events
         }
     }
 }
@@ -43,7 +43,7 @@ impl JobLedger for JobsLedger {
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<&Envelope>, // starter: with fanout
+        event: Option<&Envelope>, // starter: with fanout|events
     ) -> Result<bool, JobStoreError> {
         self.jobs
             .finish(
@@ -51,7 +51,7 @@ impl JobLedger for JobsLedger {
                 attempt,
                 finish,
                 now,
-                event.map(|event| (&self.outbox, event)), // starter: with fanout
+                event.map(|event| (&self.outbox, event)), // starter: with fanout|events
             )
             .await
     }

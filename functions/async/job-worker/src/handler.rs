@@ -29,13 +29,13 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use chrono::Utc;
-use contracts::Contract; // starter: with fanout
-use contracts::job::{JobFailed, JobSucceeded}; // starter: with fanout
+use contracts::Contract; // starter: with fanout|events
+use contracts::job::{JobFailed, JobSucceeded}; // starter: with fanout|events
 use jobs::kinds::{self, JobError, Registration, Services};
 use jobs::model::JobMessage;
 use jobs::store::{Finish, JobStoreError, Start};
 use lambda_kit::BoxError;
-use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
 use lambda_kit::metrics::Tally;
 use lambda_kit::sqs::{BatchError, RecordFailure, SqsBatch, SqsBatchResponse, SqsMessage, process_batch};
 use lambda_runtime::LambdaEvent;
@@ -43,7 +43,7 @@ use tracing::{info, warn};
 
 use crate::ports::JobLedger;
 
-// starter: with fanout
+// starter: with fanout|events
 /// The event a finished run publishes (`job.succeeded` v1 or `job.failed` v1, with the customer
 /// and the callback URL the job named, if any, and with a callback URL whose receiver it is: the
 /// job's owner); none for a run that goes back to the queue.
@@ -251,7 +251,7 @@ impl<L: JobLedger> Worker<L> {
         jobs: &Tally<3>,
         sender_trace: &str,
     ) -> Result<(), RecordError> {
-        // starter: with fanout
+        // starter: with fanout|events
         let event =
             finished_event(job, &finish).map_err(|error| RecordError::Store(JobStoreError::Failed(error.into())))?;
         // starter: end
@@ -262,7 +262,7 @@ impl<L: JobLedger> Worker<L> {
                 job.attempts,
                 &finish,
                 Utc::now(),
-                event.as_ref(), // starter: with fanout
+                event.as_ref(), // starter: with fanout|events
             )
             .await?
         {
@@ -292,7 +292,7 @@ impl<L: JobLedger> Worker<L> {
     }
 }
 
-// starter: with fanout
+// starter: with fanout|events
 #[cfg(test)]
 mod tests {
     use jobs::model::{Job, JobRequest};

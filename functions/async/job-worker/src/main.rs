@@ -7,7 +7,7 @@ use job_worker::config::Config;
 use job_worker::handler::Worker;
 use jobs::kinds::{KINDS, Services};
 use jobs::table::JobsTable;
-use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use lambda_kit::outbox::OutboxTable; // starter: with fanout|events
 use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Error, LambdaEvent};
 
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     let worker = Worker::new(
         JobsLedger::new(
             JobsTable::new(dynamodb, config.jobs_table),
-            OutboxTable::new(config.outbox_table), // starter: with fanout
+            OutboxTable::new(config.outbox_table), // starter: with fanout|events
         ),
         KINDS,
         services,

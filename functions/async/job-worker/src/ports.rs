@@ -6,7 +6,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use jobs::store::{Finish, JobStoreError, Start};
-use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
 
 pub trait JobLedger: Send + Sync {
     fn start(
@@ -17,13 +17,13 @@ pub trait JobLedger: Send + Sync {
     ) -> impl Future<Output = Result<Start, JobStoreError>> + Send;
 
     /// Records how a run ended.
-    /// In the same write, the event that reports it (if any). // starter: with fanout
+    /// In the same write, the event that reports it (if any). // starter: with fanout|events
     fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<&Envelope>, // starter: with fanout
+        event: Option<&Envelope>, // starter: with fanout|events
     ) -> impl Future<Output = Result<bool, JobStoreError>> + Send;
 }

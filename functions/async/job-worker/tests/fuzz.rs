@@ -9,7 +9,7 @@ use job_worker::ports::JobLedger;
 use jobs::kinds::{KINDS, Services};
 use jobs::model::{Job, JobMessage, JobRequest, JobType};
 use jobs::store::{Finish, JobStoreError, Start};
-use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
 use lambda_kit::sqs::SqsBatch;
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
@@ -37,7 +37,7 @@ impl JobLedger for EveryJobStarts {
         _: u32,
         _: &Finish,
         _: DateTime<Utc>,
-        _: Option<&Envelope>, // starter: with fanout
+        _: Option<&Envelope>, // starter: with fanout|events
     ) -> Result<bool, JobStoreError> {
         Ok(true)
     }

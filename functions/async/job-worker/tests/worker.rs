@@ -14,7 +14,7 @@ use jobs::kinds::{Input, JobError, KINDS, Kind, Registration, Run, Services};
 use jobs::model::{Job, JobRequest, JobStatus, JobType};
 use jobs::store::{JobStoreError, Start};
 use jobs::table::JobsTable;
-use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use lambda_kit::outbox::OutboxTable; // starter: with fanout|events
 use lambda_kit::sqs::{SqsBatch, SqsBatchResponse};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ struct Local {
     dynamodb: DynamoDb,
     jobs_table: String,
     orders_table: String, // starter: with sync
-    outbox_table: String, // starter: with fanout
+    outbox_table: String, // starter: with fanout|events
 }
 
 async fn local() -> Local {
@@ -35,7 +35,7 @@ async fn local() -> Local {
         dynamodb: DynamoDb::new(&lambda_kit::aws::load().await.expect("the trust store")),
         jobs_table: config.jobs_table,
         orders_table: config.orders_table, // starter: with sync
-        outbox_table: config.outbox_table, // starter: with fanout
+        outbox_table: config.outbox_table, // starter: with fanout|events
     }
 }
 
@@ -47,7 +47,7 @@ impl Local {
     fn ledger(&self) -> JobsLedger {
         JobsLedger::new(
             self.jobs(),
-            OutboxTable::new(&self.outbox_table), // starter: with fanout
+            OutboxTable::new(&self.outbox_table), // starter: with fanout|events
         )
     }
 

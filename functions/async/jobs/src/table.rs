@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError; // starter: with fanout
-use aws_sdk_dynamodb::types::TransactWriteItem; // starter: with fanout
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError; // starter: with fanout|events
+use aws_sdk_dynamodb::types::TransactWriteItem; // starter: with fanout|events
 use aws_sdk_dynamodb::types::{ReturnValue, Update};
 use chrono::{DateTime, Utc};
 use lambda_kit::dynamodb::{Item, MalformedItem, is_condition_failed, n, s, send_update};
-use lambda_kit::events::Envelope; // starter: with fanout
-use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
+use lambda_kit::outbox::OutboxTable; // starter: with fanout|events
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -128,14 +128,14 @@ impl JobsTable {
 
     /// Records how run number `attempt` ended. `false` when the run no longer owns the job (its
     /// lease ran out and another run took over): then nothing is written.
-    /// With an `event`, the event that reports it goes into the outbox in the same transaction. // starter: with fanout
+    /// With an `event`, the event that reports it goes into the outbox in the same transaction. // starter: with fanout|events
     pub async fn finish(
         &self,
         id: &str,
         attempt: u32,
         finish: &Finish,
         now: DateTime<Utc>,
-        event: Option<(&OutboxTable, &Envelope)>, // starter: with fanout
+        event: Option<(&OutboxTable, &Envelope)>, // starter: with fanout|events
     ) -> Result<bool, JobStoreError> {
         let (status, field, value, finished) = match finish {
             Finish::Succeeded(result) => (JobStatus::Succeeded, "#result", result.to_string(), true),
@@ -163,7 +163,7 @@ impl JobsTable {
             .build()
             .map_err(|error| JobStoreError::Failed(error.into()))?;
 
-        // starter: with fanout
+        // starter: with fanout|events
         if let Some((outbox, event)) = event {
             return self.finish_with_event(update, outbox, event, now).await;
         }
@@ -175,7 +175,7 @@ impl JobsTable {
         }
     }
 
-    // starter: with fanout
+    // starter: with fanout|events
     /// The finishing `update` and the `event` into the outbox, in one transaction.
     async fn finish_with_event(
         &self,

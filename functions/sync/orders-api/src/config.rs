@@ -11,8 +11,8 @@ use crate::order::TaxRate;
 pub struct Config {
     pub orders_table: String,
     pub idempotency_table: String,
-    /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. // starter: with fanout
-    pub outbox_table: String, // starter: with fanout
+    /// `OUTBOX_TABLE`: where order events go, in the transaction of the order. // starter: with fanout|events
+    pub outbox_table: String, // starter: with fanout|events
     pub settings: Settings,
 }
 
@@ -46,7 +46,7 @@ impl Config {
         Ok(Self {
             orders_table: config::required("ORDERS_TABLE")?,
             idempotency_table: config::required("IDEMPOTENCY_TABLE")?,
-            outbox_table: config::required("OUTBOX_TABLE")?, // starter: with fanout
+            outbox_table: config::required("OUTBOX_TABLE")?, // starter: with fanout|events
             settings: Settings {
                 tax_rate: config::parsed_or("TAX_RATE_BASIS_POINTS", defaults.tax_rate)?,
                 idempotency_ttl: Duration::from_secs(config::parsed_or(

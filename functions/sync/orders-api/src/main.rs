@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
         aws_sdk_dynamodb::Client::new(&aws),
         config.orders_table,
         config.idempotency_table,
-        config.outbox_table, // starter: with fanout
+        config.outbox_table, // starter: with fanout|events
     );
     let api = OrdersApi::new(store, config.settings)?;
 

@@ -4,7 +4,7 @@
 //! run on it under plain `cargo test`, with nothing else running; `tests/dynamodb.rs` checks the
 //! real adapter against the local AWS. Only with the `testing` feature: a deployed function
 //! never has it.
-//! It keeps no outbox: the `order.created` events are the real adapter's. // starter: with fanout
+//! It keeps no outbox: the `order.created` events are the real adapter's. // starter: with fanout|events
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

@@ -56,7 +56,7 @@ pub trait OrderStore: ClaimStore<Error = StoreError> {
     /// Stores a new order and, in the same transaction, with `completes`, the completed
     /// idempotency claim with its answer: an order never exists without its replayable answer,
     /// nor the answer without it.
-    /// Its `order.created` event goes into the outbox in that transaction too. // starter: with fanout
+    /// Its `order.created` event goes into the outbox in that transaction too. // starter: with fanout|events
     fn create_order(
         &self,
         order: &OwnedOrder,

@@ -3,25 +3,25 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use contracts::Contract; // starter: with fanout
-use contracts::order::OrderCreated; // starter: with fanout
+use contracts::Contract; // starter: with fanout|events
+use contracts::order::OrderCreated; // starter: with fanout|events
 use lambda_kit::dynamodb::{Item, MalformedItem, s};
-use lambda_kit::events::Envelope; // starter: with fanout
+use lambda_kit::events::Envelope; // starter: with fanout|events
 use lambda_kit::idempotency::dynamodb::IdempotencyTable;
 use lambda_kit::idempotency::{Claim, ClaimStore, NewClaim, StoredResponse};
-use lambda_kit::outbox::OutboxTable; // starter: with fanout
+use lambda_kit::outbox::OutboxTable; // starter: with fanout|events
 
 use crate::order::Order;
 use crate::ports::{OrderStore, OwnedOrder, StoreError};
 
 /// Orders keyed by `id` and the idempotency records of their creates.
-/// With the outbox their events leave through, in the same transaction. // starter: with fanout
+/// With the outbox their events leave through, in the same transaction. // starter: with fanout|events
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
     orders_table: String,
     idempotency: IdempotencyTable,
-    outbox: OutboxTable, // starter: with fanout
+    outbox: OutboxTable, // starter: with fanout|events
 }
 
 impl DynamoDbStore {
@@ -29,14 +29,14 @@ impl DynamoDbStore {
         client: Client,
         orders_table: impl Into<String>,
         idempotency_table: impl Into<String>,
-        outbox_table: impl Into<String>, // starter: with fanout
+        outbox_table: impl Into<String>, // starter: with fanout|events
     ) -> Self {
         let idempotency = IdempotencyTable::new(client.clone(), idempotency_table);
         Self {
             client,
             orders_table: orders_table.into(),
             idempotency,
-            outbox: OutboxTable::new(outbox_table), // starter: with fanout
+            outbox: OutboxTable::new(outbox_table), // starter: with fanout|events
         }
     }
 }
@@ -75,7 +75,7 @@ impl OrderStore for DynamoDbStore {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_order).build());
-        // starter: with fanout
+        // starter: with fanout|events
         // An order is strings and integers: it always converts to JSON.
         let event = order_created(order).map_err(|error| StoreError::Failed(error.into()))?;
         let put_event = self.outbox.put(&event, order.created_at).map_err(StoreError::Failed)?;
@@ -128,7 +128,7 @@ impl ClaimStore for DynamoDbStore {
     }
 }
 
-// starter: with fanout
+// starter: with fanout|events
 /// The `order.created` v1 event: the order, by its contract.
 fn order_created(order: &Order) -> Result<Envelope, serde_json::Error> {
     OrderCreated(order.clone()).envelope("orders-api", order.created_at)

@@ -290,7 +290,7 @@ async fn a_failing_store_answers_500_with_the_request_id_and_no_internal_detail(
         local.client.clone(),
         "no-such-table",
         "no-such-table-either",
-        "nor-this-one", // starter: with fanout
+        "nor-this-one", // starter: with fanout|events
     );
     let api = local.api_with(store, local.config.settings.clone());
 
@@ -324,7 +324,7 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
         Client::from_conf(config),
         &local.config.orders_table,
         &local.config.idempotency_table,
-        &local.config.outbox_table, // starter: with fanout
+        &local.config.outbox_table, // starter: with fanout|events
     );
     let api = local.api_with(store, local.config.settings.clone());
 

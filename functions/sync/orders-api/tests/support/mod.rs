@@ -32,7 +32,7 @@ impl Local {
             self.client.clone(),
             &self.config.orders_table,
             &self.config.idempotency_table,
-            &self.config.outbox_table, // starter: with fanout
+            &self.config.outbox_table, // starter: with fanout|events
         )
     }
 
