@@ -75,6 +75,11 @@ def main() -> int:
     # starter: with realtime|callbacks
     push_walk(websocket="realtime" in patterns, webhook="callbacks" in patterns)
     # starter: end
+    # starter: with events
+    # starter: with sync
+    events_walk()
+    # starter: end
+    # starter: end
 
     print(f"\n{'demo finished' if not call.failures else f'{call.failures} unexpected answer(s)'}")
     return 1 if call.failures else 0
@@ -214,6 +219,54 @@ def fanout_walk() -> None:
         call.failures += 1
     else:
         print("< the small order raised no alert: the body filter kept it from large-order-alert")
+# starter: end
+# starter: end
+
+
+# starter: with events
+# starter: with sync
+def events_walk() -> None:
+    """Event-driven choreography: three orders on the EventBridge bus, each routed by its content."""
+    import boto3
+
+    print("\n\nEvent-driven choreography: outbox -> stream -> event-relay -> EventBridge bus -> rules -> targets")
+    tag = uuid.uuid4().hex[:6]
+    json_headers = {"content-type": "application/json"}
+    placed = {}
+    for label, customer, unit_price in (("A large retail order (1800.00 EUR): the numeric range", f"c-{tag}", 150000),
+                                        ("A wholesale order (12.00 EUR): the b2b- prefix", f"b2b-{tag}", 1000),
+                                        ("A small retail order (12.00 EUR): no review", f"c-{tag}-small", 1000)):
+        _, _, order = call(label, "POST", "/orders", 201, json.dumps(
+            {"customer_id": customer, "currency": "EUR", "items": [{"sku": "DESK-1", "quantity": 1, "unit_price": unit_price}]}), json_headers)
+        if not order:
+            return
+        placed[label] = order
+    dynamodb = boto3.client("dynamodb")
+
+    def rows(table: str, **query) -> list[dict]:
+        items = dynamodb.query(TableName=table, **query)["Items"] if query else dynamodb.scan(TableName=table)["Items"]
+        return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+    ids = {order["id"] for order in placed.values()}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reviews = [row for row in rows(os.environ["REVIEWS_TABLE"]) if row["order_id"] in ids]
+        lines = [row for order in placed.values() for row in rows(os.environ["CUSTOMER_ACTIVITY_TABLE"], KeyConditionExpression="customer_id = :c",
+                                                                    ExpressionAttributeValues={":c": {"S": order["customer_id"]}})]
+        if len(reviews) >= 2 and len(lines) >= 3:
+            break
+        time.sleep(0.3)
+    print("\n=== What each target received")
+    for row in reviews:
+        print(f"< order-review (SQS target; LargeOrdersReviewRule or WholesaleOrdersReviewRule): order {row['order_id']} of {row['customer_id']}, total {row['total']}")
+    for row in lines:
+        print(f"< customer-activity (Lambda target, input transformer): {row['customer_id']}: {row['event_type']} at {row['at']}")
+    small = placed["A small retail order (12.00 EUR): no review"]["id"]
+    if len(reviews) != 2 or small in {row["order_id"] for row in reviews} or len(lines) != 3:
+        print("!!! expected two reviews (not the small order) and three timeline lines")
+        call.failures += 1
+    else:
+        print("< the small retail order matched no review rule; every order is on its customer's timeline")
 # starter: end
 # starter: end
 
