@@ -63,7 +63,8 @@ def transform(event: dict[str, Any], transformer: dict[str, Any], rule: EventRul
     outside a JSON string becomes the variable's JSON value (a string with its quotes, an object
     as JSON, a missing path null); inside a string, its text."""
     variables = {name: json_path(event, path) for name, path in (transformer.get("InputPathsMap") or {}).items()}
-    variables["aws.events.event"] = event
+    # The documented reserved variables: the event without its detail, and the whole event.
+    variables["aws.events.event"] = {key: value for key, value in event.items() if key != "detail"}
     variables["aws.events.event.json"] = event
     variables["aws.events.event.ingestion-time"] = event.get("time")
     if rule is not None:

@@ -42,8 +42,10 @@ def test_a_variable_outside_quotes_is_its_json_value_and_inside_quotes_its_text(
 
 def test_the_reserved_variables_name_the_rule_and_carry_the_event():
     rule = EventRule(name="R", bus="B", pattern={}, enabled=True, targets=[])
-    out = transform(EVENT, {"InputTemplate": '{"rule": <aws.events.rule-name>, "arn": "<aws.events.rule-arn>", "event": <aws.events.event.json>}'}, rule)
-    assert json.loads(out) == {"rule": "R", "arn": rule.arn, "event": EVENT}
+    template = '{"rule": <aws.events.rule-name>, "arn": "<aws.events.rule-arn>", "event": <aws.events.event.json>, "envelope": <aws.events.event>}'
+    out = transform(EVENT, {"InputTemplate": template}, rule)
+    without_detail = {key: value for key, value in EVENT.items() if key != "detail"}
+    assert json.loads(out) == {"rule": "R", "arn": rule.arn, "event": EVENT, "envelope": without_detail}
 
 
 def test_the_customer_activity_transformer_makes_what_the_function_takes():
