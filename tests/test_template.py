@@ -287,7 +287,7 @@ def test_the_rules_route_by_content_with_each_kind_of_filter_the_pattern_shows()
     """The issue's minimum, held: a numeric range, a prefix, anything-but, exists, and a rule of
     several detail types; and a Lambda target gets only part of the event (an input transformer)."""
     patterns = json.dumps([rule["Properties"]["EventPattern"] for rule in TEMPLATE.translated_of_type("AWS::Events::Rule").values()])
-    for operator in ('"numeric": [">=", 100000, "<"', '"prefix": "b2b-"', '"anything-but"', '"exists": true'):
+    for operator in ('"numeric": [">=", 100000, "<=", 5000000000]', '"prefix": "b2b-"', '"anything-but"', '"exists": true'):
         assert operator in patterns, operator
     rules = TEMPLATE.translated_of_type("AWS::Events::Rule").values()
     assert any(len(rule["Properties"]["EventPattern"]["detail-type"]) > 1 for rule in rules)
