@@ -33,9 +33,11 @@ pub struct Activity {
 }
 
 /// The answer (an asynchronous invocation's answer is kept only by an on-success destination,
-/// and in tests).
+/// and in tests): the line, and whether this invocation wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Recorded {
+    pub customer_id: String,
+    pub event_id: String,
     /// `false`: the line was there (a repeated delivery).
     pub recorded: bool,
 }
@@ -94,7 +96,11 @@ impl<S: RecordStore> CustomerActivity<S> {
         ]);
         let recorded = self.store.put_once(item).await.map_err(ActivityError::Store)?;
         info!(event_id = %activity.event_id, event_type = %activity.event_type, recorded, "customer activity");
-        Ok(Recorded { recorded })
+        Ok(Recorded {
+            customer_id: activity.customer_id,
+            event_id: activity.event_id,
+            recorded,
+        })
     }
 }
 
