@@ -42,7 +42,9 @@ for. Both are fixed here, without touching what moto does for the types it knows
    it lists a resource whose condition is false (as nothing, which its
    own DescribeStackResource then fails on); it is left out here, as CloudFormation leaves it.
 
-   moto's event bus has no physical id: its `!Ref` is its name here, as in CloudFormation.
+   moto's event bus has no physical id: its `!Ref` is its name here, as in CloudFormation. The
+   name moto makes for an archive can pass EventBridge's 48 characters; here it is cut to fit,
+   as CloudFormation's generated names fit their type.
 
    Left as moto has them: a Lambda permission has no physical id.
 
@@ -65,7 +67,7 @@ from typing import Any
 
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import LambdaBackend, lambda_backends
-from moto.events.models import EventBus
+from moto.events.models import Archive, EventBus
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
@@ -457,6 +459,8 @@ class Stage(_StandIn):
 STAND_INS = (Alarm, Subscription, TopicPolicy, QueuePolicy, Secret, EventInvokeConfig, Api, Route, Integration, RouteResponse, Stage)
 
 
+# EventBridge's limit on an archive's name.
+ARCHIVE_NAME_LIMIT = 48
 _PATCHED = False
 
 
@@ -522,6 +526,17 @@ def patch() -> None:
     # EventBus has no physical id, so its Ref would be the model object itself.
     if not hasattr(EventBus, "physical_resource_id"):
         EventBus.physical_resource_id = property(lambda self: self.name)
+
+    # CloudFormation fits the name it makes for a resource to the type's limit; moto gives an
+    # archive `<stack>-<logical id>-<random>` whole, past the 48 characters EventBridge takes.
+    create_archive = Archive.create_from_cloudformation_json.__func__
+
+    def create_archive_with_a_name_that_fits(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001, ANN202
+        if len(resource_name) > ARCHIVE_NAME_LIMIT:
+            resource_name = resource_name[:ARCHIVE_NAME_LIMIT - 13] + resource_name[-13:]  # keeps "-<random>"
+        return create_archive(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    Archive.create_from_cloudformation_json = classmethod(create_archive_with_a_name_that_fits)
     LambdaBackend.send_sns_message = lambda self, *args, **kwargs: None
 
     # A resource whose condition is false is not created, and CloudFormation does not list it;
