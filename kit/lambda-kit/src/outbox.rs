@@ -1,6 +1,6 @@
 //! The transactional outbox: an event is written in the same DynamoDB transaction as the state
 //! change it reports, into the outbox table; the table's stream feeds the relays that send the
-//! events on (to SNS, to EventBridge; [`crate::relay`] reads it for them). So a change is never
+//! events on ([`crate::relay`] reads it for them). So a change is never
 //! stored without its event, nor an event sent for a change that was rolled back, and a failed
 //! send is retried from the stream.
 

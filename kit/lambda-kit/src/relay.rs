@@ -1,6 +1,5 @@
 //! Reading the outbox's DynamoDB stream (feature `relay`): what every relay of the outbox does
-//! before it sends the events on (to an SNS topic, to an EventBridge bus), and the answer it
-//! gives Lambda after.
+//! before it sends the events on, and the answer it gives Lambda after.
 //!
 //! The batch is read as JSON, record by record, rather than as the stock `DynamoDbEvent`: one
 //! record that does not fit that type would fail the whole batch, which Lambda would retry until
